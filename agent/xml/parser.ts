@@ -1,0 +1,292 @@
+// The XMPP stream parser: bytes from the socket in, one Element per first-level child of
+// <stream:stream> out (RFC 6120 4.2, 4.8). saxes does the XML; this file adds what an XMPP
+// stream needs on top of it and what saxes does not do by itself:
+//  - RFC 6120 11.1 restricted XML: comments, processing instructions (other than the
+//    leading XML declaration) and DOCTYPE are refused with <restricted-xml/>.
+//  - the first well-formedness error is fatal (saxes keeps going after one), and bytes that
+//    are not UTF-8 (RFC 6120 11.6) are a well-formedness error too.
+//  - a size limit per stanza and a nesting limit, enforced while bytes stream in, so a peer
+//    cannot make us hold 100 MB or a 100,000-deep stack (<policy-violation/>, 4.9.3.14).
+//  - whitespace keepalives (RFC 6120 4.6.1) are dropped without ever being stored.
+// A new saxes parser is made at every reset() because each stream restart (after STARTTLS,
+// RFC 6120 5.4.3.3; after SASL success, 6.4.6) may begin with a fresh <?xml?>, which one
+// saxes parser accepts only once.
+import { SaxesParser, SaxesTagNS, SaxesStartTagNS } from 'saxes';
+import { Element, Attrs, Child } from './element';
+import { XiotaError } from '../errors';
+import { TextDecoder } from 'node:util';
+
+export const NS_STREAMS = 'http://etherx.jabber.org/streams';
+
+/** RFC 6120 4.9.3 stream error conditions this parser can detect. */
+export type XmlStreamCondition =
+  | 'restricted-xml' // 4.9.3.18
+  | 'policy-violation' // 4.9.3.14
+  | 'not-well-formed' // 4.9.3.13
+  | 'invalid-namespace' // 4.9.3.10
+  | 'bad-namespace-prefix' // 4.9.3.2
+  | 'bad-format'; // 4.9.3.1
+
+export interface StreamParserOptions {
+  /** Largest first-level element, counted in UTF-8 bytes as received. Default 256 KiB. */
+  maxStanzaBytes?: number;
+  /** Deepest nesting inside a stanza (the stanza itself is depth 1). Default 64. */
+  maxDepth?: number;
+}
+
+export interface StreamParserHandlers {
+  /** The stream header; `xmlns` is the content namespace (e.g. jabber:client). */
+  onStreamStart(attrs: Record<string, string>, xmlns: string): void;
+  /** Each complete first-level child of <stream:stream>, namespaces resolved. */
+  onStanza(el: Element): void;
+  /** </stream:stream> was received; further input is ignored until reset(). */
+  onStreamEnd(): void;
+  /** Fatal: code XIOTA_E_XML, detail.condition is the stream error to send. Further input is ignored until reset(). */
+  onError(err: XiotaError): void;
+}
+
+const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
+const DEFAULT_MAX_DEPTH = 64;
+// Input is handed to saxes in slices of at most this many bytes/characters, and the size
+// limit is checked between slices: whatever saxes buffers internally (a long text node, a
+// long attribute) is therefore bounded by maxStanzaBytes + SLICE.
+const SLICE = 16 * 1024;
+const STREAM_OPTS = { stream: true } as const;
+const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
+const NON_SPACE = /[^ \t\r\n]/g; // XML 1.0 2.3 S
+
+type Sax = SaxesParser<{ xmlns: true }>;
+
+export class StreamParser {
+  private readonly handlers: StreamParserHandlers;
+  private readonly maxBytes: number;
+  private readonly maxDepth: number;
+
+  private sax!: Sax;
+  private decoder!: TextDecoder;
+  private failed = false;
+  private ended = false;
+  private rootOpen = false;
+  /** Open elements inside the stream: 0 = stream level, 1 = inside a stanza. */
+  private level = 0;
+  private stack: Element[] = [];
+
+  // Size accounting (UTF-8 bytes). The unit being counted is the stream header until the
+  // root is open, then the current stanza from its '<'. `unitStart` is a character position
+  // in saxes' input (its `position`), or -1 when nothing is being counted.
+  private piece = '';
+  private pieceBase = 0;
+  private unitStart = 0;
+  private unitBytes = 0;
+  /** Position where stream level began (root opened or last stanza closed). */
+  private boundary = 0;
+
+  private readonly onText = (text: string): void => {
+    const ch = this.stack[this.level - 1]!.children;
+    const n = ch.length;
+    // Text split by a CDATA section or an earlier flush is kept as one string, so a parsed
+    // tree equals the tree that was serialized.
+    if (n !== 0 && typeof ch[n - 1] === 'string') ch[n - 1] = (ch[n - 1] as string) + text;
+    else ch.push(text);
+  };
+
+  private readonly onOpenTagStart = (tag: SaxesStartTagNS): void => {
+    // Only armed at stream level: marks where the next stanza's bytes begin ('<' + name +
+    // the character that ended the name have been read), unless counting already began at
+    // an earlier non-space character (see feed()).
+    if (this.unitStart < 0) {
+      this.unitStart = this.sax.position - tag.name.length - 2;
+      this.unitBytes = 0;
+    }
+    this.sax.off('opentagstart');
+  };
+
+  private readonly onOpenTag = (tag: SaxesTagNS): void => {
+    if (!this.rootOpen) return this.openRoot(tag);
+    const level = ++this.level;
+    if (level > this.maxDepth) {
+      return this.fail('policy-violation', `element nested ${level} deep (limit ${this.maxDepth})`);
+    }
+    const attrs: Attrs = {};
+    const a = tag.attributes;
+    for (const k in a) {
+      const at = a[k]!;
+      // Namespace declarations are not attributes of the model: Element.xmlns carries the
+      // resolved namespace and the serializer writes declarations where needed.
+      if (at.uri === XMLNS_NS) continue;
+      attrs[k] = at.value;
+    }
+    const el = new Element(tag.local, tag.uri, attrs);
+    if (level === 1) this.sax.on('text', this.onText);
+    else (this.stack[level - 2]!.children as Child[]).push(el);
+    this.stack[level - 1] = el;
+  };
+
+  private readonly onCloseTag = (): void => {
+    const level = this.level;
+    if (level === 0) {
+      // </stream:stream>, RFC 6120 4.4.
+      this.ended = true;
+      this.quiet();
+      this.handlers.onStreamEnd();
+      return;
+    }
+    this.level = level - 1;
+    if (level !== 1) return;
+    const bytes = this.unitBytes + this.bytesOfPiece(this.unitStart, this.sax.position);
+    if (bytes > this.maxBytes) return this.fail('policy-violation', `stanza of ${bytes} bytes (limit ${this.maxBytes})`);
+    const stanza = this.stack[0]!;
+    this.stack.length = 0;
+    this.unitStart = -1;
+    this.boundary = this.sax.position;
+    this.sax.off('text');
+    this.sax.on('opentagstart', this.onOpenTagStart);
+    this.handlers.onStanza(stanza);
+  };
+
+  private readonly onCdata = (text: string): void => {
+    if (this.level !== 0) this.onText(text); // CDATA at stream level is dropped like whitespace
+  };
+
+  constructor(handlers: StreamParserHandlers, opts: StreamParserOptions = {}) {
+    this.handlers = handlers;
+    this.maxBytes = opts.maxStanzaBytes ?? DEFAULT_MAX_STANZA_BYTES;
+    this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.reset();
+  }
+
+  /** Starts over for a new stream (after STARTTLS, after SASL success): fresh XML parser and UTF-8 decoder. */
+  reset(): void {
+    if (this.sax) this.quiet();
+    this.failed = false;
+    this.ended = false;
+    this.rootOpen = false;
+    this.level = 0;
+    this.stack = [];
+    this.piece = '';
+    this.pieceBase = 0;
+    this.unitStart = 0;
+    this.unitBytes = 0;
+    this.boundary = 0;
+    this.decoder = new TextDecoder('utf-8', { fatal: true });
+    const sax: Sax = new SaxesParser({ xmlns: true });
+    this.sax = sax;
+    sax.on('opentag', this.onOpenTag);
+    sax.on('closetag', this.onCloseTag);
+    sax.on('cdata', this.onCdata);
+    sax.on('error', (e) => this.onSaxError(e));
+    // RFC 6120 11.1: no comments, PIs or DTDs. saxes reports the XML declaration through
+    // 'xmldecl', not as a PI, so it stays allowed.
+    sax.on('comment', () => this.fail('restricted-xml', 'an XML comment'));
+    sax.on('processinginstruction', (pi) => this.fail('restricted-xml', `a processing instruction <?${pi.target}?>`));
+    sax.on('doctype', () => this.fail('restricted-xml', 'a DOCTYPE declaration'));
+  }
+
+  /** Feeds bytes (or already-decoded text) as they arrive; events fire synchronously. */
+  write(chunk: Buffer | string): void {
+    if (this.failed || this.ended) return;
+    if (typeof chunk === 'string') {
+      for (let off = 0; off < chunk.length && !this.failed && !this.ended; off += SLICE) {
+        this.feed(chunk.length <= SLICE ? chunk : chunk.slice(off, off + SLICE));
+      }
+      return;
+    }
+    for (let off = 0; off < chunk.length && !this.failed && !this.ended; off += SLICE) {
+      const part = chunk.length <= SLICE ? chunk : chunk.subarray(off, off + SLICE);
+      let s: string;
+      try {
+        // {stream: true}: a character split across TCP segments is held until complete.
+        s = this.decoder.decode(part, STREAM_OPTS);
+      } catch {
+        return this.fail('not-well-formed', 'bytes that are not valid UTF-8 (RFC 6120 11.6)');
+      }
+      if (s.length !== 0) this.feed(s);
+    }
+  }
+
+  private feed(s: string): void {
+    const sax = this.sax;
+    this.piece = s;
+    this.pieceBase = sax.position;
+    sax.write(s);
+    if (this.failed || this.ended) return;
+    const end = this.pieceBase + s.length;
+    if (this.unitStart < 0) {
+      // Stream level with no stanza begun. Whitespace keepalives are not counted (nor
+      // stored); anything else (a start tag not yet finished, a comment or CDATA saxes is
+      // still collecting) starts counting at its first character.
+      const from = this.boundary > this.pieceBase ? this.boundary - this.pieceBase : 0;
+      NON_SPACE.lastIndex = from;
+      const m = NON_SPACE.exec(s);
+      if (m === null) return;
+      this.unitStart = this.pieceBase + m.index;
+      this.unitBytes = 0;
+    }
+    // End of slice: fold what the open unit used of it into unitBytes and check the limit
+    // now, before more input can pile up inside saxes.
+    this.unitBytes += this.bytesOfPiece(this.unitStart, end);
+    this.unitStart = end;
+    if (this.unitBytes > this.maxBytes) {
+      const what = this.rootOpen ? 'stanza' : 'stream header';
+      this.fail('policy-violation', `${what} larger than ${this.maxBytes} bytes`);
+    }
+  }
+
+  /** UTF-8 bytes of the current slice between two saxes positions (clamped to the slice). */
+  private bytesOfPiece(from: number, to: number): number {
+    const base = this.pieceBase;
+    const a = from > base ? from - base : 0;
+    const b = to - base;
+    if (b <= a) return 0;
+    const p = this.piece;
+    return a === 0 && b >= p.length ? Buffer.byteLength(p) : Buffer.byteLength(p.slice(a, b));
+  }
+
+  private openRoot(tag: SaxesTagNS): void {
+    // RFC 6120 4.8.1: the stream element is <stream> in the streams namespace.
+    if (tag.local !== 'stream' || tag.uri !== NS_STREAMS) {
+      return this.fail('invalid-namespace', `root element {${tag.uri}}${tag.local}, expected {${NS_STREAMS}}stream`);
+    }
+    const attrs: Record<string, string> = {};
+    for (const k in tag.attributes) {
+      const at = tag.attributes[k]!;
+      if (at.uri !== XMLNS_NS) attrs[k] = at.value;
+    }
+    this.rootOpen = true;
+    this.unitStart = -1;
+    this.boundary = this.sax.position;
+    this.sax.off('text'); // keepalive whitespace at stream level is never buffered by saxes
+    this.sax.on('opentagstart', this.onOpenTagStart);
+    this.handlers.onStreamStart(attrs, tag.ns[''] ?? '');
+  }
+
+  private onSaxError(e: Error): void {
+    // saxes continues after errors; the first one ends the stream for us (RFC 6120 4.9.1.1).
+    const m = e.message;
+    const condition: XmlStreamCondition = /unbound namespace prefix/.test(m) ? 'bad-namespace-prefix' : 'not-well-formed';
+    this.fail(condition, m);
+  }
+
+  private fail(condition: XmlStreamCondition, what: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.quiet();
+    this.stack = [];
+    this.piece = '';
+    const err = new XiotaError(
+      'XIOTA_E_XML',
+      `XMPP stream rejected: ${what}. Send the stream error <${condition}/> (RFC 6120 4.9.3), close the connection, and call reset() before parsing a new stream.`,
+      { condition },
+    );
+    this.handlers.onError(err);
+  }
+
+  /** Stops every callback of the current saxes parser (it may still be mid-write). */
+  private quiet(): void {
+    const sax = this.sax;
+    for (const ev of ['opentagstart', 'opentag', 'closetag', 'text', 'cdata', 'comment', 'processinginstruction', 'doctype'] as const) {
+      sax.off(ev);
+    }
+    sax.on('error', () => undefined); // saxes throws from fail() when no handler is set
+  }
+}
