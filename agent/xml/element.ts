@@ -94,7 +94,10 @@ export class Element {
 }
 
 /** Builder: `x('iq', {type: 'get', id}, x('ping', {xmlns: NS_PING}))`. `xmlns` in attrs sets the namespace. */
-export function x(name: string, attrs?: (Attrs & { xmlns?: string }) | null, ...children: (Child | null | undefined | false)[]): Element {
+export type AttrInput = Record<string, string | number | boolean | undefined | null>;
+
+/** Builder: undefined/null attributes are left out. */
+export function x(name: string, attrs?: AttrInput | null, ...children: (Child | null | undefined | false)[]): Element {
   const a: Attrs = {};
   let ns = '';
   if (attrs) {

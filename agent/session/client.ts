@@ -1,0 +1,452 @@
+// The long-lived client session: connects, negotiates, stays online, notices dead links,
+// resumes or starts over, and reconnects with capped exponential backoff and full jitter.
+// Every state change is an event. Sockets and timers live here; protocol logic lives in
+// negotiate.ts, stream-management.ts and router.ts.
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { XiotaError } from '../errors';
+import { silentLogger, type Logger } from '../log';
+import { ScramKeyCache } from '../sasl';
+import type { Credentials } from '../sasl/types';
+import { resolveEndpoints, type EndpointConfig, type SrvResolver } from '../transport/endpoints';
+import type { TlsInfo, TlsOptions } from '../transport/tls';
+import { Element, x } from '../xml/element';
+import type { Connection } from './connection';
+import { Backoff } from './backoff';
+import { negotiate, type Negotiated } from './negotiate';
+import { Router } from './router';
+import { bareJid, parseJid, StanzaError } from './stanza';
+import { isStanza, NS_SM, StreamManagement } from './stream-management';
+
+export type SessionState = 'offline' | 'connecting' | 'securing' | 'authenticating' | 'binding' | 'online' | 'waiting' | 'stopped';
+
+export interface ClientOptions {
+  jid: string;
+  resource?: string;
+  credentials: Credentials;
+  server?: EndpointConfig;
+  tls?: Omit<TlsOptions, 'servername'> & { servername?: string };
+  allowPlain?: boolean;
+  mechanisms?: string[];
+  streamManagement?: boolean;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  /** Request an SM ack after this many stanzas in a burst. */
+  ackEvery?: number;
+  /** Request an SM ack at least this often while stanzas are unacknowledged. */
+  ackIntervalMs?: number;
+  maxStanzaBytes?: number;
+  connectTimeoutMs?: number;
+  iqTimeoutMs?: number;
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; stableAfterMs?: number };
+  /** Stanzas kept in memory while offline (beyond that the oldest are dropped, with a warning). */
+  maxOfflineQueue?: number;
+  log?: Logger;
+  random?: () => number;
+  resolveSrv?: SrvResolver;
+  keyCache?: ScramKeyCache;
+}
+
+export interface OnlineInfo {
+  jid: string;
+  resumed: boolean;
+  tls: TlsInfo;
+  mechanism: string;
+  sm: Negotiated['smState'];
+  endpoint: string;
+  features: Element;
+}
+
+interface PendingIq { resolve: (el: Element) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; to?: string }
+
+export interface ClientEvents {
+  state: [state: SessionState, detail: Record<string, unknown>];
+  online: [info: OnlineInfo];
+  offline: [err: XiotaError];
+  error: [err: XiotaError];
+  stanza: [stanza: Element];
+  acked: [stanza: Element];
+}
+
+export class XmppClient extends EventEmitter<ClientEvents> {
+  readonly router: Router;
+  readonly log: Logger;
+  readonly domain: string;
+  readonly bare: string;
+  jid = '';
+  state: SessionState = 'offline';
+  info?: OnlineInfo;
+  private conn?: Connection;
+  private sm?: StreamManagement;
+  private readonly o: Required<Pick<ClientOptions, 'pingIntervalMs' | 'pingTimeoutMs' | 'ackEvery' | 'ackIntervalMs' | 'maxStanzaBytes' | 'connectTimeoutMs' | 'iqTimeoutMs' | 'maxOfflineQueue'>> & ClientOptions;
+  private readonly backoff: Backoff;
+  private readonly keyCache: ScramKeyCache;
+  private iqs = new Map<string, PendingIq>();
+  private offlineQueue: Element[] = [];
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private keepaliveTimer?: NodeJS.Timeout;
+  private probeSentAt = 0;
+  private onlineAt = 0;
+  private nextId = 1;
+  private readonly idPrefix = Math.random().toString(36).slice(2, 7);
+
+  constructor(opts: ClientOptions) {
+    super();
+    const j = parseJid(opts.jid);
+    this.domain = j.domain;
+    this.bare = bareJid(opts.jid);
+    this.o = {
+      pingIntervalMs: 60_000,
+      pingTimeoutMs: 20_000,
+      ackEvery: 5,
+      ackIntervalMs: 30_000,
+      maxStanzaBytes: 256 * 1024,
+      connectTimeoutMs: 20_000,
+      iqTimeoutMs: 30_000,
+      maxOfflineQueue: 10_000,
+      ...opts,
+      resource: opts.resource ?? j.resource ?? `xiota-${hostname()}`,
+    };
+    this.log = opts.log ?? silentLogger;
+    this.keyCache = opts.keyCache ?? new ScramKeyCache();
+    this.backoff = new Backoff({ ...opts.reconnect, random: opts.random });
+    this.router = new Router((el) => this.send(el), this.log);
+    this.on('error', () => {}); // an unwatched error event must not crash the agent
+  }
+
+  private setState(s: SessionState, detail: Record<string, unknown> = {}): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('state', s, detail);
+  }
+
+  /** One attempt: resolves when online, rejects with the reason (for `xiota check`). */
+  async connectOnce(): Promise<OnlineInfo> {
+    this.running = false;
+    return this.attempt();
+  }
+
+  /** Stays online until stop(): reconnects with backoff after every failure. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.runLoop();
+  }
+
+  private async runLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.attempt();
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.off('offline', done);
+            resolve();
+          };
+          this.once('offline', done);
+          if (!this.running) resolve();
+          this.wake = resolve;
+        });
+      } catch (e) {
+        const err = e instanceof XiotaError ? e : new XiotaError('XIOTA_E_CONNECT', String((e as Error)?.message ?? e));
+        this.emit('error', err);
+        this.log.warn('connection attempt failed', { code: err.code, error: err.message });
+      }
+      if (!this.running) break;
+      // Reset the backoff after a stable period online (a flapping link keeps backing off).
+      if (this.onlineAt && Date.now() - this.onlineAt >= this.backoff.stableAfterMs) this.backoff.reset();
+      this.onlineAt = 0;
+      const delay = this.backoff.next();
+      this.setState('waiting', { delayMs: Math.round(delay) });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    this.setState('stopped');
+  }
+
+  private async attempt(): Promise<OnlineInfo> {
+    this.setState('connecting');
+    const endpoints = await resolveEndpoints(this.domain, this.o.server ?? {}, this.o.resolveSrv);
+    let lastErr: unknown;
+    for (const ep of endpoints) {
+      try {
+        const n = await negotiate(ep, {
+          domain: this.domain,
+          resource: this.o.resource!,
+          credentials: this.o.credentials,
+          tls: { servername: this.o.tls?.servername ?? this.domain, ...this.o.tls },
+          allowPlain: this.o.allowPlain ?? false,
+          mechanisms: this.o.mechanisms,
+          keyCache: this.keyCache,
+          maxStanzaBytes: this.o.maxStanzaBytes,
+          timeoutMs: this.o.connectTimeoutMs,
+          sm: this.sm,
+          useSm: this.o.streamManagement ?? true,
+          log: this.log,
+          step: (s) => this.setState(s),
+        });
+        return this.goOnline(n);
+      } catch (e) {
+        lastErr = e;
+        // Authentication and certificate failures will not differ on the next SRV target.
+        if (e instanceof XiotaError && /SASL|TLS/.test(e.code)) break;
+      }
+    }
+    throw lastErr;
+  }
+
+  private goOnline(n: Negotiated): OnlineInfo {
+    const conn = n.conn;
+    this.conn = conn;
+    if (n.jid) this.jid = n.jid;
+    const resumed = n.smState === 'resumed';
+    this.sm = n.sm;
+    conn.onElement = (el) => this.onElement(el);
+    conn.onClose = (err) => this.onConnClose(conn, err);
+    this.onlineAt = Date.now();
+    const info: OnlineInfo = {
+      jid: this.jid,
+      resumed,
+      tls: n.tls,
+      mechanism: n.mechanism,
+      sm: n.smState,
+      endpoint: `${n.endpoint.host}:${n.endpoint.port}${n.endpoint.directTls ? ' (direct TLS)' : ''}`,
+      features: n.features,
+    };
+    this.info = info;
+    this.setState('online', { jid: this.jid, resumed, sm: n.smState, tls: n.tls.version, mechanism: n.mechanism });
+    this.scheduleKeepalive();
+    // XEP-0198 5: after <resumed/>, resend what the server did not get, in order.
+    const resend = resumed ? this.sm!.takeUnacked() : n.orphaned.filter((s) => !(s.name === 'presence' && !s.attrs.to));
+    // 'online' handlers (initial presence, publishers) run before the backlog goes out, so a
+    // new session announces itself first.
+    this.emit('online', info);
+    for (const s of resend) this.write(s);
+    const queued = this.offlineQueue.splice(0);
+    for (const s of queued) this.write(s);
+    this.maybeRequestAck();
+    return info;
+  }
+
+  private onConnClose(conn: Connection, err: XiotaError): void {
+    if (this.conn !== conn) return;
+    this.conn = undefined;
+    this.clearKeepalive();
+    if (!this.sm) {
+      // Without stream management nothing is resent, so these replies will never come.
+      // (With it, the request is resent on resumption or in the new session.)
+      for (const [id, p] of this.iqs) {
+        clearTimeout(p.timer);
+        this.iqs.delete(id);
+        p.reject(new XiotaError('XIOTA_E_DISCONNECTED', 'the connection dropped before the reply arrived', { reason: err.message }));
+      }
+    }
+    this.log.info('offline', { reason: err.message, code: err.code, unacked: this.sm?.pending ?? 0 });
+    this.setState('offline', { reason: err.message, condition: err.detail.condition });
+    this.emit('offline', err);
+  }
+
+  private onElement(el: Element): void {
+    const sm = this.sm;
+    if (el.xmlns === NS_SM) {
+      if (!sm) return;
+      if (el.name === 'r') this.conn?.send(sm.ackElement());
+      else if (el.name === 'a') {
+        try {
+          for (const s of sm.ack(el.attrs.h)) this.emit('acked', s);
+          this.probeSentAt = 0;
+        } catch (e) {
+          const err = e as XiotaError;
+          this.log.warn('bad ack from the server', { error: err.message });
+          this.failStream(err);
+        }
+      }
+      return;
+    }
+    if (!isStanza(el)) {
+      this.log.debug('ignoring unknown top-level element', { name: el.name, xmlns: el.xmlns });
+      return;
+    }
+    // RFC 6120 4.9.3.10 / 4.8.3: stanzas on a client stream are in jabber:client.
+    if (el.xmlns !== 'jabber:client') {
+      this.failStream(new XiotaError('XIOTA_E_STREAM', `a <${el.name}/> in namespace '${el.xmlns}' on a client stream`, { condition: 'invalid-namespace' }));
+      return;
+    }
+    sm?.received();
+    this.emit('stanza', el);
+    if (el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error')) {
+      this.onIqResponse(el);
+      return;
+    }
+    void this.router.dispatch(el);
+  }
+
+  private failStream(err: XiotaError): void {
+    const cond = String(err.detail.condition ?? 'undefined-condition');
+    const conn = this.conn;
+    if (!conn) return;
+    if (err.detail.smError === 'handled-count-too-high') {
+      // XEP-0198 4: undefined-condition with <handled-count-too-high/>.
+      conn.write(`<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><handled-count-too-high xmlns='${NS_SM}' h='${err.detail.h}' send-count='${err.detail.sendCount}'/></stream:error></stream:stream>`);
+      conn.destroy();
+      return;
+    }
+    conn.fail(cond, err.message);
+  }
+
+  private onIqResponse(el: Element): void {
+    const id = el.attrs.id;
+    const p = id !== undefined ? this.iqs.get(id) : undefined;
+    if (!p) {
+      // A response to nothing we sent: dropped (RFC 6120 8.2.3 gives it no meaning).
+      this.log.debug('iq response with an unknown id ignored', { id, from: el.attrs.from });
+      return;
+    }
+    // RFC 6120 10.1 / 8.1.2.1: only the entity we asked may answer (an absent 'to' means our
+    // account, which answers as our bare JID, the domain, or with no 'from').
+    const from = el.attrs.from;
+    const ok = p.to ? from === p.to || (from !== undefined && bareJid(from) === bareJid(p.to) && !p.to.includes('/')) : from === undefined || from === this.bare || from === this.domain || from === this.jid;
+    if (!ok) {
+      this.log.warn('iq response from an unexpected sender ignored', { id, from, expected: p.to ?? this.bare });
+      return;
+    }
+    this.iqs.delete(id!);
+    clearTimeout(p.timer);
+    if (el.attrs.type === 'result') p.resolve(el);
+    else p.reject(StanzaError.fromStanza(el));
+  }
+
+  /** Sends a stanza now, or keeps it until the session is back (bounded). */
+  send(el: Element): void {
+    if (this.conn && this.state === 'online') {
+      this.write(el);
+      return;
+    }
+    this.offlineQueue.push(el);
+    if (this.offlineQueue.length > this.o.maxOfflineQueue) {
+      this.offlineQueue.shift();
+      this.log.warn('offline queue full: dropped the oldest stanza', { max: this.o.maxOfflineQueue });
+    }
+  }
+
+  private write(el: Element): void {
+    const conn = this.conn;
+    if (!conn) {
+      this.offlineQueue.push(el);
+      return;
+    }
+    if (this.sm && isStanza(el)) this.sm.sent(el);
+    conn.send(el);
+    this.maybeRequestAck();
+  }
+
+  private maybeRequestAck(): void {
+    const sm = this.sm;
+    if (!sm || !this.conn) return;
+    if (sm.sinceRequest >= this.o.ackEvery) {
+      this.conn.send(sm.requestElement());
+      if (!this.probeSentAt) this.probeSentAt = Date.now();
+    }
+  }
+
+  /** RFC 6120 8.2.3: sends an iq get/set and resolves with the result (rejects with StanzaError). */
+  iq(req: Element, timeoutMs = this.o.iqTimeoutMs): Promise<Element> {
+    if (!req.attrs.id) req.attrs.id = `${this.idPrefix}${(this.nextId++).toString(36)}`;
+    const id = req.attrs.id;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.iqs.delete(id);
+        reject(new XiotaError('XIOTA_E_TIMEOUT', `no reply to iq ${id}${req.attrs.to ? ` to ${req.attrs.to}` : ''} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.iqs.set(id, { resolve, reject, timer, to: req.attrs.to });
+      this.send(req);
+    });
+  }
+
+  get pendingIqs(): number {
+    return this.iqs.size;
+  }
+
+  get unackedCount(): number {
+    return this.sm?.pending ?? 0;
+  }
+
+  /** XEP-0199 ping round trip in ms (to the server by default). */
+  async ping(to?: string, timeoutMs = this.o.pingTimeoutMs): Promise<number> {
+    const t0 = process.hrtime.bigint();
+    await this.iq(x('iq', { type: 'get', to: to ?? this.domain }, x('ping', { xmlns: 'urn:xmpp:ping' })), timeoutMs);
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+
+  // Dead link detection: when nothing arrived for pingInterval, probe (SM <r/>, else a
+  // XEP-0199 ping); when the probe gets no byte back within pingTimeout, the link is dead.
+  // Unacknowledged stanzas older than ackInterval also trigger an <r/>.
+  private scheduleKeepalive(): void {
+    this.clearKeepalive();
+    const tick = Math.max(250, Math.min(this.o.pingTimeoutMs, this.o.pingIntervalMs, this.o.ackIntervalMs) / 4);
+    this.keepaliveTimer = setInterval(() => this.keepalive(), tick);
+    this.keepaliveTimer.unref();
+    this.probeSentAt = 0;
+  }
+
+  private clearKeepalive(): void {
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+  }
+
+  private keepalive(): void {
+    const conn = this.conn;
+    if (!conn) return;
+    const now = Date.now();
+    if (this.probeSentAt && conn.lastReceived < this.probeSentAt && now - this.probeSentAt > this.o.pingTimeoutMs) {
+      this.log.warn('link dead: no answer to a keepalive probe', { waitedMs: now - this.probeSentAt });
+      conn.destroy();
+      return;
+    }
+    if (this.probeSentAt && conn.lastReceived >= this.probeSentAt) this.probeSentAt = 0;
+    const idle = now - conn.lastReceived;
+    const needAck = this.sm && this.sm.pending > 0 && idle > this.o.ackIntervalMs;
+    if (!this.probeSentAt && (idle > this.o.pingIntervalMs || needAck)) {
+      this.probeSentAt = now;
+      if (this.sm) conn.send(this.sm.requestElement());
+      else this.iq(x('iq', { type: 'get', to: this.domain }, x('ping', { xmlns: 'urn:xmpp:ping' })), this.o.pingTimeoutMs).catch(() => {});
+    }
+  }
+
+  /** Drops the current connection as if the link died (tests, and `SIGUSR2` in the daemon). */
+  dropConnection(): void {
+    this.conn?.destroy();
+  }
+
+  /** Wakes a waiting reconnect loop now (e.g. the network came back). */
+  reconnectNow(): void {
+    this.wake?.();
+  }
+
+  /** Ends the session politely; no reconnect. */
+  async stop(): Promise<void> {
+    this.running = false;
+    const conn = this.conn;
+    if (conn) {
+      // XEP-0198: a clean </stream:stream> ends the session; nothing to resume.
+      if (this.sm) this.sm.id = undefined;
+      conn.write("<presence type='unavailable'/>");
+      conn.close();
+    }
+    this.wake?.();
+    await this.loop;
+    this.clearKeepalive();
+    for (const p of this.iqs.values()) {
+      clearTimeout(p.timer);
+      p.reject(new XiotaError('XIOTA_E_DISCONNECTED', 'the agent is stopping'));
+    }
+    this.iqs.clear();
+    this.setState('stopped');
+  }
+}

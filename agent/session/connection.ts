@@ -1,0 +1,206 @@
+// One XML stream over one socket (RFC 6120 4): writes our stream header, parses the
+// server's stream with a fresh parser at every restart, hands top-level elements to the
+// session, and ends the stream with the right stream error when the peer misbehaves.
+import type { Socket } from 'node:net';
+import { XiotaError } from '../errors';
+import { Element, escapeAttr, x } from '../xml/element';
+import { StreamParser } from '../xml/parser';
+
+export const NS_STREAM = 'http://etherx.jabber.org/streams';
+export const NS_STREAMS_ERR = 'urn:ietf:params:xml:ns:xmpp-streams';
+export const NS_CLIENT = 'jabber:client';
+
+export interface ConnectionOptions {
+  domain: string;
+  maxStanzaBytes: number;
+  maxDepth?: number;
+}
+
+type Waiter = { resolve: (el: Element) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+
+export class Connection {
+  socket: Socket;
+  private parser: StreamParser;
+  private queue: Element[] = [];
+  private waiters: Waiter[] = [];
+  private headerWaiter?: { resolve: (a: Record<string, string>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+  /** Push mode: set once the session is online; elements go here instead of the queue. */
+  onElement?: (el: Element) => void;
+  /** Called once when the stream or socket is gone, with the reason. */
+  onClose?: (err: XiotaError) => void;
+  private closed = false;
+  streamAttrs: Record<string, string> = {};
+  bytesIn = 0;
+  bytesOut = 0;
+  lastReceived = Date.now();
+
+  constructor(socket: Socket, private readonly opts: ConnectionOptions) {
+    this.socket = socket;
+    this.parser = this.makeParser();
+    this.attach(socket);
+  }
+
+  private makeParser(): StreamParser {
+    return new StreamParser(
+      {
+        onStreamStart: (attrs, xmlns) => {
+          // RFC 6120 4.9.3.10: the content namespace of a client stream is jabber:client.
+          if (xmlns !== NS_CLIENT) return this.fail('invalid-namespace', `the server's stream content namespace is '${xmlns}', not jabber:client`);
+          this.streamAttrs = attrs;
+          const w = this.headerWaiter;
+          if (w) {
+            this.headerWaiter = undefined;
+            clearTimeout(w.timer);
+            w.resolve(attrs);
+          }
+        },
+        onStanza: (el) => this.receive(el),
+        onStreamEnd: () => this.terminate(new XiotaError('XIOTA_E_DISCONNECTED', 'the server closed the stream'), true),
+        onError: (err) => this.fail(String(err.detail.condition ?? 'not-well-formed'), err.message),
+      },
+      { maxStanzaBytes: this.opts.maxStanzaBytes, maxDepth: this.opts.maxDepth },
+    );
+  }
+
+  private readonly onData = (chunk: Buffer) => {
+    this.bytesIn += chunk.length;
+    this.lastReceived = Date.now();
+    this.parser.write(chunk);
+  };
+  private readonly onSocketClose = () => this.terminate(new XiotaError('XIOTA_E_DISCONNECTED', 'the connection was closed'));
+  private readonly onSocketError = (err: Error & { code?: string }) =>
+    this.terminate(new XiotaError('XIOTA_E_DISCONNECTED', `connection error: ${err.code ?? err.message}`, { sysCode: err.code }, { cause: err }));
+
+  private attach(s: Socket): void {
+    s.on('data', this.onData);
+    s.on('close', this.onSocketClose);
+    s.on('error', this.onSocketError);
+  }
+
+  private detach(s: Socket): void {
+    s.off('data', this.onData);
+    s.off('close', this.onSocketClose);
+    s.off('error', this.onSocketError);
+  }
+
+  /** Hands the raw socket to a TLS upgrade: no more reading from it here. */
+  releaseSocket(): Socket {
+    this.detach(this.socket);
+    return this.socket;
+  }
+
+  /** After STARTTLS: continue on the TLS socket. */
+  adoptSocket(s: Socket): void {
+    this.socket = s;
+    this.attach(s);
+  }
+
+  private receive(el: Element): void {
+    if (el.is('error', NS_STREAM)) {
+      const cond = el.elements.find((c) => c.xmlns === NS_STREAMS_ERR && c.name !== 'text')?.name ?? 'undefined-condition';
+      const text = el.getChildText('text', NS_STREAMS_ERR);
+      this.terminate(new XiotaError('XIOTA_E_STREAM', `the server ended the stream: ${cond}${text ? ` (${text})` : ''}`, { condition: cond, remote: true }), true);
+      return;
+    }
+    if (this.onElement) {
+      this.onElement(el);
+      return;
+    }
+    const w = this.waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.resolve(el);
+    } else {
+      this.queue.push(el);
+    }
+  }
+
+  /** RFC 6120 4.7: opens (or, after TLS or SASL, restarts) our stream; resolves with the server's header. */
+  open(timeoutMs: number): Promise<Record<string, string>> {
+    this.parser.reset();
+    this.queue = [];
+    const p = new Promise<Record<string, string>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.headerWaiter = undefined;
+        reject(new XiotaError('XIOTA_E_TIMEOUT', `the server did not open its stream within ${timeoutMs} ms`));
+        this.destroy();
+      }, timeoutMs);
+      this.headerWaiter = { resolve, reject, timer };
+    });
+    this.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${NS_STREAM}' to='${escapeAttr(this.opts.domain)}' version='1.0' xml:lang='en'>`);
+    return p;
+  }
+
+  /** Next top-level element during negotiation. */
+  next(timeoutMs: number, what = 'a reply'): Promise<Element> {
+    const q = this.queue.shift();
+    if (q) return Promise.resolve(q);
+    if (this.closed) return Promise.reject(new XiotaError('XIOTA_E_DISCONNECTED', 'the connection is closed'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        reject(new XiotaError('XIOTA_E_TIMEOUT', `the server did not send ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push({ resolve, reject, timer });
+    });
+  }
+
+  send(el: Element): void {
+    this.write(el.toString());
+  }
+
+  write(s: string): void {
+    if (this.closed) return;
+    this.bytesOut += Buffer.byteLength(s);
+    this.socket.write(s);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Ends the stream with a stream error (RFC 6120 4.9) and closes. */
+  fail(condition: string, text: string): void {
+    if (this.closed) return;
+    const err = x('stream:error', null, x(condition, { xmlns: NS_STREAMS_ERR }), x('text', { xmlns: NS_STREAMS_ERR }, text));
+    // The stream prefix is declared in our header; serialize by hand so no xmlns is emitted on stream:error.
+    this.write(err.toString() + '</stream:stream>');
+    this.terminate(new XiotaError('XIOTA_E_STREAM', `stream ended by us: ${condition}: ${text}`, { condition, remote: false }), true);
+  }
+
+  /** Graceful close (RFC 6120 4.4). */
+  close(): void {
+    if (this.closed) return;
+    this.write('</stream:stream>');
+    this.terminate(new XiotaError('XIOTA_E_DISCONNECTED', 'closed by the agent'), true);
+  }
+
+  destroy(): void {
+    this.terminate(new XiotaError('XIOTA_E_DISCONNECTED', 'connection dropped by the agent'));
+  }
+
+  private terminate(err: XiotaError, endSocket = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.waiters = [];
+    if (this.headerWaiter) {
+      clearTimeout(this.headerWaiter.timer);
+      this.headerWaiter.reject(err);
+      this.headerWaiter = undefined;
+    }
+    this.queue = [];
+    this.onElement = undefined;
+    const s = this.socket;
+    if (endSocket) {
+      s.end();
+      setTimeout(() => s.destroy(), 1000).unref();
+    } else {
+      s.destroy();
+    }
+    this.onClose?.(err);
+  }
+}
