@@ -30,7 +30,7 @@ function mechError(fn: () => unknown): string {
 
 async function gs2(offered: string[], c: Partial<MechanismContext> = {}): Promise<string> {
   const m = selectMechanism(offered, creds, ctx(c));
-  const s = (await m.initialResponse()).toString();
+  const s = (await m.initialResponse())!.toString();
   return s.slice(0, s.indexOf(',n=') + 1);
 }
 
