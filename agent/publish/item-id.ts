@@ -5,31 +5,37 @@
 // an existing item id replaces that item). Never derive an id again at send time.
 //
 // Shape: `<timestamp in base36>-<seq in base36>`. The timestamp part sorts roughly by sample
-// time and tells a reader when; the sequence part separates readings sampled in the same
-// millisecond (several things, or a burst). The prefix (`instance`) separates two agent
+// time and tells a reader when; the sequence part counts every id this allocator made, so two
+// readings never share an id even when stamps repeat or go backwards (a driver that delivers
+// a reading sampled earlier after a later one). The prefix (`instance`) separates two agent
 // processes that publish to one node, e.g. after a restart whose sequence began at 0 again.
 
 export class ItemIdAllocator {
   private seq = 0;
-  private lastTs = -1;
   private readonly prefix: string;
 
-  /** `instance`: a short string unique per agent start (e.g. boot time in base36); may be ''. */
-  constructor(instance = '') {
+  /**
+   * `instance`: a short string unique per agent start (e.g. start time in base36); may be ''.
+   * `startSeq`: where the sequence resumes (the outbox may persist it instead of an instance).
+   */
+  constructor(instance = '', startSeq = 0) {
     this.prefix = instance ? `${instance}-` : '';
+    this.seq = Number.isSafeInteger(startSeq) && startSeq >= 0 ? startSeq : 0;
+  }
+
+  /** The sequence the next id will carry (to persist across restarts). */
+  get nextSeq(): number {
+    return this.seq;
   }
 
   /** A new id for a reading sampled at `timestampMs`. */
   next(timestampMs: number): string {
     const ts = Number.isFinite(timestampMs) && timestampMs >= 0 ? Math.floor(timestampMs) : 0;
-    // The sequence restarts per millisecond so ids stay short; within one ms it counts up.
-    if (ts !== this.lastTs) {
-      this.lastTs = ts;
-      this.seq = 0;
-    } else {
-      this.seq += 1;
-    }
-    return `${this.prefix}${ts.toString(36)}-${this.seq.toString(36)}`;
+    // Never reset: a per-millisecond sequence would repeat when stamps interleave. Base36
+    // keeps it short (a million ids is 4 characters).
+    const id = `${this.prefix}${ts.toString(36)}-${this.seq.toString(36)}`;
+    this.seq += 1;
+    return id;
   }
 }
 
