@@ -1,0 +1,42 @@
+// Per-thing settings with the overrides under `things:` merged over the defaults, in the
+// shapes the publishing and PubSub modules take, so they need not know the config layout.
+import type { PolicyOptions } from '../publish/policy';
+import type { AccessModel, Config, SendLastPublishedItem } from './types';
+
+/** Publish policy of one thing: thing override > `publish:` default; fields may override deadband. */
+export function publishPolicyFor(config: Config, thingId: string): PolicyOptions {
+  const o = config.things[thingId]?.publish;
+  const minS = o?.minIntervalS ?? config.publish.minIntervalS;
+  const maxS = o?.maxIntervalS ?? config.publish.maxIntervalS;
+  const out: PolicyOptions = { deadband: o?.deadband ?? config.publish.deadband, minIntervalMs: Math.round(minS * 1000) };
+  // max_interval_s: 0 means no heartbeat.
+  if (maxS > 0) out.maxIntervalMs = Math.round(maxS * 1000);
+  const deadbands: Record<string, number> = {};
+  for (const [field, f] of Object.entries(o?.fields ?? {})) if (f.deadband !== undefined) deadbands[field] = f.deadband;
+  if (Object.keys(deadbands).length) out.deadbands = deadbands;
+  return out;
+}
+
+export interface ThingPubsub {
+  /** 'pep' or a PubSub service JID. */
+  service: string;
+  node: string;
+  maxItems: number;
+  persistItems: boolean;
+  accessModel: AccessModel;
+  sendLastPublishedItem: SendLastPublishedItem;
+}
+
+/** Where one thing's readings are published and with which node configuration (XEP-0060 16.4.3). */
+export function pubsubFor(config: Config, thingId: string): ThingPubsub {
+  const t = config.things[thingId];
+  const p = t?.pubsub;
+  return {
+    service: t?.service ?? config.pubsub.service,
+    node: t?.node ?? config.pubsub.nodePrefix + thingId,
+    maxItems: p?.maxItems ?? config.pubsub.maxItems,
+    persistItems: p?.persistItems ?? config.pubsub.persistItems,
+    accessModel: p?.accessModel ?? config.pubsub.accessModel,
+    sendLastPublishedItem: p?.sendLastPublishedItem ?? config.pubsub.sendLastPublishedItem,
+  };
+}

@@ -1,0 +1,179 @@
+// The typed configuration the agent runs on: camelCase here, snake_case in YAML (the schema
+// derives one from the other). Every default is already applied; paths are absolute.
+import type { DriverConfig } from './drivers-schema';
+import type { Level } from '../log';
+
+export type { DriverConfig, DriverKind, DriverOptionsByKind } from './drivers-schema';
+
+export type ScramHash = 'SHA-1' | 'SHA-256';
+
+/** Salted-password keys (RFC 5802 3): lets the agent log in without keeping the password. */
+export interface ScramKeys {
+  hash: ScramHash;
+  /** Base64, as the server sends it in the server-first-message. */
+  salt: string;
+  iterations: number;
+  /** Base64 ClientKey = HMAC(SaltedPassword, "Client Key"). */
+  clientKey: string;
+  /** Base64 ServerKey = HMAC(SaltedPassword, "Server Key"). */
+  serverKey: string;
+}
+
+export interface AccountConfig {
+  /** Bare JID (localpart@domain); a resource given in the YAML moves to `resource`. */
+  jid: string;
+  resource: string;
+  /** May hold `${VAR}` (systemd's `${CREDENTIALS_DIRECTORY}`), expanded by resolvePassword. */
+  passwordFile?: string;
+  passwordEnv?: string;
+  password?: string;
+  scramKeys?: ScramKeys[];
+}
+
+export interface ServerConfig {
+  /** Without it: SRV lookup on the JID's domain (RFC 6120 3.2.1, XEP-0368). */
+  host?: string;
+  port?: number;
+  /** XEP-0368: TLS from the first byte instead of STARTTLS. */
+  directTls: boolean;
+}
+
+export interface TlsConfig {
+  caFile?: string;
+  /** Base64 SHA-256 of the server certificate's SubjectPublicKeyInfo; any one may match. */
+  pinSha256: string[];
+  /** SNI and certificate name; defaults to the JID's domain (RFC 6120 13.7.2.1). */
+  servername: string;
+  clientCert?: string;
+  clientKey?: string;
+}
+
+export type SaslMechanism = 'SCRAM-SHA-256-PLUS' | 'SCRAM-SHA-256' | 'SCRAM-SHA-1-PLUS' | 'SCRAM-SHA-1' | 'PLAIN' | 'EXTERNAL';
+export const SASL_MECHANISMS: readonly SaslMechanism[] = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN', 'EXTERNAL'];
+
+export interface SaslConfig {
+  allowPlain: boolean;
+  /** Preference order; absent = the client's own order (strongest first). */
+  mechanisms?: SaslMechanism[];
+}
+
+export interface ReconnectConfig {
+  initialDelayS: number;
+  maxDelayS: number;
+  /** A session that stayed up this long resets the backoff. */
+  stableAfterS: number;
+}
+
+export interface SessionConfig {
+  /** XEP-0198 */
+  streamManagement: boolean;
+  /** XEP-0199 ping when the link was quiet this long. */
+  pingIntervalS: number;
+  pingTimeoutS: number;
+  /** XEP-0198 4: ask for an ack after this many unacked stanzas... */
+  ackRequestEvery: number;
+  /** ...or after this long with unacked stanzas. */
+  ackIntervalS: number;
+  maxStanzaBytes: number;
+  reconnect: ReconnectConfig;
+  connectTimeoutS: number;
+}
+
+export interface PresenceConfig {
+  status: string;
+  /** RFC 6121 4.7.2.3: -128..127. */
+  priority: number;
+  /** Put the latest readings in the presence status text. */
+  showReadings: boolean;
+}
+
+export interface OutboxConfig {
+  dir: string;
+  maxBytes: number;
+  flushIntervalMs: number;
+}
+
+export type AccessModel = 'open' | 'presence' | 'roster' | 'authorize' | 'whitelist';
+export type SendLastPublishedItem = 'never' | 'on_sub' | 'on_sub_and_presence';
+
+export interface PubsubConfig {
+  /** 'pep' = the account's own PEP service (XEP-0163), else a PubSub service JID. */
+  service: string;
+  nodePrefix: string;
+  maxItems: number;
+  persistItems: boolean;
+  accessModel: AccessModel;
+  sendLastPublishedItem: SendLastPublishedItem;
+}
+
+export interface PublishDefaults {
+  /** Absolute change below which a numeric value is not "changed". */
+  deadband: number;
+  minIntervalS: number;
+  /** Heartbeat: republish unchanged after this long; 0 = never. */
+  maxIntervalS: number;
+}
+
+export interface FieldPublishOverride {
+  deadband?: number;
+  minIntervalS?: number;
+  maxIntervalS?: number;
+}
+
+export interface ThingPublishOverride extends FieldPublishOverride {
+  fields?: Record<string, FieldPublishOverride>;
+}
+
+export interface ThingPubsubOverride {
+  maxItems?: number;
+  persistItems?: boolean;
+  accessModel?: AccessModel;
+  sendLastPublishedItem?: SendLastPublishedItem;
+}
+
+export interface ThingOverride {
+  /** Full node name instead of node_prefix + thing id. */
+  node?: string;
+  service?: string;
+  publish?: ThingPublishOverride;
+  pubsub?: ThingPubsubOverride;
+}
+
+export type LogFormat = 'auto' | 'json' | 'text';
+
+export interface LogConfig {
+  level: Level;
+  /** auto = JSON lines when stdout is not a TTY (journald), text otherwise. */
+  format: LogFormat;
+}
+
+export interface Config {
+  account: AccountConfig;
+  server: ServerConfig;
+  tls: TlsConfig;
+  sasl: SaslConfig;
+  session: SessionConfig;
+  presence: PresenceConfig;
+  outbox: OutboxConfig;
+  pubsub: PubsubConfig;
+  publish: PublishDefaults;
+  drivers: DriverConfig[];
+  things: Record<string, ThingOverride>;
+  log: LogConfig;
+}
+
+/** One problem found in a config, located in the YAML when it came from a file. */
+export interface ConfigIssue {
+  /** YAML path, `session.ping_interval_s`, `drivers[0].kind`; '' for the whole file. */
+  path: string;
+  line?: number;
+  col?: number;
+  message: string;
+}
+
+export interface LoadResult {
+  /** Present only when there are no errors. */
+  config?: Config;
+  errors: ConfigIssue[];
+  warnings: ConfigIssue[];
+}
