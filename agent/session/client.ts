@@ -57,7 +57,7 @@ export interface OnlineInfo {
   features: Element;
 }
 
-interface PendingIq { resolve: (el: Element) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; to?: string }
+interface PendingIq { resolve: (el: Element) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout; to?: string; timeoutMs: number; arm: () => void }
 
 export interface ClientEvents {
   state: [state: SessionState, detail: Record<string, unknown>];
@@ -227,6 +227,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     // 'online' handlers (initial presence, publishers) run before the backlog goes out, so a
     // new session announces itself first.
     this.emit('online', info);
+    for (const p of this.iqs.values()) p.arm();
     for (const s of resend) this.write(s);
     const queued = this.offlineQueue.splice(0);
     for (const s of queued) this.write(s);
@@ -238,11 +239,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (this.conn !== conn) return;
     this.conn = undefined;
     this.clearKeepalive();
-    if (!this.sm) {
-      // Without stream management nothing is resent, so these replies will never come.
-      // (With it, the request is resent on resumption or in the new session.)
-      for (const [id, p] of this.iqs) {
-        clearTimeout(p.timer);
+    for (const [id, p] of this.iqs) {
+      clearTimeout(p.timer);
+      p.timer = undefined;
+      if (!this.sm) {
+        // Without stream management nothing is resent, so these replies will never come.
+        // (With it, the request is resent on resumption or in the new session.)
         this.iqs.delete(id);
         p.reject(new XiotaError('XIOTA_E_DISCONNECTED', 'the connection dropped before the reply arrived', { reason: err.message }));
       }
@@ -360,11 +362,21 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (!req.attrs.id) req.attrs.id = `${this.idPrefix}${(this.nextId++).toString(36)}`;
     const id = req.attrs.id;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.iqs.delete(id);
-        reject(new XiotaError('XIOTA_E_TIMEOUT', `no reply to iq ${id}${req.attrs.to ? ` to ${req.attrs.to}` : ''} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.iqs.set(id, { resolve, reject, timer, to: req.attrs.to });
+      const p: PendingIq = {
+        resolve, reject, to: req.attrs.to, timeoutMs,
+        // The timeout runs only while online: with stream management a request survives a
+        // drop (it is resent on resumption or in the new session), so time offline is not
+        // the peer's fault, and a timeout there would make callers send it twice.
+        arm: () => {
+          if (p.timer) clearTimeout(p.timer);
+          p.timer = setTimeout(() => {
+            this.iqs.delete(id);
+            reject(new XiotaError('XIOTA_E_TIMEOUT', `no reply to iq ${id}${req.attrs.to ? ` to ${req.attrs.to}` : ''} within ${timeoutMs} ms`));
+          }, timeoutMs);
+        },
+      };
+      this.iqs.set(id, p);
+      if (this.state === 'online') p.arm();
       this.send(req);
     });
   }

@@ -12,6 +12,11 @@ export class Element {
   xmlns: string;
   readonly attrs: Attrs;
   readonly children: Child[] = [];
+  /**
+   * Pre-serialized form, for payloads kept as text (the outbox stores items as XML): when set,
+   * serialize() writes it verbatim. It must be a complete element declaring its own xmlns.
+   */
+  raw?: string;
 
   constructor(name: string, xmlns = '', attrs: Attrs = {}, children: Child[] = []) {
     this.name = name;
@@ -137,6 +142,7 @@ export function escapeAttr(s: string): string {
 
 /** Serializes an element; `parentNs` is the namespace in scope (default: the stream's). */
 export function serialize(el: Element, parentNs = ''): string {
+  if (el.raw !== undefined) return el.raw;
   let s = '<' + el.name;
   if (el.xmlns !== parentNs) s += ' xmlns="' + escapeAttr(el.xmlns) + '"';
   for (const k in el.attrs) s += ' ' + k + '="' + escapeAttr(el.attrs[k]!) + '"';
@@ -144,4 +150,11 @@ export function serialize(el: Element, parentNs = ''): string {
   s += '>';
   for (const c of el.children) s += typeof c === 'string' ? escapeText(c) : serialize(c, el.xmlns);
   return s + '</' + el.name + '>';
+}
+
+/** An element standing for already-serialized XML (trusted: produced by serialize()). */
+export function rawElement(name: string, xmlns: string, xml: string): Element {
+  const el = new Element(name, xmlns);
+  el.raw = xml;
+  return el;
 }

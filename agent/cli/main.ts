@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// The `xiota` command: init, check, read, run. Exit codes: 0 fine, 1 the check or run
+// failed, 2 the command line or config is wrong.
+import { writeFileSync, existsSync } from 'node:fs';
+import { XiotaError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { loadConfig, formatIssues, parseArgs, resolvePassword, starterConfig, USAGE, type Config, type ParsedArgs } from '../config';
+import { Agent, clientOptionsFromConfig } from '../agent';
+import { XmppClient } from '../session/client';
+import { packageVersion } from '../xep/basic';
+import { buildDrivers } from './drivers';
+import { formatReadings } from './table';
+
+interface Io { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv }
+
+function loggerFor(config: Config | undefined, args: ParsedArgs, io: Io): Logger {
+  const level = (args.flags.logLevel ?? config?.log.level ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
+  const format = args.flags.json ? 'json' : config?.log.format ?? 'auto';
+  return createLogger({ level, json: format === 'auto' ? undefined : format === 'json', write: (l) => io.err(l) });
+}
+
+function load(args: ParsedArgs, io: Io): Config {
+  const r = loadConfig(args.configPath, { env: io.env, overrides: args.flags, checkFiles: true });
+  const file = args.configPath ?? '(flags)';
+  if (r.warnings.length) io.err(formatIssues(file, r.warnings, 'warning'));
+  if (!r.config) {
+    io.err(formatIssues(file, r.errors, 'error'));
+    throw new XiotaError('XIOTA_E_CONFIG', `${r.errors.length} problem(s) in the configuration; fix them and run \`xiota check\` again`, { reported: true });
+  }
+  return r.config;
+}
+
+async function check(args: ParsedArgs, io: Io): Promise<number> {
+  const config = load(args, io);
+  const log = loggerFor(config, args, io);
+  // Drivers: start each once and sample (a broken driver is reported, the login still checked).
+  let driversOk = true;
+  if (config.drivers.length) {
+    const { drivers, errors } = buildDrivers(config);
+    for (const e of errors) {
+      driversOk = false;
+      io.out(`driver   FAIL ${e}`);
+    }
+    const { DriverHost } = await import('../../drivers/host');
+    const faults: string[] = [];
+    const host = new DriverHost({ drivers, onFault: (f) => faults.push(`${f.driver}${f.thing ? '/' + f.thing : ''}: ${f.message}`) });
+    await host.start();
+    const readings = await host.readOnce();
+    await host.stop();
+    io.out(`drivers  ${drivers.length} started, ${readings.length} readings, ${faults.length} faults`);
+    for (const f of faults) io.out(`driver   fault ${f}`);
+  }
+  const creds = resolvePassword(config, io.env);
+  const client = new XmppClient(clientOptionsFromConfig(config, creds, log));
+  const t0 = process.hrtime.bigint();
+  try {
+    const info = await client.connectOnce();
+    const loginMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const rtt = await client.ping();
+    io.out(`server   ${info.endpoint}`);
+    io.out(`jid      ${info.jid}`);
+    io.out(`tls      ${info.tls.version} ${info.tls.cipher} (certificate verified by ${info.tls.authorizedBy})`);
+    io.out(`sasl     ${info.mechanism}`);
+    io.out(`sm       ${info.sm}`);
+    io.out(`login    ${loginMs.toFixed(0)} ms`);
+    io.out(`ping     ${rtt.toFixed(1)} ms`);
+  } finally {
+    await client.stop();
+  }
+  return driversOk ? 0 : 1;
+}
+
+async function read(args: ParsedArgs, io: Io): Promise<number> {
+  const config = load(args, io);
+  const { drivers, errors } = buildDrivers(config);
+  for (const e of errors) io.err(`error: ${e}`);
+  const { DriverHost } = await import('../../drivers/host');
+  const faults: string[] = [];
+  const host = new DriverHost({ drivers, onFault: (f) => faults.push(`${f.driver}: ${f.message}`) });
+  await host.start();
+  const readings = await host.readOnce();
+  await host.stop();
+  io.out(args.flags.json ? JSON.stringify(readings, null, 2) : formatReadings(readings, host.things()));
+  for (const f of faults) io.err(`fault: ${f}`);
+  return errors.length ? 1 : 0;
+}
+
+async function run(args: ParsedArgs, io: Io): Promise<number> {
+  const config = load(args, io);
+  const log = loggerFor(config, args, io);
+  const creds = resolvePassword(config, io.env);
+  const { drivers, errors } = buildDrivers(config);
+  for (const e of errors) log.error('driver not started', { error: e });
+  const agent = new Agent({ config, credentials: creds, drivers, log });
+  agent.client.on('state', (state, detail) => log.info(`session ${state}`, detail));
+  agent.client.on('error', (err) => log.warn('session error', { code: err.code, error: err.message }));
+  await agent.start();
+  log.info('xiota running', { jid: config.account.jid, drivers: drivers.length, things: agent.drivers.things().length });
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info(`${sig}: stopping`);
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await agent.stop();
+  log.info('stopped', { pending: agent.outbox?.pending ?? 0 });
+  return 0;
+}
+
+export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), env: process.env }): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    io.err(`xiota: ${(e as Error).message}`);
+    return 2;
+  }
+  try {
+    switch (args.command) {
+      case 'help':
+        io.out(USAGE);
+        return 0;
+      case 'version':
+        io.out(packageVersion());
+        return 0;
+      case 'init': {
+        const path = args.configPath!;
+        if (existsSync(path)) {
+          io.err(`xiota: ${path} already exists; not overwriting it (remove it or pass --config OTHER)`);
+          return 2;
+        }
+        writeFileSync(path, starterConfig(), { mode: 0o640 });
+        io.out(`wrote ${path}; edit account.jid and the password file, then run: xiota check --config ${path}`);
+        return 0;
+      }
+      case 'check':
+        return await check(args, io);
+      case 'read':
+        return await read(args, io);
+      case 'run':
+        return await run(args, io);
+    }
+  } catch (e) {
+    const err = e as XiotaError;
+    if (err.code === 'XIOTA_E_CONFIG') {
+      io.err(`xiota: ${err.message}`);
+      return 2;
+    }
+    io.err(`xiota: ${err.code ? err.code + ': ' : ''}${err.message}`);
+    return 1;
+  }
+  return 2;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`xiota: unexpected failure: ${(e as Error).stack ?? e}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

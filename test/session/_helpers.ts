@@ -1,0 +1,37 @@
+// Shared helpers for session integration tests: clients against the harness's Prosody.
+import { XmppClient, type ClientOptions } from '../../agent/session/client';
+import type { ProsodyServer } from '../../scripts/local-prosody';
+
+export function clientFor(srv: ProsodyServer, user: string, password: string, extra: Partial<ClientOptions> = {}): XmppClient {
+  return new XmppClient({
+    jid: `${user}@${srv.host}`,
+    credentials: { username: user, password },
+    server: { host: '127.0.0.1', port: srv.c2sPort },
+    tls: { caFile: srv.caFile },
+    reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+    ...extra,
+  });
+}
+
+export function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const tick = () => {
+      let v: T | undefined | false;
+      try {
+        v = fn();
+      } catch (e) {
+        return reject(e);
+      }
+      if (v !== undefined && v !== false) return resolve(v);
+      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      setTimeout(tick, everyMs);
+    };
+    tick();
+  });
+}
+
+export function onceOnline(c: XmppClient, timeoutMs = 10_000): Promise<void> {
+  if (c.state === 'online') return Promise.resolve();
+  return waitFor('online', () => c.state === 'online', timeoutMs).then(() => undefined);
+}
