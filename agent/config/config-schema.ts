@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { s, Schema, CheckContext, Path, INVALID, Invalid, error, warn, describe } from './schema';
-import { driverEntry, uniqueBy } from './drivers-schema';
+import { driverEntry } from './drivers-schema';
 import {
   AccountConfig, Config, ScramKeys, ServerConfig, TlsConfig, SaslConfig, SessionConfig, ReconnectConfig,
   PresenceConfig, OutboxConfig, PubsubConfig, PublishDefaults, FieldPublishOverride, ThingPublishOverride,
@@ -213,11 +213,10 @@ const configObject = s.object<RawConfig>({
   outbox,
   pubsub,
   publish,
-  drivers: s.array(driverEntry).default(() => []),
+  drivers: s.array(driverEntry).unique('id').default(() => []),
   things: s.record(thing, (k) => (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(k) ? undefined : `"${k}" is not a thing id (letters, digits, ".", "_", "-")`)).default(() => ({})),
   log,
 }).refine((c, path, ctx) => {
-  uniqueBy(c.drivers, (d) => d.id, [...path, 'drivers'], 'id', ctx);
   if (c.server.port !== undefined && c.server.host === undefined) {
     warn(ctx, [...path, 'server', 'port'], 'has no effect without server.host: the SRV lookup picks the port');
   }

@@ -88,8 +88,8 @@ const simulatedField = s.object<SimulatedFieldOptions>({
 const simulatedThing = s.object<SimulatedThingOptions>({
   id: id(),
   name: s.string().optional(),
-  fields: s.array(simulatedField).nonEmpty(),
-}).refine((t, path, ctx) => uniqueBy(t.fields, (f) => f.name, [...path, 'fields'], 'name', ctx));
+  fields: s.array(simulatedField).nonEmpty().unique('name'),
+});
 
 const simulatedFault = s.object<SimulatedFault>({
   thing: s.string(),
@@ -104,9 +104,9 @@ export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKin
   simulated: s.object<SimulatedOptions>({
     seed: s.integer().optional(),
     pollIntervalMs: pollMs(),
-    things: s.array(simulatedThing).nonEmpty(),
+    things: s.array(simulatedThing).nonEmpty().unique('id'),
     faults: s.array(simulatedFault).optional(),
-  }).refine((o, path, ctx) => uniqueBy(o.things, (t) => t.id, [...path, 'things'], 'id', ctx)),
+  }),
   linux: s.object<LinuxOptions>({
     root: s.string().optional(),
     thing: id().optional(),
@@ -177,15 +177,4 @@ export const driverEntry: Schema<DriverConfig> = s.custom<DriverConfig>('a drive
 
 function checkOptions(kind: DriverKind, raw: unknown, path: Path, ctx: CheckContext): DriverOptionsByKind[DriverKind] | Invalid {
   return (driverOptionSchemas[kind] as Schema<DriverOptionsByKind[DriverKind]>).check(raw, path, ctx);
-}
-
-/** Reports the second and later items that repeat a key. */
-export function uniqueBy<T>(items: readonly T[], key: (t: T) => string, path: Path, field: string, ctx: CheckContext): void {
-  const seen = new Map<string, number>();
-  items.forEach((it, i) => {
-    const k = key(it);
-    const first = seen.get(k);
-    if (first !== undefined) error(ctx, [...path, i, field], `"${k}" is already used by item ${first}; ${field}s must be unique`);
-    else seen.set(k, i);
-  });
 }

@@ -58,7 +58,7 @@ export function loadConfig(path: string | undefined, opts: LoadOptions = {}): Lo
     for (const w of doc.warnings) warnings.push({ path: '', ...linePos(lc, w.pos[0]), message: `YAML: ${firstLine(w.message)}` });
     if (errors.length) return { errors, warnings };
     try {
-      raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+      raw = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
       return { errors: [{ path: '', message: `YAML: ${firstLine((e as Error).message)}` }], warnings };
     }

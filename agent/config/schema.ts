@@ -190,8 +190,12 @@ class EnumSchema<E extends string> extends Schema<E> {
 class ArraySchema<T> extends Schema<T[]> {
   expected = 'a list';
   private minLen = 0;
+  private uniqueField?: string;
   constructor(private readonly item: Schema<T>) { super(); }
   nonEmpty(): this { this.minLen = 1; return this; }
+  /** Items are mappings whose `field` must differ; checked on the raw items, so a duplicate
+   *  is reported even when other items have errors. */
+  unique(field: string): this { this.uniqueField = field; return this; }
   check(v: unknown, path: Path, ctx: CheckContext): T[] | Invalid {
     // A single value where a list is expected is accepted as a list of one.
     const arr = Array.isArray(v) ? v : v !== null && typeof v !== 'object' ? [v] : undefined;
@@ -199,6 +203,18 @@ class ArraySchema<T> extends Schema<T[]> {
     if (arr.length < this.minLen) { error(ctx, path, 'must not be empty'); return INVALID; }
     const out: T[] = [];
     let bad = false;
+    if (this.uniqueField !== undefined) {
+      const f = this.uniqueField;
+      const seen = new Map<string, number>();
+      arr.forEach((item, i) => {
+        const k = item !== null && typeof item === 'object' ? (item as Record<string, unknown>)[f] : undefined;
+        if (typeof k !== 'string') return;
+        const first = seen.get(k);
+        if (first === undefined) { seen.set(k, i); return; }
+        error(ctx, [...path, i, f], `"${k}" is already used by item ${first}; each ${f} must be unique`);
+        bad = true;
+      });
+    }
     arr.forEach((item, i) => {
       const p = Array.isArray(v) ? [...path, i] : path;
       const r = this.item.check(item, p, ctx);
@@ -327,17 +343,21 @@ export const s = {
   custom: <T>(expected: string, fn: (v: unknown, path: Path, ctx: CheckContext) => T | Invalid) => new CustomSchema<T>(expected, fn),
 };
 
-/** Levenshtein distance, two-row dynamic programming. */
+/**
+ * Edit distance (Levenshtein, plus adjacent transpositions counted as one edit, the
+ * "optimal string alignment" variant): `levle` is one typo away from `level`, not two.
+ */
 export function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    prev = cur;
   }
-  return prev[b.length];
+  return d[a.length][b.length];
 }
 
 /** The closest candidate when it is close enough to be a typo (camelCase spellings too). */
