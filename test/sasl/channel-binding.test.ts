@@ -72,6 +72,32 @@ test('TLS 1.2: tls-unique is the client Finished the server also sees; server-en
   } finally { h.close(); }
 });
 
+test('TLS 1.2 resumed session: tls-unique is the server Finished, sent first in an abbreviated handshake (RFC 5929 3.1)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-cb-'));
+  const { key, cert } = makeCert(dir, 'sha256');
+  rmSync(dir, { recursive: true, force: true });
+  const servers: TLSSocket[] = [];
+  const srv = createServer({ key, cert, maxVersion: 'TLSv1.2' }, (s) => { servers.push(s); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  const open = async (session?: Buffer): Promise<TLSSocket> => {
+    const c = connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', maxVersion: 'TLSv1.2', session });
+    await new Promise<void>((res, rej) => { c.once('secureConnect', res); c.once('error', rej); });
+    return c;
+  };
+  const first = await open();
+  const second = await open(first.getSession());
+  try {
+    assert.ok(second.isSessionReused());
+    while (servers.length < 2) await new Promise((r) => setTimeout(r, 5));
+    const info = channelBindingFromTls(second);
+    assert.equal(info.tlsUnique, servers[1]!.getFinished());
+    assert.is.not(info.tlsUnique?.toString('hex'), second.getFinished()?.toString('hex'));
+  } finally {
+    first.destroy(); second.destroy(); for (const s of servers) s.destroy(); srv.close();
+  }
+});
+
 test('TLS 1.3: tls-exporter matches the server side (RFC 9266), no tls-unique', async () => {
   const h = await handshake('TLSv1.3');
   try {
