@@ -173,6 +173,10 @@ export class NodePublisher {
       todo = `${where} lets only its admins create nodes: create node ${node} there (or make this account an admin), or use PEP by leaving the pubsub service unset`;
     } else if (action === 'configure' && (kind === 'forbidden' || kind === 'not-allowed' || kind === 'item-not-found')) {
       todo = `node ${node} exists on ${where} with other settings and this account may not reconfigure it: make this account its owner, change the node's settings by hand, or change the publish settings in the config to match the node`;
+    } else if (kind === 'forbidden' && svc && !this.ready.has(node)) {
+      // Prosody's component answers a publish to a missing node it would auto-create with
+      // `forbidden` when the account may not create nodes (only admins may), not item-not-found.
+      todo = `this account may not publish to node ${node} on ${where}, or the node does not exist and the service lets only its admins create nodes: create node ${node} there and make this account a publisher, or use PEP by leaving the pubsub service unset`;
     } else if (kind === 'forbidden') {
       todo = `this account may not publish to node ${node} on ${where}: make it a publisher or owner of the node`;
     } else if (kind === 'policy-violation') {

@@ -82,6 +82,15 @@ test('admin-only create: XIOTA_E_PUBSUB says to create the node or use PEP', asy
   assert.not.ok(p.isReady('sensors/t1'));
 });
 
+test('forbidden first publish to a service (Prosody component, non-admin): says create it or use PEP', async () => {
+  const s = scripted([fail('forbidden')]);
+  const p = new NodePublisher({ iq: s.iq, service: 'pubsub.example', config: { maxItems: 1 } });
+  const e = await p.publish('n', 'a', payload()).catch((err: unknown) => err);
+  assert.ok(isXiotaError(e, 'XIOTA_E_PUBSUB'));
+  assert.match(e.message, 'lets only its admins create nodes');
+  assert.match(e.message, 'use PEP');
+});
+
 test('create conflict (created meanwhile): configure and publish', async () => {
   const s = scripted([fail('item-not-found'), fail('conflict'), ok, ok]);
   const p = new NodePublisher({ iq: s.iq, service: 'pubsub.example', config: { persistItems: true } });
