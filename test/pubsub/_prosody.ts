@@ -62,7 +62,11 @@ Component "pubsub.${host}" "pubsub"
   admins = { "admin@${host}" }
 `);
   const proc: ChildProcess = spawn('prosody', ['--config', cfg, '-F'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // If the test process dies before after() runs, do not leave this Prosody behind.
+  const killOnExit = () => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.removeListener('exit', killOnExit);
     if (proc.exitCode === null && proc.pid) {
       proc.kill('SIGTERM');
       await new Promise<void>((r) => {
