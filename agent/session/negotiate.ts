@@ -168,7 +168,7 @@ async function authenticate(conn: Connection, feats: Element, tls: TlsInfo, o: N
     secure: true,
     allowPlain: o.allowPlain,
     hasClientCert: !!o.tls.clientCert,
-    cb: { tlsVersion: tls.version, tlsUnique: tls.tlsUnique, tlsExporter: tls.tlsExporter, serverCbTypes },
+    cb: { ...tls.cb, serverCbTypes },
     keyCache: o.keyCache,
     preferred: o.mechanisms,
     log: o.log,

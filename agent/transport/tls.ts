@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { XiotaError } from '../errors';
+import { channelBindingFromTls } from '../sasl/channel-binding';
+import type { ChannelBindingInfo } from '../sasl/types';
 
 export interface TlsOptions {
   /** Name the certificate must match (RFC 6125); the JID's domain unless configured. */
@@ -23,10 +25,8 @@ export interface TlsOptions {
 export interface TlsInfo {
   version: string;
   cipher: string;
-  /** tls-unique channel binding data (RFC 5929), TLS 1.2 only. */
-  tlsUnique?: Buffer;
-  /** tls-exporter channel binding data (RFC 9266). */
-  tlsExporter?: Buffer;
+  /** Channel-binding data for SCRAM-*-PLUS (tls-unique, tls-exporter, tls-server-end-point). */
+  cb: ChannelBindingInfo;
   peerFingerprint256: string;
   authorizedBy: 'system' | 'ca-file' | 'pin';
 }
@@ -92,22 +92,13 @@ function finishTls(sock: tls.TLSSocket, opts: TlsOptions): TlsInfo {
     }
     authorizedBy = 'pin';
   }
-  const version = sock.getProtocol() ?? 'unknown';
-  const info: TlsInfo = {
-    version,
+  return {
+    version: sock.getProtocol() ?? 'unknown',
     cipher: sock.getCipher()?.name ?? 'unknown',
     peerFingerprint256: peer.fingerprint256,
     authorizedBy,
+    cb: channelBindingFromTls(sock),
   };
-  // RFC 5929 3: tls-unique is the first Finished message; the client's in a full handshake.
-  if (version === 'TLSv1.2') info.tlsUnique = sock.getFinished();
-  try {
-    // RFC 9266 2: 32 bytes, label EXPORTER-Channel-Binding, empty context.
-    info.tlsExporter = sock.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
-  } catch {
-    /* not available: leave undefined */
-  }
-  return info;
 }
 
 function handshake(make: () => tls.TLSSocket, opts: TlsOptions, timeoutMs: number): Promise<{ socket: tls.TLSSocket; info: TlsInfo }> {
