@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PublishPolicy } from '../../agent/publish/policy';
 import type { FieldValue, Reading } from '../../drivers/types';
+import * as fc from 'fast-check';
 
 const r = (ts: number, ...values: FieldValue[]): Reading => ({ thing: 't', timestamp: ts, values });
 const temp = (v: number, ts = 0): Reading => r(ts, { field: 'temp', value: v });
@@ -144,6 +145,38 @@ test('bad options are clamped, not crashing', () => {
   const p = new PublishPolicy({ deadband: -3, minIntervalMs: -5, deadbands: { temp: NaN } });
   p.offer(temp(1), 0);
   assert.ok(p.offer(temp(1.1), 0).publish);
+});
+
+test('property: publishes are >= min_interval apart, gaps <= max_interval when ticked, no change is lost', () => {
+  fc.assert(fc.property(
+    fc.array(fc.record({ dt: fc.integer({ min: 0, max: 3000 }), v: fc.integer({ min: 0, max: 5 }) }), { minLength: 1, maxLength: 60 }),
+    fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 2000, max: 10_000 }),
+    (steps, minI, maxI) => {
+      const p = new PublishPolicy({ minIntervalMs: minI, maxIntervalMs: maxI });
+      const sent: { at: number; v: number }[] = [];
+      let now = 0;
+      const take = (d: ReturnType<PublishPolicy['offer']>) => { if (d.publish) sent.push({ at: now, v: d.reading.values[0]!.value as number }); };
+      // Fire due timers (as the caller would) before each new reading.
+      const runTimers = (until: number) => {
+        for (let due = p.nextDueAt(); due !== undefined && due <= until; due = p.nextDueAt()) {
+          now = Math.max(now, due);
+          take(p.tick(now));
+        }
+      };
+      for (const s of steps) {
+        const target = now + s.dt;
+        runTimers(target);
+        now = target;
+        take(p.offer(temp(s.v, now), now));
+      }
+      runTimers(now + maxI);
+      for (let i = 1; i < sent.length; i++) {
+        assert.ok(sent[i]!.at - sent[i - 1]!.at >= minI, 'min interval kept');
+        assert.ok(sent[i]!.at - sent[i - 1]!.at <= maxI, 'max interval kept');
+      }
+      // The last value seen is the last value sent: a held change always goes out.
+      assert.is(sent[sent.length - 1]!.v, steps[steps.length - 1]!.v);
+    }), { numRuns: 300 });
 });
 
 test.run();
