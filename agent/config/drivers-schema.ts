@@ -12,16 +12,13 @@ import type { IioOptions, IioDeviceOptions } from '../../drivers/iio';
 
 export type { SimulatedOptions, LinuxOptions, W1Options, IioOptions };
 
-// serial and mqtt: their driver modules had not landed when this was written; these shapes
-// are this module's guess, to be replaced by the drivers' exported types when they land.
-export interface SerialOptions {
-  /** Device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/... */
-  path: string;
-  baudRate: number;
-  /** Line framing of the firmware bridge protocol. */
-  framing?: 'lines' | 'slip';
-}
+import type { SerialOptions, SerialProtocol } from '../../drivers/serial';
+import type { MappedField } from '../../drivers/lines';
 
+export type { SerialOptions };
+
+// mqtt: its driver module had not landed when this was written; this shape is this module's
+// guess, to be replaced by the driver's exported type when it lands.
 export interface MqttOptions {
   /** mqtt://host:port or mqtts://... */
   url: string;
@@ -91,6 +88,21 @@ const simulatedThing = s.object<SimulatedThingOptions>({
   fields: s.array(simulatedField).nonEmpty().unique('name'),
 });
 
+/** drivers/lines.ts: a field read from a JSON or key=value message. */
+const mappedField = s.object<MappedField>({
+  name: id(),
+  type: s.enum(FIELD_TYPES),
+  unit: s.string().optional(),
+  precision: s.integer().min(0).max(12).optional(),
+  writable: s.boolean().optional(),
+  values: s.array(s.string()).nonEmpty().optional(),
+  path: s.string().optional(),
+  scale: s.number().optional(),
+  offset: s.number().optional(),
+}).refine((f, path, ctx) => {
+  if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
+});
+
 const simulatedFault = s.object<SimulatedFault>({
   thing: s.string(),
   field: s.string(),
@@ -134,8 +146,15 @@ export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKin
   }),
   serial: s.object<SerialOptions>({
     path: s.string(),
-    baudRate: s.integer().min(50).max(4_000_000).default(115200),
-    framing: s.enum(['lines', 'slip'] as const).optional(),
+    baudRate: s.integer().min(50).max(4_000_000).optional(),
+    protocol: s.enum(['nmea', 'json', 'kv'] as const satisfies readonly SerialProtocol[]),
+    thing: id().optional(),
+    fields: s.array(mappedField).nonEmpty().unique('name').optional(),
+    maxLineLength: s.integer().min(64).max(1024 * 1024).clamp().optional(),
+    reopenMs: s.milliseconds().min(10).max(60_000).clamp().optional(),
+  }).refine((o, path, ctx) => {
+    // drivers/serial.ts: json and kv lines are mapped by `fields`; nmea has fixed fields.
+    if (o.protocol !== 'nmea' && !o.fields) error(ctx, [...path, 'fields'], `the ${o.protocol} protocol needs a fields mapping (name, type, path)`);
   }),
   mqtt: s.object<MqttOptions>({
     url: s.string().match(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'an mqtt://host:port or mqtts:// URL'),

@@ -107,7 +107,13 @@ drivers:
   # A microcontroller on a serial line (the firmware bridge):
   # - id: esp32
   #   kind: serial
-  #   options: { path: /dev/ttyUSB0, baud_rate: 115200 }
+  #   options:
+  #     path: /dev/ttyUSB0
+  #     baud_rate: 115200
+  #     protocol: json                 # nmea (GPS) | json | kv (key=value lines)
+  #     fields:
+  #       - { name: temperature, type: numeric, unit: "°C", path: bme.t }
+  #       - { name: relay, type: boolean, writable: true }
   # Readings from an MQTT broker:
   # - id: mqtt
   #   kind: mqtt

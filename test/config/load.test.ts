@@ -239,5 +239,17 @@ test('the starter config loads without errors and matches examples/xiota.yaml', 
   }
 });
 
+test('the commented-out driver and thing examples of the starter are valid too', () => {
+  const text = starterConfig();
+  const from = text.indexOf('\ndrivers:');
+  const to = text.indexOf('\nlog:');
+  // Uncomment `# key:` and `# - ...` lines of the drivers and things sections only.
+  const body = text.slice(from, to).replace(/^(\s*)# (\s*)(?=[\w-]+:|- )/gm, '$1$2');
+  const r = load(text.slice(0, from) + body + text.slice(to));
+  assert.equal(r.errors, []);
+  assert.equal(r.config!.drivers.map((d) => d.kind), ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt']);
+  assert.is(pubsubFor(r.config!, 'greenhouse').node, 'greenhouse-climate');
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();
