@@ -13,6 +13,8 @@ import { recorder } from './_fixtures';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dir = mkdtempSync(join(tmpdir(), 'xiota-serial-'));
 const procs: ChildProcess[] = [];
+// Even if the test process dies mid-test, no socat is left behind.
+process.on('exit', () => procs.forEach(kill));
 
 async function ptyPair(name: string): Promise<{ a: string; b: string; proc: ChildProcess }> {
   const a = join(dir, `${name}-a`), b = join(dir, `${name}-b`);
