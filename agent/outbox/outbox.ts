@@ -432,11 +432,18 @@ export class Outbox {
   private fail(err: XiotaError): void {
     this.retryAt = Date.now() + this.diskRetryMs;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.kick(); }, this.diskRetryMs);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retryAt = 0; // timers may fire a hair before Date.now() says the time is up
+      this.kick();
+    }, this.diskRetryMs);
     this.retryTimer.unref();
     const first = !this.failing || this.failing.detail.errno !== err.detail.errno;
     this.failing = err;
-    if (!first) return;
+    if (!first) {
+      this.log.debug('outbox disk still failing', { errno: err.detail.errno });
+      return;
+    }
     this.log.error(err.message, { path: err.detail.path, errno: err.detail.errno });
     this.opts.onError?.(err);
   }
