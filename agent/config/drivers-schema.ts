@@ -2,44 +2,23 @@
 // typo in a driver option is reported with its line at startup instead of surfacing as an
 // undefined deep inside a driver. YAML keys are snake_case (`period_s`), the driver gets the
 // camelCase object its factory expects (`periodS`).
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { DriverKind, DriverOptionsByKind } from '../../drivers';
 import type { SimulatedOptions, SimulatedFieldOptions, SimulatedThingOptions, SimulatedFault, Waveform } from '../../drivers/simulated';
-import type { FieldType, Value } from '../../drivers/types';
-import { s, Schema, INVALID, Invalid, CheckContext, Path, error, describe } from './schema';
-
 import type { LinuxOptions, LinuxDiskOptions } from '../../drivers/linux';
 import type { W1Options } from '../../drivers/w1';
 import type { IioOptions, IioDeviceOptions } from '../../drivers/iio';
-
-export type { SimulatedOptions, LinuxOptions, W1Options, IioOptions };
-
 import type { SerialOptions, SerialProtocol } from '../../drivers/serial';
+import type { MqttOptions, MqttThingOptions, MqttFieldOptions } from '../../drivers/mqtt';
 import type { MappedField } from '../../drivers/lines';
+import type { FieldType, Value } from '../../drivers/types';
+import { s, Schema, INVALID, Invalid, CheckContext, Path, error, warn, describe, pathToString } from './schema';
+import { expandEnv } from './secrets';
 
-export type { SerialOptions };
+export type { DriverKind, DriverOptionsByKind, SimulatedOptions, LinuxOptions, W1Options, IioOptions, SerialOptions, MqttOptions };
 
-// mqtt: its driver module had not landed when this was written; this shape is this module's
-// guess, to be replaced by the driver's exported type when it lands.
-export interface MqttOptions {
-  /** mqtt://host:port or mqtts://... */
-  url: string;
-  /** Topic filters to subscribe to. */
-  topics: string[];
-  username?: string;
-  passwordFile?: string;
-  clientId?: string;
-}
-
-export const DRIVER_KINDS = ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt'] as const;
-export type DriverKind = (typeof DRIVER_KINDS)[number];
-
-export interface DriverOptionsByKind {
-  simulated: SimulatedOptions;
-  linux: LinuxOptions;
-  w1: W1Options;
-  iio: IioOptions;
-  serial: SerialOptions;
-  mqtt: MqttOptions;
-}
+export const DRIVER_KINDS = ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt'] as const satisfies readonly DriverKind[];
 
 interface DriverEntry<K extends DriverKind> {
   /** Unique instance id. */
@@ -110,6 +89,72 @@ const simulatedFault = s.object<SimulatedFault>({
   onSet: s.boolean().optional(),
 });
 
+const mqttField = s.object<MqttFieldOptions>({
+  name: id(),
+  type: s.enum(FIELD_TYPES),
+  unit: s.string().optional(),
+  precision: s.integer().min(0).max(12).optional(),
+  writable: s.boolean().optional(),
+  values: s.array(s.string()).nonEmpty().optional(),
+  path: s.string().optional(),
+  scale: s.number().optional(),
+  offset: s.number().optional(),
+  topic: s.string().optional(),
+  commandTopic: s.string().optional(),
+  commandKey: s.string().optional(),
+  payloadOn: s.string().optional(),
+  payloadOff: s.string().optional(),
+}).refine((f, path, ctx) => {
+  if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
+  if (f.writable && !f.commandTopic) error(ctx, [...path, 'command_topic'], 'a writable field needs the command_topic its sets are published to');
+});
+
+const mqttThing = s.object<MqttThingOptions>({
+  id: id(),
+  name: s.string().optional(),
+  topic: s.string().optional(),
+  fields: s.array(mqttField).nonEmpty().unique('name'),
+}).refine((t, path, ctx) => {
+  t.fields.forEach((f, i) => {
+    if (f.topic === undefined && t.topic === undefined) error(ctx, [...path, 'fields', i, 'topic'], `field ${f.name} has no topic, and the thing has none either`);
+  });
+});
+
+// The broker password may come from a file (like the account's); it is read here so the
+// driver gets the plain MqttOptions it expects. An inline password is accepted with a warning.
+type RawMqtt = MqttOptions & { passwordFile?: string };
+const mqttRaw = s.object<RawMqtt>({
+  url: s.string().match(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'an mqtt://host:port or mqtts:// URL'),
+  username: s.string().optional(),
+  password: s.string().secret().optional(),
+  passwordFile: s.string().optional(),
+  clientId: s.string().optional(),
+  connectTimeoutMs: s.milliseconds().min(100).max(300_000).clamp().optional(),
+  reconnectMs: s.milliseconds().min(100).max(3_600_000).clamp().optional(),
+  things: s.array(mqttThing).nonEmpty().unique('id'),
+});
+const mqttOptions = s.custom<MqttOptions>('a mapping', (v, path, ctx) => {
+  const o = mqttRaw.check(v, path, ctx);
+  if (o === INVALID) return INVALID;
+  const { passwordFile, ...rest } = o;
+  if (passwordFile !== undefined && rest.password !== undefined) {
+    error(ctx, [...path, 'password_file'], 'set password or password_file, not both');
+    return INVALID;
+  }
+  if (rest.password !== undefined) warn(ctx, [...path, 'password'], 'the broker password is written in the config; password_file keeps it out of it');
+  if (passwordFile !== undefined && ctx.checkFiles) {
+    try {
+      const file = expandEnv(passwordFile, process.env, pathToString([...path, 'password_file']));
+      rest.password = readFileSync(isAbsolute(file) ? file : resolve(ctx.baseDir, file), 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      error(ctx, [...path, 'password_file'], code ? `cannot read ${passwordFile} (${code})` : (e as Error).message);
+      return INVALID;
+    }
+  }
+  return rest;
+});
+
 const pollMs = () => s.milliseconds().min(100).clamp().optional();
 
 export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKind[K]> } = {
@@ -156,13 +201,7 @@ export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKin
     // drivers/serial.ts: json and kv lines are mapped by `fields`; nmea has fixed fields.
     if (o.protocol !== 'nmea' && !o.fields) error(ctx, [...path, 'fields'], `the ${o.protocol} protocol needs a fields mapping (name, type, path)`);
   }),
-  mqtt: s.object<MqttOptions>({
-    url: s.string().match(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'an mqtt://host:port or mqtts:// URL'),
-    topics: s.array(s.string()).nonEmpty(),
-    username: s.string().optional(),
-    passwordFile: s.file().optional(),
-    clientId: s.string().optional(),
-  }),
+  mqtt: mqttOptions,
 };
 
 const KINDS_WITH_POLL: ReadonlySet<DriverKind> = new Set(['simulated', 'linux', 'w1', 'iio']);

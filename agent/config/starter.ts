@@ -117,7 +117,14 @@ drivers:
   # Readings from an MQTT broker:
   # - id: mqtt
   #   kind: mqtt
-  #   options: { url: "mqtt://127.0.0.1:1883", topics: ["sensors/#"] }
+  #   options:
+  #     url: "mqtt://127.0.0.1:1883"
+  #     things:
+  #       - id: plug
+  #         topic: tele/plug/SENSOR     # Tasmota JSON payloads
+  #         fields:
+  #           - { name: power, type: numeric, unit: W, path: ENERGY.Power }
+  #           - { name: relay, type: boolean, writable: true, topic: stat/plug/POWER, command_topic: cmnd/plug/POWER }
 
 things:
   # Per-thing overrides, keyed by thing id:
