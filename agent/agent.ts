@@ -74,6 +74,7 @@ export class Agent {
   constructor(private readonly o: AgentOptions) {
     this.log = o.log ?? silentLogger;
     this.client = new XmppClient({ ...clientOptionsFromConfig(o.config, o.credentials, this.log), ...o.client });
+    this.unloads.push(this.disco.install(this.client.router));
     this.unloads.push(installBasics(this.client.router, this.disco, { name: 'xiota', version: packageVersion(), os: `${process.platform} ${process.arch}` }));
     this.unloads.push(installPresence(this.client, this.disco, { status: o.config.presence.status, priority: o.config.presence.priority }));
     this.drivers = new DriverHost({

@@ -8,6 +8,7 @@ import { loadConfig, formatIssues, parseArgs, resolvePassword, starterConfig, US
 import { Agent, clientOptionsFromConfig } from '../agent';
 import { XmppClient } from '../session/client';
 import { packageVersion } from '../xep/basic';
+import { DriverHost } from '../../drivers/host';
 import { buildDrivers } from './drivers';
 import { formatReadings } from './table';
 
@@ -41,7 +42,6 @@ async function check(args: ParsedArgs, io: Io): Promise<number> {
       driversOk = false;
       io.out(`driver   FAIL ${e}`);
     }
-    const { DriverHost } = await import('../../drivers/host');
     const faults: string[] = [];
     const host = new DriverHost({ drivers, onFault: (f) => faults.push(`${f.driver}${f.thing ? '/' + f.thing : ''}: ${f.message}`) });
     await host.start();
@@ -74,7 +74,6 @@ async function read(args: ParsedArgs, io: Io): Promise<number> {
   const config = load(args, io);
   const { drivers, errors } = buildDrivers(config);
   for (const e of errors) io.err(`error: ${e}`);
-  const { DriverHost } = await import('../../drivers/host');
   const faults: string[] = [];
   const host = new DriverHost({ drivers, onFault: (f) => faults.push(`${f.driver}: ${f.message}`) });
   await host.start();

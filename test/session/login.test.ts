@@ -65,6 +65,7 @@ t('direct TLS (XEP-0368)', async () => {
 t('answers disco#info with caps-consistent features, version, time; service-unavailable for the unknown', async () => {
   const dev = clientFor(srv, 'dev', 'devpass');
   const disco = new Disco();
+  disco.install(dev.router);
   installBasics(dev.router, disco, { name: 'xiota', version: '9.9.9' });
   installPresence(dev, disco, { status: 'up' });
   const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'w' });
