@@ -94,6 +94,11 @@ export class StreamParser {
   private sax!: Sax;
   private decoder!: TextDecoder;
   private failed = false;
+  private pending: Element | undefined = undefined;
+  private pendingEnd = false;
+  private pendingPos = -1;
+  /** Bumped by reset(): a reset from inside a handler drops the rest of the chunk in flight. */
+  private generation = 0;
   private ended = false;
   private rootOpen = false;
   /** Open elements inside the stream: 0 = stream level, 1 = inside a stanza. */
@@ -111,7 +116,11 @@ export class StreamParser {
   private boundary = 0;
 
   private readonly onText = (text: string): void => {
-    const ch = this.stack[this.level - 1]!.children;
+    const el = this.stack[this.level - 1];
+    // saxes' text scan holds on to the handler it started with: after a failure or reset
+    // mid-scan there is no element left to add to.
+    if (el === undefined) return;
+    const ch = el.children;
     const n = ch.length;
     // Text split by a CDATA section or an earlier flush is kept as one string, so a parsed
     // tree equals the tree that was serialized.
@@ -123,6 +132,7 @@ export class StreamParser {
     // Only armed at stream level: marks where the next stanza's bytes begin ('<' + name +
     // the character that ended the name have been read), unless counting already began at
     // an earlier non-space character (see feed()).
+    if (this.pending !== undefined && !this.flush()) return;
     if (this.unitStart < 0) {
       this.unitStart = this.sax.position - tag.name.length - 2;
       this.unitBytes = 0;
@@ -155,10 +165,14 @@ export class StreamParser {
   private readonly onCloseTag = (): void => {
     const level = this.level;
     if (level === 0) {
-      // </stream:stream>, RFC 6120 4.4.
+      // </stream:stream>, RFC 6120 4.4. Reported when this slice is done, unless saxes
+      // says at once that the end tag did not match (see onSaxError).
+      if (this.pending !== undefined && !this.flush()) return;
       this.ended = true;
+      this.pendingEnd = true;
+      this.pendingPos = this.sax.position;
       this.quiet();
-      this.handlers.onStreamEnd();
+      this.sax.on('error', this.onSaxError);
       return;
     }
     this.level = level - 1;
@@ -171,8 +185,21 @@ export class StreamParser {
     this.boundary = this.sax.position;
     this.sax.off('text');
     this.sax.on('opentagstart', this.onOpenTagStart);
-    this.handlers.onStanza(stanza);
+    // saxes calls the close-tag handler for the element it pops *before* it checks that the
+    // end tag's name matches (`<message></iq>`), so the stanza is held until the next
+    // event or the end of this slice; a mismatch error at this same position drops it.
+    this.pending = stanza;
+    this.pendingPos = this.sax.position;
   };
+
+  /** Delivers a held stanza; false when the handler reset() the parser. */
+  private flush(): boolean {
+    const stanza = this.pending!;
+    this.pending = undefined;
+    const gen = this.generation;
+    this.handlers.onStanza(stanza);
+    return gen === this.generation;
+  }
 
   private readonly onCdata = (text: string): void => {
     if (this.level !== 0) this.onText(text); // CDATA at stream level is dropped like whitespace
@@ -188,8 +215,11 @@ export class StreamParser {
   /** Starts over for a new stream (after STARTTLS, after SASL success): fresh XML parser and UTF-8 decoder. */
   reset(): void {
     if (this.sax) this.quiet();
+    this.generation++;
     this.failed = false;
     this.ended = false;
+    this.pending = undefined;
+    this.pendingEnd = false;
     this.rootOpen = false;
     this.level = 0;
     this.stack = [];
@@ -203,10 +233,15 @@ export class StreamParser {
     const sax: Sax = new XmppSaxes();
     this.sax = sax;
     sax.on('opentag', this.onOpenTag);
-    sax.on('closetag', this.onCloseTag);
+    // saxes' closeTag() keeps calling the handler it read before its loop, even after we
+    // failed or were reset from inside a callback: ignore calls from a superseded parser.
+    const gen = this.generation;
+    sax.on('closetag', () => {
+      if (gen === this.generation) this.onCloseTag();
+    });
     sax.on('cdata', this.onCdata);
     sax.on('attribute', this.onAttribute);
-    sax.on('error', (e) => this.onSaxError(e));
+    sax.on('error', this.onSaxError);
     // RFC 6120 11.1: no comments, PIs or DTDs. saxes reports the XML declaration through
     // 'xmldecl', not as a PI, so it stays allowed.
     sax.on('comment', () => this.fail('restricted-xml', 'an XML comment'));
@@ -214,17 +249,20 @@ export class StreamParser {
     sax.on('doctype', () => this.fail('restricted-xml', 'a DOCTYPE declaration'));
   }
 
-  /** Feeds bytes (or already-decoded text) as they arrive; events fire synchronously. */
+  /**
+   * Feeds bytes (or already-decoded text) as they arrive; events fire synchronously. If a
+   * handler calls reset() (on <proceed/> or SASL <success/>), the rest of this chunk is
+   * dropped: what follows is TLS, or nothing until our new stream header (RFC 6120 5.4.3.3, 6.4.6).
+   */
   write(chunk: Buffer | string): void {
-    if (this.failed || this.ended) return;
-    if (typeof chunk === 'string') {
-      for (let off = 0; off < chunk.length && !this.failed && !this.ended; off += SLICE) {
-        this.feed(chunk.length <= SLICE ? chunk : chunk.slice(off, off + SLICE));
+    const gen = this.generation;
+    const len = chunk.length;
+    for (let off = 0; off < len && !this.failed && !this.ended && gen === this.generation; off += SLICE) {
+      if (typeof chunk === 'string') {
+        this.feed(len <= SLICE ? chunk : chunk.slice(off, off + SLICE));
+        continue;
       }
-      return;
-    }
-    for (let off = 0; off < chunk.length && !this.failed && !this.ended; off += SLICE) {
-      const part = chunk.length <= SLICE ? chunk : chunk.subarray(off, off + SLICE);
+      const part = len <= SLICE ? chunk : chunk.subarray(off, off + SLICE);
       let s: string;
       try {
         // {stream: true}: a character split across TCP segments is held until complete.
@@ -240,7 +278,15 @@ export class StreamParser {
     const sax = this.sax;
     this.piece = s;
     this.pieceBase = sax.position;
+    const gen = this.generation;
     sax.write(s);
+    if (gen !== this.generation) return;
+    if (this.pending !== undefined && !this.flush()) return;
+    if (this.pendingEnd) {
+      this.pendingEnd = false;
+      this.handlers.onStreamEnd();
+      return;
+    }
     if (this.failed || this.ended) return;
     const end = this.pieceBase + s.length;
     if (this.unitStart < 0) {
@@ -289,18 +335,35 @@ export class StreamParser {
     this.handlers.onStreamStart(attrs, tag.ns[''] ?? '');
   }
 
-  private onSaxError(e: Error): void {
+  private readonly onSaxError = (e: Error): void => {
+    const atClose = this.sax.position === this.pendingPos;
+    if (this.pendingEnd) {
+      if (!atClose) return; // after </stream:stream>: ignored
+      this.pendingEnd = false;
+      this.ended = false;
+    } else if (this.pending !== undefined) {
+      if (atClose) this.pending = undefined; // the end tag that closed it was wrong
+      else if (!this.flush()) return;
+    }
     // saxes continues after errors; the first one ends the stream for us (RFC 6120 4.9.1.1).
     const m = e.message;
     const condition: XmlStreamCondition = /unbound namespace prefix/.test(m) ? 'bad-namespace-prefix' : 'not-well-formed';
     this.fail(condition, m);
-  }
+  };
 
   private fail(condition: XmlStreamCondition, what: string): void {
     if (this.failed) return;
+    // A stanza completed before the offending input is still delivered.
+    if (this.pending !== undefined && !this.flush()) return;
     this.failed = true;
+    this.generation++;
+    this.quiet();
+    // Let go of everything the rejected input built up: our element stack and, with the
+    // saxes parser itself, whatever text or attribute it was collecting.
+    this.sax = new XmppSaxes();
     this.quiet();
     this.stack = [];
+    this.attrs = {};
     this.piece = '';
     const err = new XiotaError(
       'XIOTA_E_XML',
