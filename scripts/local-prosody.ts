@@ -1,29 +1,44 @@
 // A throwaway Prosody on 127.0.0.1 for tests, benchmarks and the demo: free ports, its own
 // data directory, a self-signed certificate, accounts registered with prosodyctl. Follows
-// the recipe checked in shared/DESIGN.md. Run directly to get one for manual testing:
+// the recipe checked in shared/DESIGN.md "Real servers here". Run directly to get one:
 //   node dist/scripts/local-prosody.js     (prints its details as JSON, stops on Ctrl-C)
-import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSignedCert } from './certs';
-import { freePort, waitForPort } from './ports';
+import { freePorts, hasBinary, spawnGuarded, tail, waitForPort, type GuardedChild } from '../test/servers/process';
 
 export interface ProsodyOptions {
+  /** The VirtualHost (default 'xiota.test'); the PubSub component is pubsub.HOST. */
   host?: string;
+  /** Working directory (config, certs, data, logs); default a fresh mkdtemp dir. */
   dir?: string;
+  /** SHA-1 offers SCRAM-SHA-1, SHA-256 offers SCRAM-SHA-256 (internal_hashed). */
   passwordHash?: 'SHA-1' | 'SHA-256';
   users?: { user: string; password: string }[];
-  /** Extra modules on top of the standard set. */
+  /** Extra modules on top of the standard roster. */
   modules?: string[];
+  /** Lua appended to the global section. */
   extraConfig?: string;
-  /** false: a server that offers no STARTTLS at all (for the downgrade test). */
+  /** c2s_require_encryption (default true; forced false when offerStartTls is false). */
+  requireEncryption?: boolean;
+  /** false: no mod_tls, so no STARTTLS at all (the "server without STARTTLS is refused" test). */
   offerStartTls?: boolean;
+  /** allow_unencrypted_plain_auth (default: true only when offerStartTls is false). */
+  allowUnencryptedPlainAuth?: boolean;
+  /** mod_smacks, XEP-0198 (default true). */
   smacks?: boolean;
   /** Seconds a dropped SM session waits for resumption (default 60). */
   smacksHibernationS?: number;
   /** PEP nodes' item limit (Prosody's default 256 is low for long test streams). */
   pepMaxItems?: number;
+  /** In-band registration, XEP-0077 (default false). */
+  allowRegistration?: boolean;
+  /** JIDs that may create nodes on pubsub.HOST (default admin@HOST). */
+  pubsubAdmins?: string[];
+  /** Prosody's file log level (default 'info'). */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
 export interface ProsodyServer {
@@ -37,115 +52,111 @@ export interface ProsodyServer {
   dir: string;
   configFile: string;
   logFile: string;
+  /** PID of the running prosody, undefined while stopped. */
   readonly pid: number | undefined;
   register(user: string, password: string): Promise<void>;
-  /** SIGTERM and wait for exit. */
+  /** SIGTERM and wait for exit (SIGKILL after 5 s). */
   stop(): Promise<void>;
   /** SIGKILL (a crash) and wait for exit. */
   kill(): Promise<void>;
-  /** (Re)start on the same ports and data. */
+  /** (Re)start on the same ports and data directory; resolves once c2s accepts. */
   start(): Promise<void>;
-  /** Removes the directory (after stop). */
-  cleanup(): void;
-}
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A test process that dies must not leave servers behind.
-  process.on('exit', () => {
-    for (const p of live) if (p.exitCode === null) p.kill('SIGKILL');
-  });
+  /** stop(), then remove the directory. */
+  cleanup(): Promise<void>;
 }
 
 export function prosodyInstalled(): boolean {
-  return spawnSync('sh', ['-c', 'command -v prosody && command -v prosodyctl'], { stdio: 'ignore' }).status === 0;
+  return hasBinary('prosody') && hasBinary('prosodyctl');
 }
 
 /**
  * Makes sure Prosody is there: installs it with apt-get when missing and we are root, else
- * says how. Never silently skips: callers in CI treat a throw as a failure.
+ * says how. Never a silent skip: in CI a throw is a failed test.
+ * Debian's postinst starts a system prosody where systemd runs; ours uses its own config,
+ * ports and pidfile, so the two do not meet.
  */
-export function ensureProsodyInstalled(log: (s: string) => void = () => {}): void {
+export function ensureProsodyInstalled(opts: { ci?: boolean; log?: (s: string) => void } = {}): void {
   if (prosodyInstalled()) return;
+  const ci = opts.ci ?? Boolean(process.env.CI);
   if (process.getuid?.() !== 0) {
-    throw new Error('Prosody is not installed. Install it with: sudo apt-get install prosody');
+    throw new Error(`Prosody is not installed${ci ? ' (CI: this is a failure, not a skip)' : ''}. Install it with: sudo apt-get install prosody`);
   }
-  log('Prosody is missing: installing it with apt-get (once)...');
+  opts.log?.('Prosody is missing: installing it with apt-get...');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
   execFileSync('apt-get', ['install', '-y', '-qq', 'prosody'], { stdio: 'inherit', env });
-  if (!prosodyInstalled()) throw new Error('apt-get install prosody did not provide prosody/prosodyctl');
+  if (!prosodyInstalled()) throw new Error('apt-get install prosody did not provide prosody and prosodyctl');
 }
 
-function configText(o: Required<Pick<ProsodyOptions, 'host' | 'passwordHash' | 'offerStartTls' | 'smacks'>> & ProsodyOptions, dir: string, c2s: number, dtls: number, cert: { certFile: string; keyFile: string }): string {
+interface ConfigInput {
+  o: ProsodyOptions & { host: string };
+  dir: string;
+  c2s: number;
+  dtls: number;
+  cert: { certFile: string; keyFile: string };
+  logFile: string;
+}
+
+const lua = (s: string) => JSON.stringify(s); // a JSON string literal is a valid Lua string here
+
+export function prosodyConfig({ o, dir, c2s, dtls, cert, logFile }: ConfigInput): string {
+  const offerStartTls = o.offerStartTls ?? true;
+  const requireEncryption = offerStartTls && (o.requireEncryption ?? true);
   const modules = ['roster', 'saslauth', 'disco', 'ping', 'pep', 'register', 'time', 'version', 'posix'];
-  if (o.offerStartTls) modules.push('tls');
-  if (o.smacks) modules.push('smacks');
-  modules.push(...(o.modules ?? []));
-  return `-- throwaway Prosody for xiota (generated)
+  if (offerStartTls) modules.push('tls');
+  if (o.smacks ?? true) modules.push('smacks');
+  for (const m of o.modules ?? []) if (!modules.includes(m)) modules.push(m);
+  const admins = o.pubsubAdmins ?? [`admin@${o.host}`];
+  return `-- throwaway Prosody for xiota (generated by scripts/local-prosody.ts)
 run_as_root = true
 daemonize = false
-pidfile = "${dir}/prosody.pid"
-data_path = "${dir}/data"
-certificates = "${dir}/certs"
-ssl = { key = "${cert.keyFile}", certificate = "${cert.certFile}" }
+pidfile = ${lua(join(dir, 'prosody.pid'))}
+data_path = ${lua(join(dir, 'data'))}
+certificates = ${lua(join(dir, 'certs'))}
+-- Also the default context, so the direct TLS port (XEP-0368) has a certificate for any SNI.
+ssl = { key = ${lua(cert.keyFile)}, certificate = ${lua(cert.certFile)} }
 interfaces = { "127.0.0.1" }
 c2s_ports = { ${c2s} }
 c2s_direct_tls_ports = { ${dtls} }
 s2s_ports = {}
 http_ports = {}
 https_ports = {}
-c2s_require_encryption = ${o.offerStartTls ? 'true' : 'false'}
-allow_unencrypted_plain_auth = ${o.offerStartTls ? 'false' : 'true'}
+component_ports = {}
+c2s_require_encryption = ${requireEncryption}
+allow_unencrypted_plain_auth = ${o.allowUnencryptedPlainAuth ?? !offerStartTls}
 authentication = "internal_hashed"
-password_hash = "${o.passwordHash}"
-allow_registration = false
+password_hash = ${lua(o.passwordHash ?? 'SHA-1')}
+allow_registration = ${o.allowRegistration ?? false}
 smacks_hibernation_time = ${o.smacksHibernationS ?? 60}
 smacks_max_unacked_stanzas = 0
 pep_max_items = ${o.pepMaxItems ?? 100000}
 c2s_stanza_size_limit = 1024*1024
-log = { info = "${dir}/prosody.log"; error = "${dir}/prosody.err" }
-modules_enabled = { ${modules.map((m) => `"${m}"`).join(', ')} }
+log = { ${o.logLevel ?? 'info'} = ${lua(logFile)} }
+modules_enabled = { ${modules.map(lua).join(', ')} }
 modules_disabled = { "s2s" }
 ${o.extraConfig ?? ''}
-VirtualHost "${o.host}"
-Component "pubsub.${o.host}" "pubsub"
-  admins = { "admin@${o.host}" }
+VirtualHost ${lua(o.host)}
+Component ${lua('pubsub.' + o.host)} "pubsub"
+  admins = { ${admins.map(lua).join(', ')} }
 `;
 }
 
 export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyServer> {
   ensureProsodyInstalled();
-  installExitHook();
-  const o = { host: 'xiota.test', passwordHash: 'SHA-1' as const, offerStartTls: true, smacks: true, ...opts };
+  const host = opts.host ?? 'xiota.test';
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'xiota-prosody-'));
   mkdirSync(join(dir, 'data'), { recursive: true });
-  mkdirSync(join(dir, 'certs'), { recursive: true });
-  const cert = makeSelfSignedCert(join(dir, 'certs'), o.host);
-  const [c2s, dtls] = [await freePort(), await freePort()];
+  const cert = await makeSelfSignedCert(join(dir, 'certs'), host);
+  const [c2s, dtls] = await freePorts(2);
   const configFile = join(dir, 'prosody.cfg.lua');
-  writeFileSync(configFile, configText(o, dir, c2s, dtls, cert));
   const logFile = join(dir, 'prosody.log');
-  let proc: ChildProcess | undefined;
-
-  const waitExit = (p: ChildProcess, ms: number) =>
-    new Promise<void>((resolve) => {
-      if (p.exitCode !== null || p.signalCode !== null) return resolve();
-      const t = setTimeout(() => {
-        p.kill('SIGKILL');
-      }, ms);
-      p.once('exit', () => {
-        clearTimeout(t);
-        live.delete(p);
-        resolve();
-      });
-    });
+  const outFile = join(dir, 'prosody.out'); // stdout/stderr: Lua errors before logging starts
+  writeFileSync(configFile, prosodyConfig({ o: { ...opts, host }, dir, c2s, dtls, cert, logFile }));
+  const logTail = () => `${tail(logFile, 25)}\n--- stdout/stderr ---\n${tail(outFile, 15)}`;
+  let proc: GuardedChild | undefined;
 
   const srv: ProsodyServer = {
-    host: o.host,
+    host,
     c2sPort: c2s,
     directTlsPort: dtls,
     caFile: cert.caFile,
@@ -156,54 +167,68 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     configFile,
     logFile,
     get pid() {
-      return proc?.pid;
+      return proc?.isRunning() ? proc.pid : undefined;
     },
     async start() {
-      if (proc && proc.exitCode === null && proc.signalCode === null) return;
-      const p = spawn('prosody', ['--config', configFile, '-F'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      p.stderr!.on('data', (d) => (stderr += d));
-      live.add(p);
-      proc = p;
-      if (!(await waitForPort(c2s, 15_000))) {
-        p.kill('SIGKILL');
-        const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-        throw new Error(`Prosody did not accept connections on 127.0.0.1:${c2s} within 15 s.\nstderr: ${stderr}\nlog tail:\n${tail}`);
+      if (proc?.isRunning()) return;
+      // -F: foreground, so the PID we hold is prosody itself and SIGTERM reaches it.
+      proc = spawnGuarded('prosody', ['--config', configFile, '-F'], outFile, dir);
+      try {
+        await waitForPort(c2s, proc, 'prosody', logTail);
+        await waitForPort(dtls, proc, 'prosody (direct TLS)', logTail);
+      } catch (e) {
+        await proc.terminate('SIGKILL');
+        throw e;
       }
-      await waitForPort(dtls, 5000);
     },
     async stop() {
-      const p = proc;
-      if (!p) return;
-      p.kill('SIGTERM');
-      await waitExit(p, 5000);
+      await proc?.terminate('SIGTERM', 5000);
     },
     async kill() {
-      const p = proc;
-      if (!p) return;
-      p.kill('SIGKILL');
-      await waitExit(p, 5000);
+      await proc?.terminate('SIGKILL');
     },
     register(user, password) {
       return new Promise((resolve, reject) => {
-        execFile('prosodyctl', ['--config', configFile, 'register', user, o.host, password], { timeout: 20_000 }, (err, _out, stderr) =>
-          err ? reject(new Error(`prosodyctl register ${user}@${o.host} failed: ${stderr || err.message}`)) : resolve(),
+        // prosodyctl writes the account straight into data_path; the running server reads
+        // it at the next login, so this works while Prosody runs.
+        execFile('prosodyctl', ['--config', configFile, 'register', user, host, password], { timeout: 20_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`prosodyctl register ${user}@${host} failed: ${stderr || stdout || err.message}`)) : resolve(),
         );
       });
     },
-    cleanup() {
+    async cleanup() {
+      await srv.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   await srv.start();
-  for (const u of o.users ?? []) await srv.register(u.user, u.password);
+  try {
+    for (const u of opts.users ?? []) await srv.register(u.user, u.password);
+  } catch (e) {
+    await srv.stop();
+    throw e;
+  }
   return srv;
 }
 
+async function main(): Promise<void> {
+  const srv = await startProsody({ users: [{ user: 'dev', password: 'devpass' }, { user: 'admin', password: 'adminpass' }] });
+  console.log(JSON.stringify({
+    host: srv.host, c2sPort: srv.c2sPort, directTlsPort: srv.directTlsPort, caFile: srv.caFile,
+    spkiSha256: srv.spkiSha256, dir: srv.dir, logFile: srv.logFile, pid: srv.pid,
+    accounts: [{ jid: `dev@${srv.host}`, password: 'devpass' }, { jid: `admin@${srv.host}`, password: 'adminpass' }],
+  }, null, 2));
+  console.log('Ctrl-C to stop.');
+  // The child is unref'd by design; this keeps us alive until a signal.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const quit = () => { clearInterval(keepAlive); void srv.cleanup().then(() => process.exit(0)); };
+  process.once('SIGINT', quit);
+  process.once('SIGTERM', quit);
+}
+
 if (require.main === module) {
-  void (async () => {
-    const srv = await startProsody({ users: [{ user: 'dev', password: 'devpass' }] });
-    console.log(JSON.stringify({ host: srv.host, c2sPort: srv.c2sPort, directTlsPort: srv.directTlsPort, caFile: srv.caFile, dir: srv.dir, account: 'dev@' + srv.host, password: 'devpass' }, null, 2));
-    process.once('SIGINT', () => void srv.stop().then(() => process.exit(0)));
-  })();
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
 }
