@@ -110,6 +110,7 @@ export class StreamParser {
   // in saxes' input (its `position`), or -1 when nothing is being counted.
   private piece = '';
   private pieceBase = 0;
+  private charPos = 0;
   private unitStart = 0;
   private unitBytes = 0;
   /** Position where stream level began (root opened or last stanza closed). */
@@ -226,6 +227,7 @@ export class StreamParser {
     this.attrs = {};
     this.piece = '';
     this.pieceBase = 0;
+    this.charPos = 0;
     this.unitStart = 0;
     this.unitBytes = 0;
     this.boundary = 0;
@@ -277,7 +279,10 @@ export class StreamParser {
   private feed(s: string): void {
     const sax = this.sax;
     this.piece = s;
-    this.pieceBase = sax.position;
+    // Not sax.position: between writes it can be one past the end (saxes advances its index
+    // when it reads the end of a chunk). Inside callbacks it is exact.
+    this.pieceBase = this.charPos;
+    this.charPos += s.length;
     const gen = this.generation;
     sax.write(s);
     if (gen !== this.generation) return;
@@ -306,7 +311,7 @@ export class StreamParser {
     this.unitStart = end;
     if (this.unitBytes > this.maxBytes) {
       const what = this.rootOpen ? 'stanza' : 'stream header';
-      this.fail('policy-violation', `${what} larger than ${this.maxBytes} bytes`);
+      this.fail('policy-violation', `${what} of more than ${this.unitBytes} bytes (limit ${this.maxBytes})`);
     }
   }
 
