@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Outbox, OutboxOptions, DropInfo } from '../../agent/outbox/outbox';
 import { countingFs } from '../../agent/outbox/fs';
 import { isXiotaError } from '../../agent/errors';
+import { crc32, tableCrc32 } from '../../agent/outbox/crc32';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -162,6 +163,13 @@ test('bad records are rejected with XIOTA_E_OUTBOX, the outbox keeps working', a
   await ob.close();
   const closed = await ob.append(rec(2)).catch((e: unknown) => e);
   assert.ok(isXiotaError(closed, 'XIOTA_E_OUTBOX'));
+});
+
+test('the table crc32 fallback for older Node 20 matches zlib (IEEE check value)', () => {
+  const data = Buffer.from('123456789');
+  assert.is(tableCrc32(data), 0xcbf43926);
+  assert.is(crc32(data), 0xcbf43926);
+  assert.is(tableCrc32(data.subarray(4), tableCrc32(data.subarray(0, 4))), 0xcbf43926);
 });
 
 test.run();
