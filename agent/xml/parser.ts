@@ -11,7 +11,8 @@
 // A new saxes parser is made at every reset() because each stream restart (after STARTTLS,
 // RFC 6120 5.4.3.3; after SASL success, 6.4.6) may begin with a fresh <?xml?>, which one
 // saxes parser accepts only once.
-import { SaxesParser, SaxesTagNS, SaxesStartTagNS } from 'saxes';
+import type { SaxesParser, SaxesTagNS, SaxesStartTagNS } from 'saxes';
+import { XmppSaxes } from './xmpp-saxes';
 import { Element, Attrs, Child } from './element';
 import { XiotaError } from '../errors';
 import { TextDecoder } from 'node:util';
@@ -56,35 +57,6 @@ const NO_CHILDREN: Child[] = []; // shared, only iterated by the Element constru
 const NON_SPACE = /[^ \t\r\n]/g; // XML 1.0 2.3 S
 
 type Sax = SaxesParser<{ xmlns: true }>;
-
-const HANDLER_FIELDS = [
-  'xmldeclHandler', 'textHandler', 'piHandler', 'doctypeHandler', 'commentHandler', 'openTagStartHandler',
-  'attributeHandler', 'openTagHandler', 'closeTagHandler', 'cdataHandler', 'errorHandler', 'endHandler', 'readyHandler',
-] as const;
-
-// saxes' on() adds one property per handler through a computed-key store; after the
-// seventh, V8 turns the parser object into a dictionary and every field access in its hot
-// loop becomes a hash lookup (measured: parsing 4x slower). Creating all handler fields in
-// the constructor keeps the object's shape fast.
-class XmppSaxes extends SaxesParser<{ xmlns: true }> {
-  constructor() {
-    super({ xmlns: true });
-    const self = this as unknown as Record<(typeof HANDLER_FIELDS)[number], unknown>;
-    self.xmldeclHandler = undefined;
-    self.textHandler = undefined;
-    self.piHandler = undefined;
-    self.doctypeHandler = undefined;
-    self.commentHandler = undefined;
-    self.openTagStartHandler = undefined;
-    self.attributeHandler = undefined;
-    self.openTagHandler = undefined;
-    self.closeTagHandler = undefined;
-    self.cdataHandler = undefined;
-    self.errorHandler = undefined;
-    self.endHandler = undefined;
-    self.readyHandler = undefined;
-  }
-}
 
 export class StreamParser {
   private readonly handlers: StreamParserHandlers;

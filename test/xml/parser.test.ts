@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HEADER, parseAll, recorder, conditions } from './helpers';
 import { NS_STREAMS } from '../../agent/xml/parser';
+import { setFlagsFromString } from 'node:v8';
 
 const MESSAGE =
   "<message to='juliet@example.com' from='romeo@example.net/orchard' type='chat' xml:lang='en' id='m1'>" +
@@ -217,6 +218,15 @@ test('</stream:stream> ends the stream; later input is ignored', () => {
   assert.is(r.ends, 1);
   assert.is(r.stanzas.length, 1);
   assert.equal(r.errors, []);
+});
+
+test('the saxes parser inside keeps fast (non-dictionary) properties, which parsing speed depends on', () => {
+  setFlagsFromString('--allow-natives-syntax');
+  const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+  const r = recorder();
+  r.parser.write(HEADER + "<message><body>x</body></message>");
+  const sax = (r.parser as unknown as { sax: object }).sax;
+  assert.ok(hasFastProperties(sax));
 });
 
 test.run();
