@@ -16,16 +16,18 @@ export class Raw {
   write(s: string): void {
     this.sock.write(s);
   }
-  /** Resolve with the buffer (and clear it) once it matches; reject on close or timeout. */
+  /** Resolve with the input up to the end of the first match (consumed); reject on close or timeout. */
   async until(re: RegExp, timeoutMs = 5000): Promise<string> {
     const end = Date.now() + timeoutMs;
-    while (!re.test(this.buf)) {
+    let m: RegExpExecArray | null;
+    while (!(m = re.exec(this.buf))) {
       if (this.closed) throw new Error(`closed waiting for ${re}; got ${JSON.stringify(this.buf)}`);
       if (Date.now() > end) throw new Error(`timeout waiting for ${re}; got ${JSON.stringify(this.buf)}`);
       await new Promise((r) => setTimeout(r, 10));
     }
-    const out = this.buf;
-    this.buf = '';
+    const cut = m.index + m[0].length;
+    const out = this.buf.slice(0, cut);
+    this.buf = this.buf.slice(cut);
     return out;
   }
   close(): void {

@@ -2,7 +2,9 @@
 // package, restart on the same port after a crash, and no broker left behind.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { ensureMosquittoInstalled, startMosquitto, type MosquittoServer } from '../servers/mosquitto';
 import { canConnect } from '../servers/process';
@@ -54,6 +56,19 @@ test('stop() ends the broker and removes its directory', async () => {
   assert.not.ok(alive(pid));
   assert.not.ok(existsSync(broker!.dir));
   broker = undefined;
+});
+
+test('a test process SIGKILLed mid-run takes its servers with it (watchdog)', async () => {
+  const child = spawn(process.execPath, [join(__dirname, '_orphan-child.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(Number(out.trim())); });
+    child.once('exit', () => reject(new Error('child exited early: ' + out)));
+  });
+  assert.ok(pid > 0 && alive(pid), 'broker running under the child');
+  child.kill('SIGKILL');
+  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.not.ok(alive(pid), 'broker killed by the watchdog');
 });
 
 test('missing mosquitto in CI: a clear error, never a skip', () => {
