@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSignedCert } from './certs';
-import { freePorts, hasBinary, spawnGuarded, tail, waitForPort, type GuardedChild } from '../test/servers/process';
+import { freePorts, hasBinary, removeOnExit, spawnGuarded, tail, waitForPort, type GuardedChild } from '../test/servers/process';
 
 export interface ProsodyOptions {
   /** The VirtualHost (default 'xiota.test'); the PubSub component is pubsub.HOST. */
@@ -145,6 +145,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
   ensureProsodyInstalled();
   const host = opts.host ?? 'xiota.test';
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'xiota-prosody-'));
+  if (!opts.dir) removeOnExit(dir); // ours, so it goes with us even if a test forgets cleanup()
   mkdirSync(join(dir, 'data'), { recursive: true });
   const cert = await makeSelfSignedCert(join(dir, 'certs'), host);
   const [c2s, dtls] = await freePorts(2);

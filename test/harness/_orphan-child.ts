@@ -3,6 +3,6 @@
 import { startMosquitto } from '../servers/mosquitto';
 
 void startMosquitto().then((b) => {
-  process.stdout.write(`${b.pid}\n`);
+  process.stdout.write(`${b.pid} ${b.dir}\n`);
   setInterval(() => {}, 1 << 30);
 });

@@ -60,15 +60,20 @@ test('stop() ends the broker and removes its directory', async () => {
 
 test('a test process SIGKILLed mid-run takes its servers with it (watchdog)', async () => {
   const child = spawn(process.execPath, [join(__dirname, '_orphan-child.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const pid = await new Promise<number>((resolve, reject) => {
+  const [pid, dir] = await new Promise<[number, string]>((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(Number(out.trim())); });
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) { const [p, d2] = out.trim().split(' '); resolve([Number(p), d2]); }
+    });
     child.once('exit', () => reject(new Error('child exited early: ' + out)));
   });
   assert.ok(pid > 0 && alive(pid), 'broker running under the child');
   child.kill('SIGKILL');
   for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 10));
   assert.not.ok(alive(pid), 'broker killed by the watchdog');
+  for (let i = 0; i < 100 && existsSync(dir); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.not.ok(existsSync(dir), 'its throwaway dir removed too');
 });
 
 test('missing mosquitto in CI: a clear error, never a skip', () => {

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, hasBinary, spawnGuarded, tail, waitForPort, type GuardedChild } from './process';
+import { freePort, hasBinary, removeOnExit, spawnGuarded, tail, waitForPort, type GuardedChild } from './process';
 
 export interface MosquittoServer {
   port: number;
@@ -28,6 +28,7 @@ export function ensureMosquittoInstalled(): void {
 export async function startMosquitto(opts: { extraConfig?: string } = {}): Promise<MosquittoServer> {
   ensureMosquittoInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'xiota-mosquitto-'));
+  removeOnExit(dir);
   const port = await freePort();
   const configFile = join(dir, 'mosquitto.conf');
   const logFile = join(dir, 'mosquitto.log');

@@ -6,7 +6,7 @@
 // process; when this process dies the pipe hits EOF and the watchdog SIGKILLs the server
 // by PID. On a normal exit an 'exit' handler kills them directly.
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, existsSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { createConnection, createServer, Socket } from 'node:net';
 
 /** A free TCP port on 127.0.0.1: bind port 0, read it, close. */
@@ -63,6 +63,7 @@ export function hasBinary(name: string): boolean {
 }
 
 const live = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
@@ -71,7 +72,16 @@ function installExitHook(): void {
     for (const c of live) if (c.exitCode === null && c.signalCode === null) {
       try { process.kill(c.pid as number, 'SIGKILL'); } catch { /* already gone */ }
     }
+    for (const d of tempDirs) {
+      try { rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
+    }
   });
+}
+
+/** Remove `dir` (a throwaway dir we made) when this process exits, whatever the tests did. */
+export function removeOnExit(dir: string): void {
+  installExitHook();
+  tempDirs.add(dir);
 }
 
 export interface GuardedChild {
@@ -99,7 +109,9 @@ export function spawnGuarded(cmd: string, args: string[], outFile: string, cwd?:
   live.add(child);
   child.unref();
   // Watchdog: `read` returns at EOF (our death or our kill of it), then kill the server.
-  const dog = spawn('sh', ['-c', `read _ignored; kill -9 ${pid} 2>/dev/null`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  // A throwaway working dir goes too: nobody else will remove it after a SIGKILL.
+  const rm = cwd && tempDirs.has(cwd) ? '; rm -rf "$1"' : '';
+  const dog = spawn('sh', ['-c', `read _ignored; kill -9 ${pid} 2>/dev/null${rm}`, 'xiota-watchdog', cwd ?? ''], { stdio: ['pipe', 'ignore', 'ignore'] });
   dog.unref();
   (dog.stdin as unknown as Socket).unref?.();
   dog.on('error', () => { /* watchdog is best effort */ });
