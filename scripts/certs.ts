@@ -68,9 +68,9 @@ export async function makeSelfSignedCert(dir: string, host: string, keyType: Key
 }
 
 /**
- * A client certificate with subject CN=`cn` (no xmppAddr SAN; XEP-0178 3 lets the server
- * fall back to the CN or the authzid) for clientAuth, signed by a fresh throwaway CA, for
- * SASL EXTERNAL tests. The server must be told to trust `caFile`.
+ * A client certificate with subject CN=`cn` (no xmppAddr SAN) for clientAuth, signed by a
+ * fresh throwaway CA, for SASL EXTERNAL tests (XEP-0178). The server must be told to trust
+ * `caFile`.
  */
 export async function makeClientCert(dir: string, cn: string, keyType: KeyType = 'ec'): Promise<ClientCert> {
   if (!/^[A-Za-z0-9.@_-]+$/.test(cn)) throw new Error(`makeClientCert: bad common name ${JSON.stringify(cn)}`);
