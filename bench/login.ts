@@ -64,7 +64,7 @@ export async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);
   const srv = await startProsody({ passwordHash: 'SHA-1', users: [{ user: 'bench', password: 'benchpass' }, { user: 'sender', password: 'benchpass' }] });
   try {
-    const res: Record<string, { login: number[]; inProc: number[]; reconnect: number[]; idle?: number; after?: number; peak?: number; received?: number }> = { xiota: { login: [], inProc: [], reconnect: [] }, xmppjs: { login: [], inProc: [], reconnect: [] } };
+    const res: Record<string, { login: number[]; inProc: number[]; reconnect: number[]; hung?: boolean; idle?: number; after?: number; peak?: number; received?: number }> = { xiota: { login: [], inProc: [], reconnect: [] }, xmppjs: { login: [], inProc: [], reconnect: [] } };
     for (let i = 0; i < runs; i++) {
       for (const kind of ['xiota', 'xmppjs'] as const) {
         const c = run(kind, 'login', srv, 'bench');
@@ -79,6 +79,7 @@ export async function main(): Promise<void> {
       const c = run(kind, 'reconnect', srv, 'bench');
       await c.done;
       res[kind]!.reconnect = c.lines.filter((l) => l.event === 'reconnected').map((l) => l.ms as number);
+      res[kind]!.hung = c.lines.some((l) => l.event === 'reconnect-hung');
     }
     const stanzas = Number(process.env.BENCH_STANZAS ?? 10000);
     for (const kind of ['xiota', 'xmppjs'] as const) {
@@ -97,7 +98,9 @@ export async function main(): Promise<void> {
     console.log(`|${'-'.repeat(46)}|${'-'.repeat(12)}|${'-'.repeat(16)}|${'-'.repeat(10)}|`);
     row('process start to online, wall (ms)', median(a.login).toFixed(0), median(b.login).toFixed(0), (median(a.login) / median(b.login)).toFixed(3));
     row('process start to online, in process (ms)', median(a.inProc).toFixed(0), median(b.inProc).toFixed(0), (median(a.inProc) / median(b.inProc)).toFixed(3));
-    row('reconnect to online, cached keys (ms)', median(a.reconnect).toFixed(1), median(b.reconnect).toFixed(1), (median(a.reconnect) / median(b.reconnect)).toFixed(3));
+    const rc = (r: typeof a) => (r.reconnect.length ? median(r.reconnect).toFixed(1) : 'n/a') + (r.hung ? ' (hung)' : '');
+    row('reconnect to online, cached keys (ms)', rc(a), rc(b), a.reconnect.length && b.reconnect.length ? (median(a.reconnect) / median(b.reconnect)).toFixed(3) : '');
+    row('reconnects completed of 5', String(a.reconnect.length), String(b.reconnect.length), '');
     row('RSS online idle (MiB)', mib(a.idle!), mib(b.idle!), (a.idle! / b.idle!).toFixed(2));
     row(`RSS after ${stanzas} received stanzas (MiB)`, mib(a.after!), mib(b.after!), (a.after! / b.after!).toFixed(2));
     row('peak RSS (MiB)', mib(a.peak!), mib(b.peak!), (a.peak! / b.peak!).toFixed(2));

@@ -17,13 +17,20 @@ const onlineOnce = () => new Promise((resolve) => xmpp.once('online', resolve));
 const first = onlineOnce();
 await xmpp.start();
 await first;
+// 'online' fires after bind, before <enabled/> comes back: wait for it, as xiota does.
+while (!xmpp.streamManagement?.enabled) await new Promise((r) => setImmediate(r));
 say({ event: 'online', sinceStartMs: performance.now(), sm: !!xmpp.streamManagement?.enabled });
 if (mode === 'reconnect') {
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
     const back = onlineOnce();
     xmpp.socket.socket.destroy();
-    await back;
+    // @xmpp/client can hang on a dead socket (DESIGN.md): give up after 15 s and say so.
+    const ok = await Promise.race([back.then(() => true), new Promise((r) => setTimeout(() => r(false), 15000))]);
+    if (!ok) {
+      say({ event: 'reconnect-hung', ms: performance.now() - t0 });
+      process.exit(0);
+    }
     say({ event: 'reconnected', ms: performance.now() - t0 });
   }
 } else if (mode === 'idle') {

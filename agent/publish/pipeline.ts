@@ -42,6 +42,8 @@ export interface PipelineOptions {
   iqTimeoutMs?: number;
   log?: Logger;
   now?: () => number;
+  /** Pause before resending after a failed publish. Default 1000 ms. */
+  retryDelayMs?: number;
   /** Called for each reading the server acknowledged. */
   onPublished?: (rec: OutboxRecord) => void;
 }
@@ -67,6 +69,7 @@ export class ReadingPipeline {
   private readonly ids: ItemIdAllocator;
   private readonly window: number;
   private readonly now: () => number;
+  private readonly retryDelayMs: number;
   private inFlight = 0;
   private needRequeue = false;
   private pumping = false;
@@ -79,6 +82,7 @@ export class ReadingPipeline {
     this.log = o.log ?? silentLogger;
     this.window = Math.max(1, o.window ?? 16);
     this.now = o.now ?? Date.now;
+    this.retryDelayMs = o.retryDelayMs ?? 1000;
     this.ids = new ItemIdAllocator(Date.now().toString(36));
     o.session.on('online', this.onOnline);
     o.session.on('offline', this.onOffline);
@@ -142,7 +146,7 @@ export class ReadingPipeline {
     const k = service + KEY_SEP + JSON.stringify(config);
     let p = this.publishers.get(k);
     if (!p) {
-      p = new NodePublisher({ iq: this.o.session.iq, service: service === 'pep' ? undefined : service, config, timeoutMs: this.o.iqTimeoutMs, log: this.log });
+      p = new NodePublisher({ iq: (req, ms) => this.o.session.iq(req, ms), service: service === 'pep' ? undefined : service, config, timeoutMs: this.o.iqTimeoutMs, log: this.log });
       this.publishers.set(k, p);
     }
     return p;
@@ -179,6 +183,8 @@ export class ReadingPipeline {
           await this.sleep();
           continue;
         }
+        // A failed publish (timeout, drop) is retried after a pause, not in a tight loop.
+        await new Promise<void>((r) => setTimeout(r, this.retryDelayMs).unref());
         this.o.outbox.requeueInFlight();
         this.needRequeue = false;
       }
@@ -238,7 +244,7 @@ export class ReadingPipeline {
       return;
     }
     this.needRequeue = true;
-    this.log.debug('publish will be retried', { node, item: rec.id, error: (e as Error).message });
+    this.log.warn('publish will be retried', { node, item: rec.id, error: (e as Error).message });
   }
 
   get idle(): boolean {

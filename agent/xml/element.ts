@@ -121,7 +121,8 @@ export function x(name: string, attrs?: AttrInput | null, ...children: (Child | 
   return el;
 }
 
-const TEXT_RE = /[&<>]/g;
+// '\r' is escaped too: a literal CR would come back as LF (XML 1.0 2.11).
+const TEXT_RE = /[&<>\r]/g;
 const ATTR_RE = /[&<>"'\r\n\t]/g;
 const ESC: Record<string, string> = {
   '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;',
