@@ -1,0 +1,199 @@
+// `npm run demo`: the README's first command. A throwaway local Prosody, the agent (the real
+// `xiota` CLI as a child process) publishing a simulated room and this machine's /proc and
+// /sys to its PEP nodes, and a watcher account printing the readings live as XEP-0060 events
+// arrive. Ctrl-C stops everything and removes the temp dir. DEMO_SECONDS=N stops by itself
+// after N seconds and exits 0 only if the watcher printed a reading (the smoke test).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ensureProsodyInstalled, startProsody, type ProsodyServer } from './local-prosody';
+import { XmppClient } from '../agent/session/client';
+import { x, type Element } from '../agent/xml/element';
+import { parsePubSubEvent, subscribeIq } from '../agent/xep/pubsub';
+import { parseFields } from '../agent/xep/sensordata-fields';
+
+const CLI = join(__dirname, '../agent/cli/main.js');
+const GATEWAY = { user: 'gateway', password: 'gateway-demo-pass' };
+const WATCHER = { user: 'watcher', password: 'watcher-demo-pass' };
+const PREFIX = 'urn:xiota:';
+// Thing ids the config below produces: the simulated room, and the linux driver's thing
+// (its driver id, drivers/linux.ts).
+const THINGS = ['room', 'host'];
+
+const say = (s: string) => process.stdout.write(`[demo] ${s}\n`);
+
+function demoConfig(srv: ProsodyServer, passwordFile: string, outbox: string): string {
+  return `# Written by scripts/demo.ts for a throwaway local Prosody; see examples/xiota.yaml.
+account:
+  jid: ${GATEWAY.user}@${srv.host}
+  resource: demo
+  password_file: ${JSON.stringify(passwordFile)}
+server:
+  host: 127.0.0.1
+  port: ${srv.c2sPort}
+tls:
+  ca_file: ${JSON.stringify(srv.caFile)}
+outbox:
+  dir: ${JSON.stringify(outbox)}
+  flush_interval_ms: 50
+pubsub:
+  node_prefix: "${PREFIX}"
+  access_model: open                 # anyone may subscribe; a real device would use presence
+  send_last_published_item: on_sub_and_presence
+publish:
+  deadband: 0
+  min_interval_s: 0
+  max_interval_s: 60
+drivers:
+  - id: sim
+    kind: simulated
+    poll_interval_s: 1
+    options:
+      seed: 1
+      things:
+        - id: room
+          name: Simulated room
+          fields:
+            - { name: temperature, type: numeric, unit: "°C", precision: 2, waveform: sine, min: 18, max: 24, period_s: 60 }
+            - { name: humidity, type: numeric, unit: "%", precision: 1, waveform: sine, min: 40, max: 60, period_s: 90 }
+            - { name: relay, type: boolean, writable: true, initial: false }
+  - id: host
+    kind: linux                      # this machine's /proc and /sys (no CPU sensor is fine)
+    poll_interval_s: 5
+log:
+  level: info
+  format: text
+`;
+}
+
+/** Runs the CLI, prefixing each output line; resolves with the exit code. */
+function cli(args: string[], prefix: string, onSpawn?: (c: ChildProcess) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(child);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (l) => process.stdout.write(`${prefix} ${l}\n`));
+    }
+    child.on('error', (e) => { process.stdout.write(`${prefix} could not start: ${e.message}\n`); resolve(1); });
+    child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1)));
+  });
+}
+
+/** One line per thing: `[watcher] room temperature=21.53 °C humidity=48.2 % relay=false`. */
+function readingLines(el: Element): string[] {
+  return parseFields(el).map((r) => {
+    const parts = r.fields.map((f) => (f.error !== undefined ? `${f.field}=error(${f.error})` : `${f.field}=${String(f.value)}${f.unit ? ' ' + f.unit : ''}`));
+    return `${r.thing} ${parts.join(' ')}`;
+  });
+}
+
+async function main(): Promise<number> {
+  const seconds = process.env.DEMO_SECONDS ? Number(process.env.DEMO_SECONDS) : undefined;
+  if (seconds !== undefined && !(seconds > 0)) {
+    process.stderr.write(`DEMO_SECONDS must be a positive number of seconds, not "${process.env.DEMO_SECONDS}"\n`);
+    return 2;
+  }
+  ensureProsodyInstalled({ log: say });
+  say('starting a throwaway Prosody on 127.0.0.1...');
+  const srv = await startProsody({ users: [GATEWAY, WATCHER] });
+  let agent: ChildProcess | undefined;
+  let agentDone: Promise<number> | undefined;
+  let watcher: XmppClient | undefined;
+  let readings = 0;
+  let stopping = false;
+  const cleanup = async () => {
+    stopping = true;
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
+      say('stopping the agent (SIGTERM)...');
+      agent.kill('SIGTERM');
+      const timer = setTimeout(() => agent?.kill('SIGKILL'), 5000);
+      await agentDone;
+      clearTimeout(timer);
+    }
+    await watcher?.stop().catch(() => undefined);
+    await srv.stop();
+    rmSync(srv.dir, { recursive: true, force: true });
+    say(`stopped; removed ${srv.dir}`);
+  };
+  try {
+    say(`Prosody ${srv.host} on 127.0.0.1:${srv.c2sPort}, accounts ${GATEWAY.user}@${srv.host} and ${WATCHER.user}@${srv.host}`);
+    const passwordFile = join(srv.dir, 'gateway.password');
+    writeFileSync(passwordFile, GATEWAY.password + '\n', { mode: 0o600 });
+    const configFile = join(srv.dir, 'xiota.yaml');
+    writeFileSync(configFile, demoConfig(srv, passwordFile, join(srv.dir, 'outbox')), { mode: 0o600 });
+    say(`config written to ${configFile}`);
+
+    say('$ xiota check --config ' + configFile);
+    const checked = await cli(['check', '--config', configFile], '[check]');
+    if (checked !== 0) {
+      say(`xiota check failed (exit ${checked}); see above`);
+      return 1;
+    }
+
+    say('$ xiota run --config ' + configFile);
+    agentDone = cli(['run', '--config', configFile], '[agent]', (c) => { agent = c; });
+    void agentDone.then((code) => { if (!stopping) say(`the agent exited unexpectedly (exit ${code})`); });
+
+    watcher = new XmppClient({
+      jid: `${WATCHER.user}@${srv.host}/demo`,
+      credentials: { username: WATCHER.user, password: WATCHER.password },
+      server: { host: '127.0.0.1', port: srv.c2sPort },
+      tls: { caFile: srv.caFile },
+      iqTimeoutMs: 5000,
+    });
+    const w = watcher;
+    w.on('stanza', (el: Element) => {
+      const ev = parsePubSubEvent(el);
+      if (!ev) return;
+      for (const it of ev.items) {
+        if (!it.payload) continue;
+        for (const line of readingLines(it.payload)) {
+          readings++;
+          process.stdout.write(`[watcher] ${line}\n`);
+        }
+      }
+    });
+    await w.connectOnce();
+    // RFC 6121 8.5.2.1: PEP notifications to the bare JID reach only available resources.
+    w.send(x('presence'));
+    const gateway = `${GATEWAY.user}@${srv.host}`;
+    say(`watcher online as ${w.jid}; subscribing to ${THINGS.map((t) => PREFIX + t).join(', ')} on ${gateway}`);
+    // A PEP node exists once the agent first publishes to it: retry until each one does.
+    const pending = new Set(THINGS);
+    const subscribe = async () => {
+      for (const thing of [...pending]) {
+        try {
+          await w.iq(subscribeIq(gateway, PREFIX + thing, w.jid));
+          pending.delete(thing);
+          say(`watcher subscribed to ${PREFIX + thing}`);
+        } catch { /* not created yet */ }
+      }
+    };
+    const deadline = seconds !== undefined ? Date.now() + seconds * 1000 : Infinity;
+    let interrupted = false;
+    const onSignal = () => { interrupted = true; };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    if (seconds === undefined) say('Ctrl-C to stop.');
+    while (!interrupted && Date.now() < deadline) {
+      if (pending.size && !stopping) await subscribe();
+      await new Promise((r) => setTimeout(r, pending.size ? 500 : 200));
+    }
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    say(`${readings} reading(s) received by the watcher`);
+    if (seconds !== undefined && readings === 0) return 1;
+    return 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`[demo] failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
