@@ -14,8 +14,8 @@ import { formatReadings } from './table';
 
 interface Io { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv }
 
-function loggerFor(config: Config | undefined, args: ParsedArgs, io: Io): Logger {
-  const level = (args.flags.logLevel ?? config?.log.level ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
+function loggerFor(config: Config | undefined, args: ParsedArgs, io: Io, defaultLevel?: 'warn'): Logger {
+  const level = (args.flags.logLevel ?? defaultLevel ?? config?.log.level ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
   const format = args.flags.json ? 'json' : config?.log.format ?? 'auto';
   return createLogger({ level, json: format === 'auto' ? undefined : format === 'json', write: (l) => io.err(l) });
 }
@@ -33,7 +33,9 @@ function load(args: ParsedArgs, io: Io): Config {
 
 async function check(args: ParsedArgs, io: Io): Promise<number> {
   const config = load(args, io);
-  const log = loggerFor(config, args, io);
+  // The report below is the output; the session's routine info lines (its closing "offline")
+  // would only clutter it, so they show with --log-level only.
+  const log = loggerFor(config, args, io, 'warn');
   // Drivers: start each once and sample (a broken driver is reported, the login still checked).
   let driversOk = true;
   if (config.drivers.length) {

@@ -1,0 +1,22 @@
+// `npm run demo` smoke test: the compiled demo with DEMO_SECONDS stops by itself, exits 0
+// only when the watcher printed a live reading, and removes its Prosody dir.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { DEMO, envWith, killAll, startScript } from './_run';
+
+test.after(() => killAll());
+
+test('demo with DEMO_SECONDS=8: check passes, the watcher prints readings, exit 0, temp dir gone', async () => {
+  const r = await startScript(DEMO, [], { env: envWith({ DEMO_SECONDS: '8' }), timeoutMs: 25_000 }).done;
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^\[check\] sasl +SCRAM-/m);
+  assert.match(r.stdout, /^\[agent\] .*session online/m);
+  assert.match(r.stdout, /^\[watcher\] room temperature=\d+(\.\d+)? °C humidity=\d+(\.\d+)? % relay=(true|false)$/m);
+  assert.match(r.stdout, /^\[agent\] .*SIGTERM: stopping/m);
+  const dir = /removed (\S+)$/m.exec(r.stdout)?.[1];
+  assert.ok(dir, 'the demo names its temp dir');
+  assert.not.ok(existsSync(dir!), `${dir} removed`);
+});
+
+test.run();
