@@ -295,8 +295,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (!conn) return;
     if (err.detail.smError === 'handled-count-too-high') {
       // XEP-0198 4: undefined-condition with <handled-count-too-high/>.
-      conn.write(`<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><handled-count-too-high xmlns='${NS_SM}' h='${err.detail.h}' send-count='${err.detail.sendCount}'/></stream:error></stream:stream>`);
-      conn.destroy();
+      // Through fail(): the offline event then names the condition, and the socket is ended
+      // (not destroyed), so the error reaches the server before the close.
+      conn.fail('undefined-condition', err.message, x('handled-count-too-high', { xmlns: NS_SM, h: String(err.detail.h), 'send-count': String(err.detail.sendCount) }));
       return;
     }
     conn.fail(cond, err.message);

@@ -159,10 +159,13 @@ export class Connection {
     return this.closed;
   }
 
-  /** Ends the stream with a stream error (RFC 6120 4.9) and closes. */
-  fail(condition: string, text: string): void {
+  /**
+   * Ends the stream with a stream error (RFC 6120 4.9) and closes; `appCondition` is an
+   * application-specific condition (4.9.4), e.g. XEP-0198's <handled-count-too-high/>.
+   */
+  fail(condition: string, text: string, appCondition?: Element): void {
     if (this.closed) return;
-    const err = x('stream:error', null, x(condition, { xmlns: NS_STREAMS_ERR }), x('text', { xmlns: NS_STREAMS_ERR }, text));
+    const err = x('stream:error', null, x(condition, { xmlns: NS_STREAMS_ERR }), x('text', { xmlns: NS_STREAMS_ERR }, text), appCondition ?? null);
     // The stream prefix is declared in our header; serialize by hand so no xmlns is emitted on stream:error.
     this.write(err.toString() + '</stream:stream>');
     this.terminate(new XiotaError('XIOTA_E_STREAM', `stream ended by us: ${condition}: ${text}`, { condition, remote: false }), true);
@@ -182,6 +185,9 @@ export class Connection {
   private terminate(err: XiotaError, endSocket = false): void {
     if (this.closed) return;
     this.closed = true;
+    // Format the stack now: until then V8 holds the frames' receivers (the parser mid-attack,
+    // with all it had read), and this error lives on in 'offline' handlers and logs.
+    void err.stack;
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(err);

@@ -324,7 +324,13 @@ export class StreamParser {
     }
     // saxes continues after errors; the first one ends the stream for us (RFC 6120 4.9.1.1).
     const m = e.message;
-    const condition: XmlStreamCondition = /unbound namespace prefix/.test(m) ? 'bad-namespace-prefix' : 'not-well-formed';
+    // A DOCTYPE after the root opened is a saxes error, not a 'doctype' event; it is still a
+    // DTD, which RFC 6120 11.1 answers with <restricted-xml/>.
+    const condition: XmlStreamCondition = /unbound namespace prefix/.test(m)
+      ? 'bad-namespace-prefix'
+      : /doctype declaration/.test(m)
+        ? 'restricted-xml'
+        : 'not-well-formed';
     this.fail(condition, m);
   };
 
@@ -347,6 +353,10 @@ export class StreamParser {
       `XMPP stream rejected: ${what}. Send the stream error <${condition}/> (RFC 6120 4.9.3), close the connection, and call reset() before parsing a new stream.`,
       { condition },
     );
+    // V8 keeps an error's stack frames (their receivers: the saxes parser and everything it
+    // holds, e.g. 5,000 open tags of a deep-nest attack) until .stack is first read; read it
+    // now so an error kept by a caller does not keep the rejected input alive.
+    void err.stack;
     this.handlers.onError(err);
   }
 
