@@ -1,0 +1,104 @@
+// The xiota side of bench/publish.ts: the real agent pipeline, fed by a push driver at a set
+// rate. sample (Date.now() in the reading) -> DriverHost checks -> publish policy -> item id
+// + XEP-0323 payload -> durable outbox (fsync batched every flush_interval_ms) -> PEP publish
+// -> Prosody's result -> outbox ack. Talks JSON lines on stdout, takes commands on stdin:
+//   run RATE N      emit N readings at RATE/s (RATE 0: all at once), report when all are acked
+//   quit
+//   node publish-child.js PORT DOMAIN USER PASSWORD CAFILE FLUSH_MS
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Agent } from '../agent/agent';
+import { configFromObject } from '../agent/config';
+import type { Driver, DriverContext, ThingSpec } from '../drivers/types';
+import { pace, say, type PhaseResult } from './publish-pace';
+
+const [port, domain, user, password, caFile, flushMs] = process.argv.slice(2) as [string, string, string, string, string, string];
+const THING: ThingSpec = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric', unit: '°C', precision: 2 }] };
+
+/** A push-only driver: the bench decides when a reading is sampled. */
+class PushDriver implements Driver {
+  readonly kind = 'bench';
+  readonly id = 'bench';
+  ctx?: DriverContext;
+  things(): ThingSpec[] {
+    return [THING];
+  }
+  async start(ctx: DriverContext): Promise<void> {
+    this.ctx = ctx;
+  }
+  async stop(): Promise<void> {
+    this.ctx = undefined;
+  }
+  /** Every value differs from the last, so a 0 deadband publishes every reading. */
+  emit(i: number): void {
+    this.ctx?.emit({ thing: THING.id, timestamp: Date.now(), values: [{ field: 'temperature', value: 20 + (i % 1000) / 100 }] });
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-bench-outbox-'));
+  const r = configFromObject({
+    account: { jid: `${user}@${domain}`, password },
+    server: { host: '127.0.0.1', port: Number(port) },
+    tls: { ca_file: caFile },
+    outbox: { dir, flush_interval_ms: Number(flushMs) },
+    pubsub: { access_model: 'open', max_items: 100 },
+    publish: { deadband: 0, min_interval_s: 0 },
+  });
+  if (!r.config) throw new Error(`config: ${JSON.stringify(r.errors)}`);
+  const driver = new PushDriver();
+  const agent = new Agent({ config: r.config, credentials: { password, source: 'password', warnings: [] }, drivers: [driver] });
+  let acked = 0;
+  let onAck: (() => void) | undefined;
+  await agent.start();
+  // Count acknowledgements where they happen (the server's result for the publish).
+  const outbox = agent.outbox!;
+  const ack = outbox.ack.bind(outbox);
+  outbox.ack = (ids) => {
+    const n = ack(ids);
+    acked += ids.length;
+    onAck?.();
+    return n;
+  };
+  const ackedAt = (n: number) => new Promise<void>((resolve) => {
+    if (acked >= n) return resolve();
+    onAck = () => {
+      if (acked >= n) {
+        onAck = undefined;
+        resolve();
+      }
+    };
+  });
+  // Warm-up reading: the first publish creates the node (publish-options), like @xmpp/client's.
+  driver.emit(-1);
+  await ackedAt(1);
+  say({ event: 'ready', jid: `${user}@${domain}`, node: r.config.pubsub.nodePrefix + THING.id, flushMs: r.config.outbox.flushIntervalMs });
+  if (process.env.BENCH_DEBUG) setInterval(() => process.stderr.write(`xiota ${JSON.stringify(agent.pipeline!.stats)} acked ${acked} pending ${outbox.pending}\n`), 1000).unref();
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const [cmd, rate, n] = line.trim().split(/\s+/);
+    if (cmd === 'quit') break;
+    if (cmd !== 'run') continue;
+    const total = Number(n);
+    const base = acked;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await pace(Number(rate), total, (i) => driver.emit(i));
+    await ackedAt(base + total);
+    const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const res: PhaseResult = { event: 'done', sent: total, acked: acked - base, wallMs, cpuUs: cpu.user + cpu.system };
+    say(res);
+  }
+  lines.close();
+  await agent.stop();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+main().catch((e) => {
+  process.stderr.write(`xiota publish child: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

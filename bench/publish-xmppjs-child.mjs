@@ -1,0 +1,101 @@
+// The alternative side of bench/publish.ts: @xmpp/client 0.14 publishes the same XEP-0323
+// items (the payload xiota's readingToFields makes, parsed once and cloned per reading with
+// the new sample time and value) to the same kind of PEP node, at the same rate, with no
+// durability. Same stdin/stdout protocol as bench/publish-child.ts:
+//   node publish-xmppjs-child.mjs PORT DOMAIN USER PASSWORD NODE FIRST_PUBSUB_XML PAYLOAD_XML
+// FIRST_PUBSUB_XML is the warm-up <pubsub> with publish-options (node created open, max 100).
+// Bursts keep at most 16 publishes in flight, the window xiota's pipeline uses.
+import { client, xml } from '@xmpp/client';
+import { parse } from 'ltx';
+import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
+
+const [port, domain, username, password, node, firstXml, payloadXml] = process.argv.slice(2);
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const WINDOW = 16;
+
+// Same pacing as bench/publish-pace.ts.
+function pace(rate, n, emit) {
+  return new Promise((resolve) => {
+    if (rate <= 0) {
+      for (let i = 0; i < n; i++) emit(i);
+      return resolve();
+    }
+    const t0 = performance.now();
+    let sent = 0;
+    const tick = () => {
+      const due = Math.min(n, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
+      while (sent < due) emit(sent++);
+      if (sent >= n) return resolve();
+      setTimeout(tick, Math.max(0, t0 + (sent * 1000) / rate - performance.now()));
+    };
+    tick();
+  });
+}
+
+const xmpp = client({ service: `xmpp://127.0.0.1:${port}`, domain, username, password, resource: 'bench-' + process.pid });
+xmpp.on('error', (e) => process.stderr.write(`xmppjs: ${e.message}\n`));
+const online = new Promise((resolve) => xmpp.once('online', resolve));
+await xmpp.start();
+await online;
+while (!xmpp.streamManagement?.enabled) await new Promise((r) => setImmediate(r));
+
+const template = parse(payloadXml);
+/** A fresh @xmpp/xml tree of the template (what an @xmpp/client user builds with xml()). */
+const clone = (e) => xml(e.name, { ...e.attrs }, ...e.children.map((c) => (typeof c === 'string' ? c : clone(c))));
+const prefix = Date.now().toString(36);
+let seq = 0;
+/** The pubsub element for one reading; the item id carries the sample time like xiota's. */
+function publishOf(i) {
+  const ts = Date.now();
+  const fields = clone(template);
+  const stamp = fields.getChild('node').getChild('timestamp');
+  stamp.attrs.value = new Date(ts).toISOString();
+  stamp.children[0].attrs.value = (20 + (i % 1000) / 100).toFixed(2);
+  const id = `${prefix}-${ts.toString(36)}-${(seq++).toString(36)}`;
+  return xml('pubsub', { xmlns: 'http://jabber.org/protocol/pubsub' }, xml('publish', { node }, xml('item', { id }, fields)));
+}
+
+let acked = 0;
+let failed = 0;
+await xmpp.iqCaller.set(parse(firstXml));
+say({ event: 'ready', jid: `${username}@${domain}`, node });
+
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  const [cmd, rateS, nS] = line.trim().split(/\s+/);
+  if (cmd === 'quit') break;
+  if (cmd !== 'run') continue;
+  const rate = Number(rateS);
+  const total = Number(nS);
+  const base = acked + failed;
+  const acked0 = acked;
+  const failed0 = failed;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let allDone;
+  const done = new Promise((r) => (allDone = r));
+  const settle = () => {
+    if (acked + failed - base >= total) allDone();
+  };
+  const publish = (el) => xmpp.iqCaller.set(el).then(() => acked++, () => failed++).then(settle);
+  if (rate > 0) {
+    await pace(rate, total, (i) => void publish(publishOf(i)));
+  } else {
+    // Burst: all sampled at once, at most WINDOW publishes in flight.
+    const queue = [];
+    await pace(0, total, (i) => queue.push(publishOf(i)));
+    const next = () => {
+      const el = queue.shift();
+      if (el) publish(el).then(next);
+    };
+    for (let k = 0; k < WINDOW; k++) next();
+  }
+  await done;
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  say({ event: 'done', sent: total, acked: acked - acked0, failed: failed - failed0, wallMs, cpuUs: cpu.user + cpu.system });
+}
+lines.close();
+await xmpp.stop().catch(() => {});
+process.exit(0);

@@ -1,0 +1,175 @@
+// Publishing readings: xiota's full agent pipeline vs @xmpp/client 0.14, same Prosody, same run.
+//   npx tsc -p . --outDir OUT && node OUT/bench/publish.js      (from the repo root)
+// Each publisher is its own process (bench/publish-child.ts, bench/publish-xmppjs-child.mjs)
+// with its own account and PEP node (access_model open, max_items 100). A subscriber in this
+// process (xiota's XmppClient) subscribes to both nodes and measures sample -> notification:
+// receive Date.now() minus the sample time carried in the item id (ms, one clock, one
+// machine). xiota makes every reading durable first (outbox, fdatasync batched every
+// flush_interval_ms); @xmpp/client publishes straight away with no durability.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { XmppClient } from '../agent/session/client';
+import { itemIdTimestamp } from '../agent/publish/item-id';
+import { parsePubSubEvent, publishIq, subscribeIq } from '../agent/xep/pubsub';
+import { readingToFields } from '../agent/xep/sensordata-fields';
+import { startProsody, type ProsodyServer } from '../scripts/local-prosody';
+
+type Kind = 'xiota' | 'xmppjs';
+type Line = Record<string, unknown> & { event: string };
+interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Line>; send(cmd: string): void }
+
+const FLUSH_MS = 10; // the smallest flush_interval_ms the config accepts
+const NODE = 'urn:xiota:bench';
+
+function mjsPath(name: string): string {
+  // Compiled to dist/bench (the repo's build) or to any --outDir: find the source bench dir.
+  for (const p of [join(__dirname, '../../bench', name), join(process.cwd(), 'bench', name)]) if (existsSync(p)) return p;
+  throw new Error(`${name} not found: run from the repository root`);
+}
+
+function spawnChild(kind: Kind, srv: ProsodyServer): Child {
+  const host = srv.host;
+  let args: string[];
+  if (kind === 'xiota') {
+    args = [join(__dirname, 'publish-child.js'), String(srv.c2sPort), host, 'xiota', 'benchpass', srv.caFile, String(FLUSH_MS)];
+  } else {
+    // The same payload xiota's serializer makes; the child clones it per reading.
+    const thing = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric' as const, unit: '°C', precision: 2 }] };
+    const payload = readingToFields({ thing: 'bench', timestamp: Date.now(), values: [{ field: 'temperature', value: 20 }] }, thing);
+    const first = publishIq({ node: NODE, itemId: 'warmup', payload, publishOptions: { maxItems: 100, accessModel: 'open' } }).getChildren()[0]!;
+    args = [mjsPath('publish-xmppjs-child.mjs'), String(srv.c2sPort), host, 'xmppjs', 'benchpass', NODE, first.toString(), payload.toString()];
+  }
+  const proc = spawn(process.execPath, args, { env: { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: Line[] = [];
+  let waiter: (() => void) | undefined;
+  let buf = '';
+  proc.stdout!.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, i)) as Line);
+      buf = buf.slice(i + 1);
+    }
+    waiter?.();
+  });
+  proc.on('exit', () => waiter?.());
+  return {
+    proc,
+    send: (cmd) => proc.stdin!.write(cmd + '\n'),
+    next: (ev, timeoutMs = 60_000) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${kind}: no ${ev} within ${timeoutMs} ms`)), timeoutMs);
+      const check = () => {
+        const k = lines.findIndex((l) => l.event === ev);
+        if (k >= 0) {
+          clearTimeout(timer);
+          waiter = undefined;
+          resolve(lines.splice(k, 1)[0]!);
+        } else if (proc.exitCode !== null) {
+          clearTimeout(timer);
+          reject(new Error(`${kind} child exited ${proc.exitCode} before ${ev}`));
+        }
+      };
+      waiter = check;
+      check();
+    }),
+  };
+}
+
+const pct = (a: number[], p: number) => {
+  if (!a.length) return NaN;
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+interface Phase { name: string; rate: number; n: number }
+interface Result { done: Line; latencies: number[] }
+
+export async function main(): Promise<void> {
+  const phases: Phase[] = [
+    { name: '100/s', rate: 100, n: Number(process.env.BENCH_N100 ?? 1000) },
+    { name: '1000/s', rate: 1000, n: Number(process.env.BENCH_N1000 ?? 5000) },
+    { name: 'burst', rate: 0, n: Number(process.env.BENCH_BURST ?? 20000) },
+  ];
+  // Prosody's default file store rewrites a PEP node's archive on each publish (6.6 ms per
+  // item here, 13 ms when pipelined): that would be the bench for both sides. Persisted PEP
+  // items (persist_items stays true) live in Prosody's memory store instead.
+  const srv = await startProsody({ extraConfig: 'storage = { pep_data = "memory" }', users: [{ user: 'xiota', password: 'benchpass' }, { user: 'xmppjs', password: 'benchpass' }, { user: 'sub', password: 'benchpass' }] });
+  const children: Child[] = [];
+  const sub = new XmppClient({ jid: `sub@${srv.host}`, resource: 'sub', credentials: { username: 'sub', password: 'benchpass' }, server: { host: '127.0.0.1', port: srv.c2sPort }, tls: { caFile: srv.caFile } });
+  try {
+    await sub.connectOnce();
+    const lat: Record<string, number[]> = {};
+    sub.router.on('message/http://jabber.org/protocol/pubsub#event', (m) => {
+      const now = Date.now();
+      const ev = parsePubSubEvent(m);
+      if (ev) for (const it of ev.items) {
+        const ts = itemIdTimestamp(it.id);
+        if (ts !== undefined) (lat[ev.service.split('/')[0]!] ??= []).push(now - ts);
+      }
+      return true;
+    });
+    const kids = {} as Record<Kind, Child>;
+    const jids = {} as Record<Kind, string>;
+    let flushMs = FLUSH_MS;
+    for (const kind of ['xiota', 'xmppjs'] as const) {
+      const c = spawnChild(kind, srv);
+      children.push(c);
+      const ready = await c.next('ready');
+      if (kind === 'xiota') flushMs = ready.flushMs as number;
+      kids[kind] = c;
+      jids[kind] = ready.jid as string;
+      await sub.iq(subscribeIq(jids[kind], ready.node as string, `sub@${srv.host}/sub`));
+    }
+    const res: Record<string, Record<Kind, Result>> = {};
+    for (const ph of phases) {
+      res[ph.name] = {} as Record<Kind, Result>;
+      for (const kind of ['xiota', 'xmppjs'] as const) {
+        const arr: number[] = [];
+        lat[jids[kind]] = arr;
+        kids[kind].send(`run ${ph.rate} ${ph.n}`);
+        const done = await kids[kind].next('done', 90_000);
+        // Let the last notifications arrive (or give up after 10 s and count what came).
+        const until = Date.now() + 10_000;
+        while (arr.length < ph.n && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+        res[ph.name]![kind] = { done, latencies: arr };
+        process.stderr.write(`${ph.name} ${kind}: acked ${String(done.acked)} in ${(done.wallMs as number).toFixed(0)} ms, ${arr.length} notified\n`);
+      }
+    }
+    for (const c of children) c.send('quit');
+    await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.on('exit', r)))));
+
+    const row = (name: string, a: number, b: number, digits = 1, ratio = true) =>
+      console.log(`| ${name.padEnd(50)} | ${a.toFixed(digits).padStart(10)} | ${b.toFixed(digits).padStart(13)} | ${(ratio ? (a / b).toFixed(2) : '').padStart(6)} |`);
+    console.log(`\nPublishing XEP-0323 readings to a PEP node on a local Prosody 0.12 (STARTTLS, SM on), ${new Date().toISOString()}`);
+    console.log('Prosody: storage = { pep_data = "memory" }; PEP node access_model=open, max_items=100, persist_items=true; 2 cores, all on loopback');
+    console.log(`xiota: full agent pipeline, durable outbox flush_interval_ms=${flushMs} (fdatasync per batch); @xmpp/client: iq publish, no durability`);
+    console.log(`| ${'measure'.padEnd(50)} | ${'xiota'.padStart(10)} | ${'@xmpp/client'.padStart(13)} | ${'ratio'.padStart(6)} |`);
+    console.log(`|${'-'.repeat(52)}|${'-'.repeat(12)}|${'-'.repeat(15)}|${'-'.repeat(8)}|`);
+    for (const ph of phases) {
+      const a = res[ph.name]!.xiota;
+      const b = res[ph.name]!.xmppjs;
+      const rate = (r: Result) => ((r.done.acked as number) * 1000) / (r.done.wallMs as number);
+      const cpu = (r: Result) => (r.done.cpuUs as number) / ph.n;
+      if (ph.rate > 0) {
+        row(`${ph.name} x ${ph.n}: latency p50 (ms)`, pct(a.latencies, 50), pct(b.latencies, 50));
+        row(`${ph.name} x ${ph.n}: latency p99 (ms)`, pct(a.latencies, 99), pct(b.latencies, 99));
+        row(`${ph.name} x ${ph.n}: latency max (ms)`, pct(a.latencies, 100), pct(b.latencies, 100));
+        row(`${ph.name} x ${ph.n}: acked readings/s`, rate(a), rate(b));
+      } else {
+        row(`burst of ${ph.n}: readings/s acked (max throughput)`, rate(a), rate(b), 0);
+        row(`burst of ${ph.n}: sample -> subscriber p50 (ms)`, pct(a.latencies, 50), pct(b.latencies, 50), 0);
+      }
+      row(`${ph.name === 'burst' ? `burst of ${ph.n}` : `${ph.name} x ${ph.n}`}: agent CPU per reading (us)`, cpu(a), cpu(b));
+      const label = ph.name === 'burst' ? `burst of ${ph.n}` : `${ph.name} x ${ph.n}`;
+      row(`${label}: readings acked`, a.done.acked as number, b.done.acked as number, 0, false);
+      row(`${label}: notifications received`, a.latencies.length, b.latencies.length, 0, false);
+    }
+  } finally {
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+    await sub.stop().catch(() => undefined);
+    await srv.stop();
+  }
+}
+
+if (require.main === module) void main().catch((e) => { console.error(e); process.exit(1); });
