@@ -13,7 +13,7 @@ import { XmppClient } from '../../agent/session/client';
 import { Disco } from '../../agent/xep/disco';
 import { installBasics } from '../../agent/xep/basic';
 import { makeSelfSignedCert, type SelfSignedCert } from '../../scripts/certs';
-import { acceptStream, NS, playXmppUntilBound } from '../servers/fake-xmpp';
+import { acceptStream, negotiateStartTls, NS, playXmppUntilBound, streamHeader } from '../servers/fake-xmpp';
 import { startHostileServer, type HostileConn, type HostileServer } from '../servers/hostile';
 import { waitFor } from './_helpers';
 
@@ -149,6 +149,40 @@ test('DOCTYPE with an entity bomb: restricted-xml, nothing expanded, reconnects'
     condition: 'restricted-xml',
     maxGrowth: LEAK,
   });
+});
+
+test('an entity bomb in the stream header after STARTTLS: restricted-xml during negotiation, then reconnects', async () => {
+  const lol = ['<!ENTITY lol0 "lollollollollollollollollollol">'];
+  for (let i = 1; i <= 9; i++) lol.push(`<!ENTITY lol${i} "${`&lol${i - 1};`.repeat(10)}">`);
+  const conns: HostileConn[] = [];
+  const srv = await startHostileServer({
+    tls: 'starttls',
+    cert,
+    script: async (conn) => {
+      conns.push(conn);
+      if (conn.index === 1) {
+        await negotiateStartTls(conn, DOMAIN);
+        await conn.readUntil(/<stream:stream\b[^>]*>/);
+        const header = streamHeader(DOMAIN).replace("<?xml version='1.0'?>", '');
+        await conn.write(`<?xml version='1.0'?><!DOCTYPE stream:stream [${lol.join('')}]>${header}<stream:features>&lol9;</stream:features>`);
+      } else {
+        await playXmppUntilBound(conn, { domain: DOMAIN });
+      }
+      await conn.closed;
+    },
+  });
+  servers.push(srv);
+  const c = newClient(srv.port);
+  const errors: XiotaError[] = [];
+  c.on('error', (e) => errors.push(e));
+  c.start();
+  await waitFor('online on connection 2', () => c.state === 'online' && srv.connections === 2);
+  assert.match(conns[0]!.received, streamError('restricted-xml'));
+  assert.not.match(conns[0]!.received, /<auth\b/);
+  assert.is(errors[0]?.detail.condition, 'restricted-xml', errors[0]?.message);
+  assert.equal(srv.errors, []);
+  await c.stop();
+  assert.is(fatal, undefined);
 });
 
 test('an XML comment and a processing instruction: restricted-xml', async () => {
