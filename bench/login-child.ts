@@ -12,6 +12,7 @@ async function main(): Promise<void> {
     server: { host: '127.0.0.1', port: Number(port) },
     tls: { caFile },
     reconnect: { initialDelayMs: 0, maxDelayMs: 0 },
+    log: process.env.BENCH_DEBUG ? require('../agent/log').createLogger({ level: 'debug', json: false, write: (l: string) => process.stderr.write(l + '\n') }) : undefined,
   });
   let received = 0;
   c.router.on('message', () => {
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const first = onlineOnce();
   c.start();
   await first;
-  say({ event: 'online', sinceStartMs: performance.now(), sm: c.info?.sm === 'enabled' });
+  say({ event: 'online', sinceStartMs: performance.now(), sm: c.info?.sm === 'enabled', jid: c.jid });
   if (mode === 'reconnect') {
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();

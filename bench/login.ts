@@ -84,8 +84,10 @@ export async function main(): Promise<void> {
     const stanzas = Number(process.env.BENCH_STANZAS ?? 10000);
     for (const kind of ['xiota', 'xmppjs'] as const) {
       const c = run(kind, 'idle', srv, 'bench');
+      const online = await c.waitFor('online');
       const idle = await c.waitFor('idle');
-      await flood(srv, `bench@${srv.host}`, stanzas);
+      // To the full JID: neither client sends presence, so a bare-JID message would go offline.
+      await flood(srv, online.jid as string, stanzas);
       const after = await c.waitFor('after');
       await c.done;
       Object.assign(res[kind]!, { idle: idle.rss as number, after: after.rss as number, peak: after.maxRss as number, received: after.received as number });

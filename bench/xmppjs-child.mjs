@@ -19,7 +19,7 @@ await xmpp.start();
 await first;
 // 'online' fires after bind, before <enabled/> comes back: wait for it, as xiota does.
 while (!xmpp.streamManagement?.enabled) await new Promise((r) => setImmediate(r));
-say({ event: 'online', sinceStartMs: performance.now(), sm: !!xmpp.streamManagement?.enabled });
+say({ event: 'online', sinceStartMs: performance.now(), sm: !!xmpp.streamManagement?.enabled, jid: xmpp.jid?.toString() });
 if (mode === 'reconnect') {
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();

@@ -89,6 +89,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private keepaliveTimer?: NodeJS.Timeout;
   private probeSentAt = 0;
   private onlineAt = 0;
+  private sessionEnded: Promise<void> = Promise.resolve();
+  private endSession: () => void = () => {};
   private nextId = 1;
   private readonly idPrefix = Math.random().toString(36).slice(2, 7);
 
@@ -139,15 +141,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     while (this.running) {
       try {
         await this.attempt();
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            this.off('offline', done);
-            resolve();
-          };
-          this.once('offline', done);
-          if (!this.running) resolve();
-          this.wake = resolve;
-        });
+        // Wait for this session to end. A promise made in goOnline, not an 'offline'
+        // listener added here: a drop right after 'online' (before this line runs) must
+        // not be missed.
+        await Promise.race([this.sessionEnded, new Promise<void>((resolve) => (this.wake = resolve))]);
       } catch (e) {
         const err = e instanceof XiotaError ? e : new XiotaError('XIOTA_E_CONNECT', String((e as Error)?.message ?? e));
         this.emit('error', err);
@@ -207,6 +204,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (n.jid) this.jid = n.jid;
     const resumed = n.smState === 'resumed';
     this.sm = n.sm;
+    this.sessionEnded = new Promise<void>((resolve) => (this.endSession = resolve));
     conn.onElement = (el) => this.onElement(el);
     conn.onClose = (err) => this.onConnClose(conn, err);
     this.onlineAt = Date.now();
@@ -238,6 +236,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private onConnClose(conn: Connection, err: XiotaError): void {
     if (this.conn !== conn) return;
     this.conn = undefined;
+    this.endSession();
     this.clearKeepalive();
     for (const [id, p] of this.iqs) {
       clearTimeout(p.timer);
@@ -439,6 +438,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
 
   /** Wakes a waiting reconnect loop now (e.g. the network came back). */
   reconnectNow(): void {
+    if (this.state === 'online') return;
     this.wake?.();
   }
 
