@@ -22,6 +22,7 @@ export interface LoggerOptions {
 export function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
     if (SECRET_KEY.test(k) && v !== undefined && v !== null && v !== '') out[k] = '[redacted]';
     else if (v instanceof Error) out[k] = { message: v.message, code: (v as { code?: unknown }).code };
     else out[k] = v;
