@@ -5,19 +5,9 @@ import type { Level } from '../log';
 
 export type { DriverConfig, DriverKind, DriverOptionsByKind } from './drivers-schema';
 
-export type ScramHash = 'SHA-1' | 'SHA-256';
-
-/** Salted-password keys (RFC 5802 3): lets the agent log in without keeping the password. */
-export interface ScramKeys {
-  hash: ScramHash;
-  /** Base64, as the server sends it in the server-first-message. */
-  salt: string;
-  iterations: number;
-  /** Base64 ClientKey = HMAC(SaltedPassword, "Client Key"). */
-  clientKey: string;
-  /** Base64 ServerKey = HMAC(SaltedPassword, "Server Key"). */
-  serverKey: string;
-}
+// The same shapes the SASL layer uses (RFC 5802 3 keys): one definition.
+export type { ScramHash, ScramKeys } from '../sasl/types';
+import type { ScramKeys } from '../sasl/types';
 
 export interface AccountConfig {
   /** Bare JID (localpart@domain); a resource given in the YAML moves to `resource`. */

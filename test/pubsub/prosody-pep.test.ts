@@ -13,10 +13,10 @@ import {
   itemsIq, parseItems, subscribeIq, getNodeConfigIq, parseNodeConfig, parsePubSubEvent, deleteNodeIq, type PubSubEvent,
 } from '../../agent/xep/pubsub';
 import type { Reading, ThingSpec } from '../../drivers/types';
-import { startMiniProsody, type MiniProsody } from './_prosody';
+import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
 
 const t = suite('prosody-pep');
-let srv: MiniProsody;
+let srv: ProsodyServer;
 const clients: XmppClient[] = [];
 
 const thing: ThingSpec = { id: 't1', fields: [
@@ -44,7 +44,7 @@ function reading(i: number): Reading {
 }
 
 t.before(async () => {
-  srv = await startMiniProsody();
+  srv = await startProsody();
   await srv.register('dev', 'devpass');
   await srv.register('watcher', 'watchpass');
   await srv.register('admin', 'adminpass');
