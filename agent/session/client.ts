@@ -191,11 +191,27 @@ export class XmppClient extends EventEmitter<ClientEvents> {
         return this.goOnline(n);
       } catch (e) {
         lastErr = e;
+        this.keepOrphans();
         // Authentication and certificate failures will not differ on the next SRV target.
         if (e instanceof XiotaError && /SASL|TLS/.test(e.code)) break;
       }
     }
     throw lastErr;
+  }
+
+  // negotiate() gives up the previous SM session (<failed/>, or not resumable) before it
+  // binds, and hands its unacked stanzas over only with a new session. When the attempt dies
+  // in between, they would be lost with it: queue them ahead of anything sent since, and
+  // forget the dead session so the next attempt starts a new one (XEP-0198 5).
+  private keepOrphans(): void {
+    const sm = this.sm;
+    if (!sm || sm.enabled) return;
+    this.sm = undefined;
+    const left = sm.takeOrphaned();
+    if (left.length) {
+      this.offlineQueue.unshift(...left);
+      this.log.info('kept unacknowledged stanzas for the next session', { count: left.length });
+    }
   }
 
   private goOnline(n: Negotiated): OnlineInfo {

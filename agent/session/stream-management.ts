@@ -30,6 +30,8 @@ export class StreamManagement {
   inbound = 0;
   /** Stanzas sent and not yet acknowledged, oldest first; unacked[i] is number ackedH+i+1. */
   private unacked: Element[] = [];
+  /** Unacked stanzas of a session that was given up, not yet resent (see resetForNewSession). */
+  private orphaned: Element[] = [];
   /** Stanzas counted since the last ack request (to request after bursts). */
   sinceRequest = 0;
 
@@ -92,6 +94,13 @@ export class StreamManagement {
     return this.unacked.splice(0, n);
   }
 
+  /** The unacked of a session given up by resetForNewSession(), and nothing else. */
+  takeOrphaned(): Element[] {
+    const out = this.orphaned;
+    this.orphaned = [];
+    return out;
+  }
+
   /** Everything not acknowledged, oldest first: resend after <resumed/> or in a new session. */
   takeUnacked(): Element[] {
     const out = this.unacked;
@@ -99,9 +108,14 @@ export class StreamManagement {
     return out;
   }
 
-  /** Resumption failed or was never possible: a new session will start from zero. */
+  /**
+   * Resumption failed or was never possible: a new session will start from zero. The
+   * stanzas handed out stay in `orphaned` until takeOrphaned(): if the new session never
+   * comes up, the client still holds them for the next one (nothing sent may be lost).
+   */
   resetForNewSession(): Element[] {
-    const left = this.takeUnacked();
+    this.orphaned.push(...this.takeUnacked());
+    const left = this.orphaned.slice();
     this.enabled = false;
     this.id = undefined;
     this.ackedH = 0;

@@ -168,6 +168,42 @@ t('resumption fails (session expired on the server): a new session resends the u
   await w.stop();
 });
 
+t('resumption fails and the new session dies while binding: the unacked still go out, none lost', async () => {
+  const N = 100;
+  const { w, seen } = await watcher('bind');
+  const { dev, onlines } = agentViaProxy('bindcut');
+  dev.start();
+  await onceOnline(dev);
+  const sending = sendNumbered(dev, w.jid, 'bind', N, 10);
+  await sleep(300);
+  proxy.refuse(true);
+  proxy.cut();
+  await waitFor('offline', () => dev.state !== 'online', 3000);
+  const unackedAtDrop = dev.unackedCount;
+  await sleep(HIBERNATION_S * 1000 + 1200);
+  // 'binding' comes right after <failed/>: the old session is gone, the new one not there yet.
+  let cutWhileBinding = 0;
+  const onState = (s: string) => {
+    if (s === 'binding' && cutWhileBinding === 0) {
+      cutWhileBinding++;
+      proxy.cut();
+    }
+  };
+  dev.on('state', onState);
+  proxy.refuse(false);
+  await waitFor('a new session', () => onlines.length > 1 && dev.state === 'online', 8000);
+  dev.off('state', onState);
+  await sending;
+  const { missing, duplicates } = await allDelivered(dev, seen, 'bind', N);
+  console.log(`  cut while binding: ${N} sent, ${N - missing.length} received, ${duplicates} duplicates, ${unackedAtDrop} unacked at the drop`);
+  assert.is(cutWhileBinding, 1);
+  assert.ok(unackedAtDrop > 0, 'some stanzas were in flight when the link died');
+  assert.equal(missing, [], 'messages lost');
+  assert.ok(duplicates <= unackedAtDrop);
+  await dev.stop();
+  await w.stop();
+});
+
 t('Prosody killed and restarted: the agent is back on its own within the backoff cap', async () => {
   const dev = clientFor(srv, 'dev', 'devpass', { resource: 'crash', pingIntervalMs: 1000, pingTimeoutMs: 1000, ackIntervalMs: 500, connectTimeoutMs: 3000, reconnect: RECONNECT });
   clients.push(dev);

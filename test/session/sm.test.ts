@@ -156,6 +156,18 @@ test('resetForNewSession hands back the unacked in order and forgets the session
   assert.is(sm.sinceRequest, 0);
 });
 
+test('a given-up session keeps its orphans until taken, even across a second reset', () => {
+  const sm = new StreamManagement();
+  sm.sent(msg(1));
+  sm.sent(msg(2));
+  assert.equal(ids(sm.resetForNewSession()), ['m1', 'm2']);
+  // The new session never came up; a later attempt gives the same session up again.
+  assert.equal(ids(sm.resetForNewSession()), ['m1', 'm2']);
+  assert.equal(ids(sm.takeOrphaned()), ['m1', 'm2']);
+  assert.equal(sm.takeOrphaned(), []);
+  assert.equal(sm.resetForNewSession(), []);
+});
+
 test('only message, presence and iq are counted as stanzas', () => {
   assert.ok(isStanza(x('message', {})));
   assert.ok(isStanza(x('presence', {})));
