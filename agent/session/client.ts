@@ -238,11 +238,13 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.scheduleKeepalive();
     // XEP-0198 5: after <resumed/>, resend what the server did not get, in order.
     const resend = resumed ? this.sm!.takeUnacked() : n.orphaned.filter((s) => !(s.name === 'presence' && !s.attrs.to));
-    // 'online' handlers (initial presence, publishers) run before the backlog goes out, so a
-    // new session announces itself first.
+    // A resumed session continues the old stream: its backlog goes first, so nothing an
+    // 'online' handler sends overtakes older stanzas. A new session announces itself first
+    // ('online' handlers send initial presence), then the backlog.
+    if (resumed) for (const s of resend) this.write(s);
     this.emit('online', info);
     for (const p of this.iqs.values()) p.arm();
-    for (const s of resend) this.write(s);
+    if (!resumed) for (const s of resend) this.write(s);
     const queued = this.offlineQueue.splice(0);
     for (const s of queued) this.write(s);
     this.maybeRequestAck();
