@@ -59,6 +59,8 @@ export interface AgentOptions {
   client?: Partial<ClientOptions>;
   /** Called for every reading a driver produced (before the publish policy). */
   onReading?: (r: Reading) => void;
+  /** Pause before resending after a failed publish (tests: shorter). Default 1000 ms. */
+  retryDelayMs?: number;
 }
 
 export class Agent {
@@ -113,6 +115,7 @@ export class Agent {
       policyFor: (id) => publishPolicyFor(cfg, id),
       targetFor: (id) => targetFor(cfg, id),
       log: this.log.child({ component: 'publish' }),
+      retryDelayMs: this.o.retryDelayMs,
     });
     if (this.outbox.pending > 0) this.log.info('readings waiting in the outbox from before', { pending: this.outbox.pending });
     // Drivers first, so every thing's node config is known before the outbox replays.
