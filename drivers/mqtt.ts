@@ -3,7 +3,10 @@
 // ESPHome (`<node>/sensor/<name>/state`, plain payload), zigbee2mqtt (`zigbee2mqtt/<name>`,
 // `temperature`). Writable fields publish to a command topic. mqtt.js reconnects by itself
 // and resubscribes; we report the link going down and coming back as faults / log lines.
-import mqtt, { type MqttClient } from 'mqtt';
+// mqtt is loaded when a broker is first contacted, so an agent without an mqtt driver does
+// not pay its memory (see bench/rss.ts).
+import type { MqttClient } from 'mqtt';
+type MqttModule = typeof import('mqtt');
 import type { Driver, DriverContext, FieldValue, ThingSpec, Value } from './types';
 import { XiotaError } from '../agent/errors';
 import { fieldSpecOf, mapFields, mapJson, tryJson, type MappedField } from './lines';
@@ -100,6 +103,7 @@ export class MqttDriver implements Driver {
   start(ctx: DriverContext): Promise<void> {
     this.ctx = ctx;
     return new Promise<void>((resolve, reject) => {
+      const mqtt = require('mqtt') as MqttModule;
       const client = mqtt.connect(this.opts.url, {
         ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
         ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),

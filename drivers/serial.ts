@@ -2,7 +2,9 @@
 // and key=value lines from microcontrollers, mapped to fields by configuration. Push-driven:
 // every good line becomes a reading; a bad line is a fault and the port stays open. A port
 // that goes away (USB unplugged) is reopened with backoff.
-import { SerialPort } from 'serialport';
+// serialport (and its native binding) is loaded when a port is opened, not at start-up.
+import type { SerialPort } from 'serialport';
+type SerialPortModule = typeof import('serialport');
 import type { Driver, DriverContext, FieldValue, Reading, ThingSpec, Value } from './types';
 import { XiotaError } from '../agent/errors';
 import { LineSplitter, fieldSpecOf, mapFields, mapJson, parseKeyValueLine, tryJson, type MappedField } from './lines';
@@ -132,7 +134,8 @@ export class SerialDriver implements Driver {
 
   private open(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const port = new SerialPort({ path: this.opts.path, baudRate: this.opts.baudRate ?? 9600, autoOpen: false });
+      const { SerialPort: Port } = require('serialport') as SerialPortModule;
+      const port = new Port({ path: this.opts.path, baudRate: this.opts.baudRate ?? 9600, autoOpen: false });
       const splitter = new LineSplitter(
         (line) => this.onLine(line),
         (bytes) => this.fault(`serial ${this.opts.path}: dropped a ${bytes}-byte line longer than ${this.opts.maxLineLength ?? 4096} bytes (binary noise or wrong baud rate?)`),
