@@ -242,6 +242,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     // 'online' handler sends overtakes older stanzas. A new session announces itself first
     // ('online' handlers send initial presence), then the backlog.
     if (resumed) for (const s of resend) this.write(s);
+    else this.rejectLostIqs([...resend, ...this.offlineQueue]);
     this.emit('online', info);
     for (const p of this.iqs.values()) p.arm();
     if (!resumed) for (const s of resend) this.write(s);
@@ -249,6 +250,21 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     for (const s of queued) this.write(s);
     this.maybeRequestAck();
     return info;
+  }
+
+  /**
+   * A new session (not resumed): requests the old server acknowledged but never answered
+   * will get no answer now (the session that owed it is gone), and nothing resends them.
+   * Fail them at once so callers retry, instead of waiting for their timeouts.
+   */
+  private rejectLostIqs(willSend: Element[]): void {
+    const keep = new Set(willSend.filter((s) => s.name === 'iq').map((s) => s.attrs.id));
+    for (const [id, p] of this.iqs) {
+      if (keep.has(id)) continue;
+      clearTimeout(p.timer);
+      this.iqs.delete(id);
+      p.reject(new XiotaError('XIOTA_E_DISCONNECTED', 'the session that owed this reply ended (new session after a failed resumption)'));
+    }
   }
 
   private onConnClose(conn: Connection, err: XiotaError): void {
