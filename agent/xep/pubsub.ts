@@ -3,19 +3,6 @@
 // account's own bare JID is the service (XEP-0163 4: the user's server acts for the account).
 import { Element, x } from '../xml/element';
 
-/**
- * Gives every namespace-less descendant its parent's namespace. The element model inherits
- * only at append time, one level deep, so a tree built bottom-up with x() needs this once.
- */
-function inheritNs(el: Element): Element {
-  for (const c of el.children) {
-    if (typeof c === 'string') continue;
-    if (c.xmlns === '') c.xmlns = el.xmlns;
-    inheritNs(c);
-  }
-  return el;
-}
-
 export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 export const NS_PUBSUB_OWNER = 'http://jabber.org/protocol/pubsub#owner';
 export const NS_PUBSUB_EVENT = 'http://jabber.org/protocol/pubsub#event';
@@ -55,15 +42,15 @@ export function submitForm(formType: string, fields: [string, string][]): Elemen
   const form = x('x', { xmlns: NS_DATA, type: 'submit' },
     x('field', { var: 'FORM_TYPE', type: 'hidden' }, x('value', null, formType)));
   for (const [k, v] of fields) form.append(x('field', { var: k }, x('value', null, v)));
-  return inheritNs(form);
+  return form;
 }
 
 // The iq itself stays namespace-less: the session serializes it in the stream's jabber:client.
 function iqSet(to: string | undefined, child: Element): Element {
-  return x('iq', { type: 'set', ...(to ? { to } : {}) }, inheritNs(child));
+  return x('iq', { type: 'set', ...(to ? { to } : {}) }, child);
 }
 function iqGet(to: string | undefined, child: Element): Element {
-  return x('iq', { type: 'get', ...(to ? { to } : {}) }, inheritNs(child));
+  return x('iq', { type: 'get', ...(to ? { to } : {}) }, child);
 }
 
 export interface PublishRequest {

@@ -23,19 +23,6 @@ import type { FieldSpec, FieldValue, Reading, ThingSpec, Value } from '../../dri
 
 export const NS_SENSORDATA = 'urn:xmpp:iot:sensordata';
 
-/**
- * Gives every namespace-less descendant its parent's namespace. The element model inherits
- * only at append time, one level deep, so a tree built bottom-up with x() needs this once.
- */
-function inheritNs(el: Element): Element {
-  for (const c of el.children) {
-    if (typeof c === 'string') continue;
-    if (c.xmlns === '') c.xmlns = el.xmlns;
-    inheritNs(c);
-  }
-  return el;
-}
-
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -126,7 +113,7 @@ export function readingToFields(reading: Reading, thing: ThingSpec, opts: { node
   const fields = x('fields', { xmlns: NS_SENSORDATA, ...(opts.seqnr !== undefined ? { seqnr: opts.seqnr } : {}) },
     x('node', { nodeId }, ts));
   for (const e of errors) fields.append(e);
-  return inheritNs(fields);
+  return fields;
 }
 
 /** One parsed field, with the flags and unit a watcher may want to show. */

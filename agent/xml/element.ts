@@ -28,7 +28,7 @@ export class Element {
   /** Adds a child; a child element without a namespace inherits ours. */
   append(child: Child | null | undefined | false): this {
     if (child === null || child === undefined || child === false) return this;
-    if (typeof child !== 'string' && child.xmlns === '') child.xmlns = this.xmlns;
+    if (typeof child !== 'string' && child.xmlns === '' && this.xmlns !== '') adoptNamespace(child, this.xmlns);
     this.children.push(child);
     return this;
   }
@@ -98,10 +98,21 @@ export class Element {
   }
 }
 
-/** Builder: `x('iq', {type: 'get', id}, x('ping', {xmlns: NS_PING}))`. `xmlns` in attrs sets the namespace. */
+/**
+ * A subtree built bottom-up with x() has no namespace until it is appended: give it, and every
+ * descendant still without one, the parent's (XML namespaces are inherited, not per level).
+ */
+function adoptNamespace(el: Element, ns: string): void {
+  el.xmlns = ns;
+  for (const c of el.children) if (typeof c !== 'string' && c.xmlns === '') adoptNamespace(c, ns);
+}
+
 export type AttrInput = Record<string, string | number | boolean | undefined | null>;
 
-/** Builder: undefined/null attributes are left out. */
+/**
+ * Builder: `x('iq', {type: 'get', id}, x('ping', {xmlns: NS_PING}))`. `xmlns` in attrs sets the
+ * namespace; undefined/null attributes are left out.
+ */
 export function x(name: string, attrs?: AttrInput | null, ...children: (Child | null | undefined | false)[]): Element {
   const a: Attrs = {};
   let ns = '';

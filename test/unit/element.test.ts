@@ -20,4 +20,11 @@ test('escapes text and attributes and strips characters XML forbids', () => {
   assert.is(escapeText('\uD800x'), 'x');
 });
 
+test('a subtree built bottom-up takes the namespace of the parent it is appended to, at every depth', () => {
+  const form = x('x', { xmlns: 'jabber:x:data' }, x('field', { var: 'a' }, x('value', null, '1')));
+  assert.is(form.getChild('field')?.getChild('value')?.xmlns, 'jabber:x:data');
+  const iq = x('iq', { type: 'get' }, x('query', null));
+  assert.is(iq.getChild('query')?.xmlns, '');
+});
+
 test.run();
