@@ -5,7 +5,7 @@
 //   run RATE N      emit N readings at RATE/s (RATE 0: all at once), report when all are acked
 //   quit
 //   node publish-child.js PORT DOMAIN USER PASSWORD CAFILE FLUSH_MS
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,6 +35,22 @@ class PushDriver implements Driver {
   emit(i: number): void {
     this.ctx?.emit({ thing: THING.id, timestamp: Date.now(), values: [{ field: 'temperature', value: 20 + (i % 1000) / 100 }] });
   }
+}
+
+/** Linux: CPU ticks per thread name of this process (where the CPU goes: main thread, libuv pool, GC). */
+function threadTicks(): string {
+  const out: Record<string, number> = {};
+  try {
+    for (const t of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const name = t === String(process.pid) ? 'main' : `${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}-${t}`;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + Number(f[11]) + Number(f[12]);
+    }
+  } catch {
+    return 'n/a';
+  }
+  return JSON.stringify(out);
 }
 
 async function main(): Promise<void> {
@@ -90,6 +106,7 @@ async function main(): Promise<void> {
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const res: PhaseResult = { event: 'done', sent: total, acked: acked - base, wallMs, cpuUs: cpu.user + cpu.system };
+    if (process.env.BENCH_DEBUG) process.stderr.write(`xiota threads (utime+stime ticks, since start): ${threadTicks()} cpu user ${cpu.user} system ${cpu.system}\n`);
     say(res);
   }
   lines.close();

@@ -19,7 +19,7 @@ type Kind = 'xiota' | 'xmppjs';
 type Line = Record<string, unknown> & { event: string };
 interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Line>; send(cmd: string): void }
 
-const FLUSH_MS = 10; // the smallest flush_interval_ms the config accepts
+const FLUSH_MS = 200; // the shipped default flush_interval_ms
 const NODE = 'urn:xiota:bench';
 
 function mjsPath(name: string): string {
@@ -40,7 +40,9 @@ function spawnChild(kind: Kind, srv: ProsodyServer): Child {
     const first = publishIq({ node: NODE, itemId: 'warmup', payload, publishOptions: { maxItems: 100, accessModel: 'open' } }).getChildren()[0]!;
     args = [mjsPath('publish-xmppjs-child.mjs'), String(srv.c2sPort), host, 'xmppjs', 'benchpass', NODE, first.toString(), payload.toString()];
   }
-  const proc = spawn(process.execPath, args, { env: { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile }, stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_NODE_ARGS: extra node flags for both children (e.g. --cpu-prof to profile them).
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+  const proc = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile }, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: Line[] = [];
   let waiter: (() => void) | undefined;
   let buf = '';

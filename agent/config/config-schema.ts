@@ -118,7 +118,7 @@ const session = s.object<SessionConfig>({
   streamManagement: s.boolean().default(true),
   pingIntervalS: s.seconds().min(5).max(3600).clamp().default(60),
   pingTimeoutS: s.seconds().min(1).max(600).clamp().default(20),
-  ackRequestEvery: s.integer().min(1).max(1000).clamp().default(5),
+  ackRequestEvery: s.integer().min(1).max(1000).clamp().default(32),
   ackIntervalS: s.seconds().min(1).max(3600).clamp().default(30),
   // RFC 6120 13.12: a server must accept stanzas of at least 10000 bytes, so a smaller limit
   // would reject legal traffic.

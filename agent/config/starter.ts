@@ -46,7 +46,7 @@ session:
   stream_management: true            # XEP-0198: resume after a drop without losing stanzas
   ping_interval_s: 60                # XEP-0199 ping after this long without traffic (5..3600)
   ping_timeout_s: 20                 # no answer this long: the link is dead, reconnect
-  ack_request_every: 5               # ask the server for an ack after this many stanzas...
+  ack_request_every: 32              # ask the server for an ack after this many stanzas...
   ack_interval_s: 30                 # ...or after this long with stanzas unacknowledged
   max_stanza_bytes: 262144           # larger incoming stanzas close the stream
   connect_timeout_s: 20

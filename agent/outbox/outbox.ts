@@ -25,6 +25,12 @@
 // write and one fdatasync, and all their promises resolve together. Flash erases whole blocks,
 // so a sync per reading would rewrite the same 4 KiB page for every 300-byte reading.
 //
+// Not on the latency path: take() hands out a record as soon as append() is called, before its
+// batch is on disk, so the publish and the fdatasync run side by side. An ack that arrives
+// before the write is remembered and goes to the ack log right after the record's frame. A
+// crash in between leaves an item on the server for a reading never reported accepted: extra,
+// never lost, and its id is never reused (nextSeq recovery is above every acked seq).
+//
 // Bounded: when the segments pass maxBytes the oldest segment is dropped (policy: drop
 // oldest), its unacked records counted, logged at warn and reported to onDrop. The producer
 // never waits for space.
@@ -98,7 +104,7 @@ export interface OutboxStatus {
   tornBytes: number;
 }
 
-interface Item { rec: OutboxRecord; frame: Buffer }
+interface Item { rec: OutboxRecord; frame: Buffer; entry: Entry }
 interface Waiter { resolve: () => void; reject: (e: unknown) => void }
 
 const MAX_ID = 65535;
@@ -212,7 +218,12 @@ export class Outbox {
     }
     const items: Item[] = parts.map(([key, id, payload]) => {
       const seq = this.nextSeq++;
-      return { rec: { seq, key: key.toString(), id: id.toString(), payload }, frame: encodeRecord(seq, key, id, payload) };
+      const rec = { seq, key: key.toString(), id: id.toString(), payload };
+      const frame = encodeRecord(seq, key, id, payload);
+      // In the queue at once (see "Not on the latency path"); seg is set once it is written.
+      const entry: Entry = { seq, id: rec.id, state: PENDING, off: 0, len: frame.length, rec };
+      this.q.add(entry);
+      return { rec, frame, entry };
     });
     return new Promise<void>((resolve, reject) => {
       const w = { resolve, reject };
@@ -389,7 +400,10 @@ export class Outbox {
       seg.entries.push(e);
       this.memoryBytes -= e.frame!.length;
       e.frame = undefined;
-      if (e.state === DONE) continue;
+      if (e.state === DONE) {
+        this.ackQueue.push(e.seq); // acked while only in memory: the ack log follows the frame
+        continue;
+      }
       seg.live++;
       const rec = e.rec!;
       e.rec = undefined;
@@ -398,21 +412,29 @@ export class Outbox {
     }
     this.memEntries = this.memEntries.filter((e) => !e.seg && e.state !== DONE);
     for (const it of items) {
-      const e: Entry = { seq: it.rec.seq, id: it.rec.id, state: PENDING, seg, off, len: it.frame.length };
+      const e = it.entry;
+      e.seg = seg;
+      e.off = off;
       off += e.len;
       seg.entries.push(e);
+      if (e.state === DONE) {
+        this.ackQueue.push(e.seq); // published and acked before its batch reached the disk
+        continue;
+      }
       seg.live++;
+      e.rec = undefined;
       this.keep(e, it.rec);
-      this.q.add(e);
+      if (!e.rec && e.state === IN_FLIGHT) e.rec = it.rec; // the sender holds it anyway
     }
   }
 
   private holdInMemory(items: Item[], waiters: Waiter[], err: XiotaError): void {
     for (const it of items) {
-      const e: Entry = { seq: it.rec.seq, id: it.rec.id, state: PENDING, off: 0, len: it.frame.length, rec: it.rec, frame: it.frame };
+      const e = it.entry;
+      if (e.state === DONE) continue; // already acknowledged by the server: nothing to keep
+      e.frame = it.frame;
       this.memEntries.push(e);
       this.memoryBytes += it.frame.length;
-      this.q.add(e);
     }
     let records = 0;
     let bytes = 0;

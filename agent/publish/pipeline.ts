@@ -1,6 +1,8 @@
 // From a driver's reading to an acknowledged PubSub item:
 //   reading -> publish policy (per thing) -> item id + XEP-0323 payload -> outbox (on disk:
 //   "accepted") -> NodePublisher while online -> server's iq result -> outbox.ack.
+// The publish does not wait for the disk: the outbox hands a record out as soon as it is
+// appended, so latency is the network's, while acceptance still means "fdatasync'd".
 // A reading leaves the outbox only when the service answered its publish. Offline, readings
 // wait on disk; when the session is back the pump replays them in order. Ids are assigned
 // once, at acceptance, so any resend overwrites the same item (XEP-0060 7.1.2).
@@ -80,7 +82,7 @@ export class ReadingPipeline {
 
   constructor(private readonly o: PipelineOptions) {
     this.log = o.log ?? silentLogger;
-    this.window = Math.max(1, o.window ?? 16);
+    this.window = Math.max(1, o.window ?? 64);
     this.now = o.now ?? Date.now;
     this.retryDelayMs = o.retryDelayMs ?? 1000;
     this.ids = new ItemIdAllocator(Date.now().toString(36));
@@ -127,8 +129,11 @@ export class ReadingPipeline {
     const target = this.registerTarget(reading.thing);
     const id = this.ids.next(reading.timestamp);
     const payload = readingToFields(reading, spec).toString();
+    const written = this.o.outbox.append({ key: target.service + KEY_SEP + target.node, id, payload });
+    // The outbox hands the record out before it is on disk: publish and fdatasync overlap.
+    this.kick();
     try {
-      await this.o.outbox.append({ key: target.service + KEY_SEP + target.node, id, payload });
+      await written;
       this.stats.accepted++;
     } catch (e) {
       const err = e as XiotaError;

@@ -102,7 +102,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.o = {
       pingIntervalMs: 60_000,
       pingTimeoutMs: 20_000,
-      ackEvery: 5,
+      ackEvery: 32,
       ackIntervalMs: 30_000,
       maxStanzaBytes: 256 * 1024,
       connectTimeoutMs: 20_000,
@@ -291,6 +291,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const sm = this.sm;
     if (el.xmlns === NS_SM) {
       if (!sm) return;
+      // XEP-0198 4: answered at once. Deferring the <a/> (to ride on our next stanza) saved
+      // ~7% CPU per publish at 100/s but cost latency: without our reply the server's next
+      // segment waits behind a delayed TCP ACK and Nagle (p50 2 -> 13 ms, measured).
       if (el.name === 'r') this.conn?.send(sm.ackElement());
       else if (el.name === 'a') {
         try {

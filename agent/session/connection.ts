@@ -152,8 +152,21 @@ export class Connection {
   write(s: string): void {
     if (this.closed) return;
     this.bytesOut += Buffer.byteLength(s);
-    this.socket.write(s);
+    // Everything written in one tick (a publish and its SM <r/>, a window of publishes) goes
+    // out as one TLS record and one syscall: per-write cost dominates at small stanzas.
+    const sock = this.socket;
+    if (this.corked !== sock) {
+      this.corked = sock;
+      sock.cork();
+      process.nextTick(() => {
+        if (this.corked === sock) this.corked = undefined;
+        sock.uncork();
+      });
+    }
+    sock.write(s);
   }
+
+  private corked?: Socket;
 
   get isClosed(): boolean {
     return this.closed;

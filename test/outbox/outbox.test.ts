@@ -51,6 +51,28 @@ test('unacked records replay after reopen, acked ones do not; acks may come out 
   await ob.close();
 });
 
+test('take hands a record out before its batch is on disk; an ack that comes first is kept', async () => {
+  const dir = tmp();
+  let ob = await open(dir, { flushIntervalMs: 200 });
+  let onDisk = false;
+  const written = ob.appendMany(range(0, 4).map((i) => rec(i))).then(() => (onDisk = true));
+  const got = await ob.take(10);
+  assert.equal(ids(got), ['r0', 'r1', 'r2', 'r3'], 'handed out at once');
+  assert.is(onDisk, false, 'before the 200 ms batch window closed');
+  assert.is(got[2].payload.toString(), '<reading n="2"/>');
+  assert.is(ob.ack(['r1', 'r3']), 2, 'acks before the write are accepted');
+  await written;
+  await ob.close();
+  ob = await open(dir);
+  assert.equal(ids(await ob.take(10)), ['r0', 'r2'], 'the early acks reached the ack log after the frames');
+  ob.ack(['r0', 'r2']);
+  await ob.append(rec(9));
+  await ob.close();
+  ob = await open(dir);
+  assert.equal(ids(await ob.take(10)), ['r9']);
+  await ob.close();
+});
+
 test('requeueInFlight puts in-flight records back in front, same order', async () => {
   const ob = await open(tmp());
   await ob.appendMany(range(0, 6).map((i) => rec(i)));

@@ -1,0 +1,75 @@
+// XEP-0198 4: the server's <r/> is answered with <a h/> at once, h counting the stanzas that
+// arrived. At once matters: a late <a/> leaves the server's next segment waiting behind a
+// delayed TCP ACK and Nagle (measured with bench/publish.js: p50 latency 2 -> 13 ms).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { XmppClient } from '../../agent/session/client';
+import { makeSelfSignedCert, type SelfSignedCert } from '../../scripts/certs';
+import { playXmppUntilBound } from '../servers/fake-xmpp';
+import { startHostileServer, type HostileConn, type HostileServer } from '../servers/hostile';
+import { waitFor } from './_helpers';
+
+const DOMAIN = 'xiota.test';
+const SM = 'urn:xmpp:sm:3';
+let dir: string;
+let cert: SelfSignedCert;
+const servers: HostileServer[] = [];
+const clients: XmppClient[] = [];
+
+test.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'xiota-smack-'));
+  cert = await makeSelfSignedCert(dir, DOMAIN);
+});
+test.after(async () => {
+  for (const c of clients) await c.stop().catch(() => undefined);
+  for (const s of servers) await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A bound client with SM enabled on the fixture; returns the server side of the stream. */
+async function session(): Promise<{ c: XmppClient; conn: HostileConn }> {
+  let got!: (c: HostileConn) => void;
+  const ready = new Promise<HostileConn>((r) => (got = r));
+  const srv = await startHostileServer({
+    tls: 'starttls',
+    cert,
+    script: async (conn) => {
+      await playXmppUntilBound(conn, { domain: DOMAIN, extraFeatures: `<sm xmlns='${SM}'/>` });
+      await conn.readUntil(/<enable\b[^>]*\/>/);
+      await conn.write(`<enabled xmlns='${SM}' id='sm-1' resume='true'/>`);
+      got(conn);
+      await conn.closed;
+    },
+  });
+  servers.push(srv);
+  const c = new XmppClient({
+    jid: `dev@${DOMAIN}`,
+    credentials: { username: 'dev', password: 'pw' },
+    server: { host: '127.0.0.1', port: srv.port },
+    tls: { caFile: cert.caFile },
+    allowPlain: true,
+    pingIntervalMs: 60_000,
+  });
+  clients.push(c);
+  c.start();
+  const conn = await ready;
+  await waitFor('online', () => c.state === 'online');
+  return { c, conn };
+}
+
+test('an <r/> is answered at once, with h counting the stanzas that arrived', async () => {
+  const { conn } = await session();
+  await conn.write(`<message xmlns='jabber:client' from='a@${DOMAIN}' type='chat'><body>1</body></message><message xmlns='jabber:client' from='a@${DOMAIN}' type='chat'><body>2</body></message><r xmlns='${SM}'/>`);
+  const t0 = Date.now();
+  const a = await conn.readUntil(/<a\b[^>]*\/>/, 5000);
+  const waited = Date.now() - t0;
+  assert.match(a, /h=['"]2['"]/);
+  assert.ok(waited < 200, `answered after ${waited} ms`);
+  await conn.write(`<message xmlns='jabber:client' from='a@${DOMAIN}' type='chat'><body>3</body></message><r xmlns='${SM}'/>`);
+  assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]3['"]/);
+});
+
+test.run();
