@@ -72,6 +72,7 @@ async function childMain(): Promise<void> {
   /* eslint-disable @typescript-eslint/no-var-requires */
   const { Agent } = require('../../agent/agent') as typeof import('../../agent/agent');
   const { configFromObject } = require('../../agent/config') as typeof import('../../agent/config');
+  const { createLogger } = require('../../agent/log') as typeof import('../../agent/log');
   const spec = JSON.parse(process.env.XIOTA_CHILD ?? '{}') as ChildSpec;
   const r = configFromObject(spec.config);
   if (!r.config) throw new Error(`bad config: ${JSON.stringify(r.errors)}`);
@@ -92,6 +93,10 @@ async function childMain(): Promise<void> {
     drivers: [driver],
     client: { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } },
     retryDelayMs: 50,
+    // XIOTA_CHILD_LOG=debug|info|warn: the agent's log on stderr (stdout carries the protocol).
+    log: process.env.XIOTA_CHILD_LOG
+      ? createLogger({ level: process.env.XIOTA_CHILD_LOG as 'debug', json: false, write: (l) => process.stderr.write(l + '\n') })
+      : undefined,
   });
   await agent.start();
   if (!spec.exitWhenIdle) return;
@@ -123,6 +128,8 @@ export interface NodeCheck {
   items: number;
   /** Seqs found, in item-id order. */
   seqs: number[];
+  /** Items in item-id order: the id's instance prefix (the agent's start time in base36) and sequence. */
+  rows: { id: string; instance: string; idSeq: number; seq: number }[];
   duplicates: number[];
   /** Places where a seq is not greater than the one before it (item-id order). */
   outOfOrder: number;
@@ -143,7 +150,7 @@ export async function checkNode(
   const { itemsIq, parseItems } = require('../../agent/xep/pubsub') as typeof import('../../agent/xep/pubsub');
   const { fieldsToReadings } = require('../../agent/xep/sensordata-fields') as typeof import('../../agent/xep/sensordata-fields');
   const items = parseItems(await client.iq(itemsIq(service, node), 30_000));
-  const rows = items.map((it) => ({ key: idKey(it.id), seq: fieldsToReadings(it.payload!)[0]!.values[0]!.value as number }));
+  const rows = items.map((it) => ({ id: it.id, key: idKey(it.id), seq: fieldsToReadings(it.payload!)[0]!.values[0]!.value as number }));
   rows.sort((a, b) => (a.key[0] < b.key[0] ? -1 : a.key[0] > b.key[0] ? 1 : a.key[1] - b.key[1]));
   const seen = new Set<number>();
   const duplicates: number[] = [];
@@ -153,5 +160,5 @@ export async function checkNode(
     seen.add(r.seq);
     if (i > 0 && r.seq <= rows[i - 1]!.seq) outOfOrder++;
   });
-  return { items: items.length, seqs: rows.map((r) => r.seq), duplicates, outOfOrder };
+  return { items: items.length, seqs: rows.map((r) => r.seq), rows: rows.map((r) => ({ id: r.id, instance: r.key[0], idSeq: r.key[1], seq: r.seq })), duplicates, outOfOrder };
 }
