@@ -1,6 +1,6 @@
 // The YAML configuration: load and check it, read secrets, apply command-line flags.
 export * from './types';
-export { loadConfig, configFromObject, formatIssues } from './load';
+export { loadConfig, configFromObject, formatIssues, releaseConfigParser } from './load';
 export type { LoadOptions, FromObjectOptions } from './load';
 export { resolvePassword, expandEnv } from './secrets';
 export type { ResolvedCredentials, CredentialSource } from './secrets';

@@ -3,12 +3,42 @@
 // reads `xiota.yaml:12:5: session.ping_interval_s: expected a number of seconds, got "often"`.
 // All issues are collected; none stops the others from being found.
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { parseDocument, LineCounter, isMap, isSeq, isScalar, isAlias, isPair, Document, Node } from 'yaml';
+import { dirname, resolve, sep } from 'node:path';
+import type { LineCounter, Document, Node } from 'yaml';
 import { newContext, pathToString, SchemaIssue, Path, INVALID, CheckContext } from './schema';
 import { configSchema } from './config-schema';
 import type { Config, ConfigIssue, LoadResult } from './types';
 import { applyOverrides, CliFlags, OverrideSource } from './cli-args';
+
+type YamlModule = typeof import('yaml');
+
+/**
+ * The `yaml` package is the largest thing the agent loads (about 3 MiB of RSS once compiled)
+ * and is needed only while a config file is read: it is required on first use, and
+ * releaseConfigParser() lets a long-running daemon drop it again once its config is loaded.
+ */
+function yaml(): YamlModule {
+  return require('yaml') as YamlModule;
+}
+
+/**
+ * Drop the `yaml` package from the module cache so its code and data can be garbage
+ * collected; a later loadConfig() loads it again. The daemon calls this after startup.
+ */
+export function releaseConfigParser(): void {
+  let dir: string;
+  try {
+    dir = dirname(require.resolve('yaml/package.json')) + sep;
+  } catch {
+    return;
+  }
+  for (const id of Object.keys(require.cache)) {
+    if (id.startsWith(dir)) delete require.cache[id];
+  }
+  // The parent's children list holds the module objects too.
+  const self = require.cache[__filename];
+  if (self) self.children = self.children.filter((m) => !m.id.startsWith(dir));
+}
 
 export interface LoadOptions {
   /** Environment for XIOTA_PASSWORD and friends; default process.env. */
@@ -40,7 +70,8 @@ export function loadConfig(path: string | undefined, opts: LoadOptions = {}): Lo
   const env = opts.env ?? process.env;
   let raw: unknown = {};
   let doc: Document | undefined;
-  const lc = new LineCounter();
+  const Y = path !== undefined ? yaml() : undefined;
+  const lc = Y ? new Y.LineCounter() : undefined;
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   if (path !== undefined) {
@@ -53,9 +84,9 @@ export function loadConfig(path: string | undefined, opts: LoadOptions = {}): Lo
       return { errors: [{ path: '', message: `config file ${path} ${what}` }], warnings: [] };
     }
     // prettyErrors off: the pretty form quotes the source line, which may hold a secret.
-    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-    for (const e of doc.errors) errors.push({ path: '', ...linePos(lc, e.pos[0]), message: `YAML syntax: ${firstLine(e.message)}` });
-    for (const w of doc.warnings) warnings.push({ path: '', ...linePos(lc, w.pos[0]), message: `YAML: ${firstLine(w.message)}` });
+    doc = Y!.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    for (const e of doc.errors) errors.push({ path: '', ...linePos(lc!, e.pos[0]), message: `YAML syntax: ${firstLine(e.message)}` });
+    for (const w of doc.warnings) warnings.push({ path: '', ...linePos(lc!, w.pos[0]), message: `YAML: ${firstLine(w.message)}` });
     if (errors.length) return { errors, warnings };
     try {
       raw = doc.toJS({ maxAliasCount: 100 });
@@ -77,7 +108,7 @@ export function loadConfig(path: string | undefined, opts: LoadOptions = {}): Lo
   const r = toResult(config === INVALID ? undefined : config, ctx, (issue) => {
     const flag = sourceOf(sources, issue.path);
     if (flag) return { flag };
-    return doc ? locate(doc, lc, issue.path, issue.at) : undefined;
+    return doc && lc ? locate(doc, lc, issue.path, issue.at) : undefined;
   });
   r.errors.unshift(...errors);
   r.warnings.unshift(...warnings);
@@ -132,6 +163,7 @@ function sourceOf(sources: Map<string, OverrideSource>, path: Path): string | un
  * key that is missing, the nearest key above it that exists.
  */
 export function locate(doc: Document, lc: LineCounter, path: Path, at: 'key' | 'value'): { line: number; col: number } | undefined {
+  const { isAlias, isMap, isPair, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let last: number | undefined = (doc.contents as Node | null)?.range?.[0];
   let lastKey: number | undefined;
@@ -162,6 +194,6 @@ export function locate(doc: Document, lc: LineCounter, path: Path, at: 'key' | '
 }
 
 function keyString(k: unknown): string | undefined {
-  if (isScalar(k)) return String(k.value);
+  if (yaml().isScalar(k)) return String(k.value);
   return typeof k === 'string' ? k : undefined;
 }
