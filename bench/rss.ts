@@ -116,7 +116,7 @@ export async function main(): Promise<void> {
       return file;
     });
     const agents = [
-      startAgent(`xiota run (as installed: node ${flags.join(' ')})`, flags, cfgs[0]!, users[0]!.user, users[0]!.password),
+      startAgent('xiota run as installed (node flags of its shebang)', flags, cfgs[0]!, users[0]!.user, users[0]!.password),
       startAgent('xiota run on plain node (no flags)', [], cfgs[1]!, users[1]!.user, users[1]!.password),
     ];
     const idle = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
@@ -134,9 +134,10 @@ export async function main(): Promise<void> {
     const row = (a: string, b: string, c: string, d: string) => console.log(`| ${a.padEnd(62)} | ${b.padStart(14)} | ${c.padStart(14)} | ${d.padStart(8)} |`);
     console.log(`\nPeak RSS over ${RUN_MS / 1000} s (VmHWM), ${THINGS} simulated things x 2 fields, 1 s poll; Node ${process.version}`);
     row('process', 'peak RSS (MiB)', 'above idle', 'CPU s');
-    console.log(`|${'-'.repeat(60)}|${'-'.repeat(16)}|${'-'.repeat(16)}|${'-'.repeat(10)}|`);
+    console.log(`|${'-'.repeat(64)}|${'-'.repeat(16)}|${'-'.repeat(16)}|${'-'.repeat(10)}|`);
     agents.forEach((a, k) => row(a.label, mib(m[k]!.peak), mib(m[k]!.peak - i.peak), m[k]!.cpuS.toFixed(2)));
     row('idle node -e (waits the same time)', mib(i.peak), '', i.cpuS.toFixed(2));
+    console.log(`shebang flags: ${flags.join(' ') || '(none)'}`);
     const diff = m[0]!.peak - i.peak;
     console.log(`target: the installed agent at most 12 MiB above idle node: ${mib(diff)} MiB, ${diff <= 12 * 1048576 ? 'MET' : 'MISSED'}`);
     agents.forEach((a, k) => console.log(`${a.label}: exit ${String(codes[k])}, ${published[k]} items on its ${THINGS} PEP nodes, RSS before stop ${mib(m[k]!.rss)} MiB`));
