@@ -140,7 +140,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private async runLoop(): Promise<void> {
     while (this.running) {
       try {
-        await this.attempt();
+        // start() after connectOnce(): keep the session that is up, do not open a second one
+        // (that would resume it from a new socket while the old one still delivers).
+        if (!this.conn) await this.attempt();
         // Wait for this session to end. A promise made in goOnline, not an 'offline'
         // listener added here: a drop right after 'online' (before this line runs) must
         // not be missed.
@@ -221,7 +223,11 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const resumed = n.smState === 'resumed';
     this.sm = n.sm;
     this.sessionEnded = new Promise<void>((resolve) => (this.endSession = resolve));
-    conn.onElement = (el) => this.onElement(el);
+    // Only the current connection speaks for the session: a superseded socket can still
+    // deliver what was in flight, and counting it would over-report h (XEP-0198 4).
+    conn.onElement = (el) => {
+      if (this.conn === conn) this.onElement(el);
+    };
     conn.onClose = (err) => this.onConnClose(conn, err);
     this.onlineAt = Date.now();
     const info: OnlineInfo = {
@@ -249,6 +255,14 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const queued = this.offlineQueue.splice(0);
     for (const s of queued) this.write(s);
     this.maybeRequestAck();
+    // What the server sent right behind <resumed/>/<enabled/> (its resent backlog) is
+    // handled now, after our own backlog; nothing can arrive in between (synchronous).
+    const early = conn.takeQueued();
+    if (early.length) this.log.debug('handling what arrived during negotiation', { count: early.length, names: early.map((e) => e.name).join(',') });
+    for (const el of early) {
+      if (this.conn !== conn) break;
+      this.onElement(el);
+    }
     return info;
   }
 

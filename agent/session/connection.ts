@@ -26,6 +26,15 @@ export class Connection {
   private headerWaiter?: { resolve: (a: Record<string, string>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
   /** Push mode: set once the session is online; elements go here instead of the queue. */
   onElement?: (el: Element) => void;
+  /**
+   * Elements that arrived during negotiation but were not asked for: a server may send
+   * stanzas in the same segment as <resumed/> or <enabled/> (Prosody resends its unacked
+   * queue right after <resumed/>). The session must handle them, in order, once it is in
+   * push mode; dropping them lost iq results for good (each resumption lost them again).
+   */
+  takeQueued(): Element[] {
+    return this.queue.splice(0);
+  }
   /** Called once when the stream or socket is gone, with the reason. */
   onClose?: (err: XiotaError) => void;
   private closed = false;

@@ -1,4 +1,5 @@
-// Faults under a stream of numbered readings: Prosody killed and restarted. In the end the node holds every reading exactly once, in order.
+// Faults under a stream of numbered readings: Prosody killed and restarted; the link cut by a
+// proxy 50 times. In the end the node holds every reading exactly once, in order.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { configFromObject } from '../../agent/config';
 import { createLogger } from '../../agent/log';
 import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
 import { clientFor, waitFor } from '../session/_helpers';
+import { startProxy } from '../servers/proxy';
+import { memoryStoreConfig } from '../servers/prosody-memory';
 import { CounterDriver } from './_agent-child';
 import type { XmppClient } from '../../agent/session/client';
 import { x } from '../../agent/xml/element';
@@ -17,12 +20,17 @@ import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 
 const t = suite('faults: stream');
 let srv: ProsodyServer;
+let pluginDir: string;
 const dirs: string[] = [];
 const agents: Agent[] = [];
 t.before(async () => {
-  // Prosody's file store rewrites the node's items on every publish (O(items) per publish,
-  // ~30 publishes/s with thousands of items here): PEP data lives in memory for this test.
-  srv = await startProsody({ extraConfig: 'storage = { pep_data = "memory" }', users: [{ user: 'dev', password: 'devpass' }, { user: 'dev2', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }] });
+  // PEP items in memory (Prosody's file store rewrites the node's items on every publish,
+  // ~30 publishes/s with thousands of items here), with Prosody 0.12.3's replace bug fixed:
+  // see test/servers/prosody-memory.ts. Items published before the kill live on in the
+  // watcher's record of live events; the node itself only keeps what came after the restart.
+  pluginDir = mkdtempSync(join(tmpdir(), 'xiota-faults-plugins-'));
+  dirs.push(pluginDir);
+  srv = await startProsody({ ...(process.env.FAULTS_PROSODY_DIR ? { dir: process.env.FAULTS_PROSODY_DIR, logLevel: 'debug' as const } : {}), extraConfig: memoryStoreConfig(pluginDir), users: [{ user: 'dev', password: 'devpass' }, { user: 'dev2', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }] });
 });
 t.after(async () => {
   for (const a of agents) await a.stop().catch(() => undefined);
@@ -38,7 +46,7 @@ function makeAgent(user: string, port: number, driver: CounterDriver): Agent {
     server: { host: '127.0.0.1', port },
     tls: { ca_file: srv.caFile },
     outbox: { dir, flush_interval_ms: 10 },
-    pubsub: { access_model: 'open', max_items: Number(process.env.FAULTS_MAX ?? 1000) },
+    pubsub: { access_model: 'open', max_items: Number(process.env.FAULTS_MAX ?? 20_000) },
     publish: { deadband: 0, min_interval_s: 0 },
   });
   assert.equal(r.errors, []);
@@ -82,7 +90,14 @@ class Seen {
       if (ids.length === 0) missing.push(k);
       if (ids.length > 1) twice.push(k);
     }
-    assert.is(missing.length, 0, `missing seqs: ${missing.slice(0, 10).join(',')}`);
+    const ranges: string[] = [];
+    for (let i = 0; i < missing.length; i++) {
+      let j = i;
+      while (j + 1 < missing.length && missing[j + 1] === missing[j]! + 1) j++;
+      ranges.push(i === j ? `${missing[i]}` : `${missing[i]}-${missing[j]}`);
+      i = j;
+    }
+    assert.is(missing.length, 0, `${missing.length} missing seqs: ${ranges.slice(0, 12).join(',')}`);
     assert.is(twice.length, 0, `seqs under two item ids: ${twice.slice(0, 10).join(',')}`);
     assert.is(this.ids.size, n);
     const seqOfId = (id: string) => Number.parseInt(id.split('-').pop()!, 36);
@@ -95,10 +110,11 @@ const NODE = 'urn:xiota:counter';
 
 /** A watcher that subscribes (again after each reconnect) and records every event. */
 async function watch(user: string, seen: Seen): Promise<XmppClient> {
-  const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'w', maxStanzaBytes: 64 * 1024 * 1024, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+  const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'w', maxStanzaBytes: 64 * 1024 * 1024, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...(process.env.FAULTS_DEBUG ? { log: createLogger({ level: 'debug', json: false }).child({ who: 'watcher' }) } : {}) });
   w.router.on('message/http://jabber.org/protocol/pubsub#event', (m) => {
     for (const it of parsePubSubEvent(m)?.items ?? []) {
       if (!it.payload) continue;
+      if (process.env.FAULTS_DEBUG && seen.eventDeliveries === 0) console.log(`watcher: first event seq ${fieldsToReadings(it.payload)[0]!.values[0]!.value as number}`);
       seen.eventDeliveries++;
       seen.add(it.id, fieldsToReadings(it.payload)[0]!.values[0]!.value as number);
     }
@@ -106,15 +122,16 @@ async function watch(user: string, seen: Seen): Promise<XmppClient> {
   });
   const sub = () => w.iq(x('iq', { type: 'set', to: `${user}@${srv.host}` }, x('pubsub', { xmlns: 'http://jabber.org/protocol/pubsub' }, x('subscribe', { node: NODE, jid: w.jid }))));
   w.on('online', () => void sub().catch(() => undefined));
+  if (process.env.FAULTS_DEBUG) w.on('offline', (e: Error) => console.log(`watcher offline at ${seen.eventDeliveries} events: ${e.message}`));
   await w.connectOnce();
   await sub();
   await seen.query(w, user);
+  if (process.env.FAULTS_DEBUG) console.log(`watcher: ${seen.ids.size} items at subscription, max seq ${Math.max(...seen.ids.values())}`);
   return w;
 }
 
 t('Prosody killed during 10,000 readings and restarted: every reading exactly once, in order', async () => {
-  // Prosody here publishes ~30 PEP items/s (lua at 100% CPU), so 10,000 would take minutes.
-  const N = 400;
+  const N = Number(process.env.FAULTS_KILL_N ?? 10_000);
   const driver = new CounterDriver('counter', { count: N, batch: 20, tickMs: 2 });
   const agent = makeAgent('dev', srv.c2sPort, driver);
   const t0 = Date.now();
@@ -124,13 +141,14 @@ t('Prosody killed during 10,000 readings and restarted: every reading exactly on
   const seen = new Seen();
   const w = await watch('dev', seen);
   w.start();
-  await waitFor('some published', () => agent.pipeline!.stats.published >= 100, 30_000, 10).catch((e) => { throw new Error(`${(e as Error).message}: ${JSON.stringify(agent.pipeline!.stats)} ${agent.client.state}`); });
+  // Killed once about a third has been published (the rest is queued or still to come).
+  await waitFor('some published', () => agent.pipeline!.stats.published >= Math.floor(N / 3), 60_000, 10).catch((e) => { throw new Error(`${(e as Error).message}: ${JSON.stringify(agent.pipeline!.stats)} ${agent.client.state}`); });
   await srv.kill();
   const killedAt = Date.now();
   const publishedAtKill = agent.pipeline!.stats.published;
   await new Promise((r) => setTimeout(r, 1000));
   await srv.start();
-  await drained(agent, driver, N, 40_000);
+  await drained(agent, driver, N, 90_000);
   const doneAt = Date.now();
   console.log(`prosody kill: published ${publishedAtKill} before the kill; all ${N} acknowledged ${doneAt - killedAt} ms after it (total ${doneAt - t0} ms)`);
   await agent.stop();
@@ -142,9 +160,52 @@ t('Prosody killed during 10,000 readings and restarted: every reading exactly on
   seen.check(N);
 });
 
-// The issue also asks for 50 proxy cuts under a reading stream. Run here, all 1,000 readings
-// were acknowledged in the end, but only 34 of the 50 cuts hit a live connection and the
-// drain after the last cut took 30 s, the iq timeout: some publish stalls (not yet found).
-// That test is not in CI until then; see the issue note.
+t('the link cut by a proxy 50 times during a stream of readings: every reading on the node exactly once, in order', async () => {
+  const N = Number(process.env.FAULTS_CUT_N ?? 2000);
+  const CUTS = Number(process.env.FAULTS_CUTS ?? 50);
+  const proxy = await startProxy({ port: srv.c2sPort });
+  // Readings keep coming all through the cuts: ~5 per 10 ms.
+  const driver = new CounterDriver('counter', { count: N, batch: 5, tickMs: 10 });
+  const agent = makeAgent('dev2', proxy.port, driver);
+  const offline: string[] = [];
+  agent.client.on('offline', (e: { message: string }) => offline.push(e.message));
+  if (process.env.FAULTS_DEBUG) agent.client.on('online', (info: { resumed: boolean }) => console.log(`online resumed=${info.resumed} pendingIqs=${agent.client.pendingIqs} unacked=${agent.client.unackedCount} stats=${JSON.stringify(agent.pipeline?.stats)}`));
+  const t0 = Date.now();
+  await agent.start();
+  let hits = 0;
+  try {
+    for (let attempt = 0; hits < CUTS && attempt < CUTS * 3; attempt++) {
+      // Only a cut of a live, logged-in connection counts: wait for the session, then let it
+      // publish for a moment (publishes in flight when the link goes).
+      await waitFor(`online before cut ${hits + 1}`, () => agent.client.state === 'online' && proxy.stats.active > 0, 20_000, 2);
+      await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 60)));
+      if (agent.client.state !== 'online' || proxy.stats.active === 0) continue;
+      const before = offline.length;
+      proxy.cut();
+      await waitFor(`offline after cut ${hits + 1}`, () => offline.length > before, 10_000, 2);
+      hits++;
+    }
+    const cutsDoneAt = Date.now();
+    const emittedAtLastCut = driver.emitted;
+    await drained(agent, driver, N, 60_000);
+    const doneAt = Date.now();
+    // Prosody 0.12.3 feeds a resumed session's new connection into the old connection's XML
+    // parser (mod_c2s session.data keeps its own stream); when the cut left half a stanza
+    // there, the resumed stream fails as not-well-formed and the agent starts a new session.
+    const notWellFormed = offline.filter((m) => /not-well-formed/.test(m)).length;
+    console.log(`proxy cuts: ${hits} cuts of a live session (${offline.length} offline events, ${notWellFormed} of them Prosody's not-well-formed after a resumption) while ${emittedAtLastCut} of ${N} readings were emitted; ` +
+      `all acknowledged ${doneAt - cutsDoneAt} ms after the last cut (total ${doneAt - t0} ms); ${agent.pipeline!.stats.published} publishes acknowledged`);
+  } finally {
+    await agent.stop();
+    await proxy.close();
+  }
+  assert.is(hits, CUTS, 'every cut hit a live session');
+  const seen = new Seen();
+  const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'cuts', maxStanzaBytes: 64 * 1024 * 1024 });
+  await w.connectOnce();
+  await seen.query(w, 'dev2');
+  await w.stop();
+  seen.check(N);
+});
 
 t.run();
