@@ -14,12 +14,18 @@ import { itemIdTimestamp } from '../agent/publish/item-id';
 import { parsePubSubEvent, publishIq, subscribeIq } from '../agent/xep/pubsub';
 import { readingToFields } from '../agent/xep/sensordata-fields';
 import { startProsody, type ProsodyServer } from '../scripts/local-prosody';
+import { shebangFlags } from './rss';
 
-type Kind = 'xiota' | 'xmppjs';
+type Kind = 'xiota' | 'xiota-jit' | 'xmppjs';
+const KINDS: Kind[] = ['xiota', 'xiota-jit', 'xmppjs'];
 type Line = Record<string, unknown> & { event: string };
 interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Line>; send(cmd: string): void }
 
 const FLUSH_MS = 200; // the shipped default flush_interval_ms
+/** BENCH_XIOTA_PLAIN=1: plain node instead of the CLI's shebang flags (to see what they cost); BENCH_XIOTA_FLAGS: others. */
+const XIOTA_FLAGS = process.env.BENCH_XIOTA_PLAIN ? []
+  : process.env.BENCH_XIOTA_FLAGS !== undefined ? process.env.BENCH_XIOTA_FLAGS.split(' ').filter(Boolean) // other flags to try
+    : shebangFlags(join(__dirname, '..', 'agent', 'cli', 'main.js'));
 const NODE = 'urn:xiota:bench';
 
 function mjsPath(name: string): string {
@@ -31,8 +37,8 @@ function mjsPath(name: string): string {
 function spawnChild(kind: Kind, srv: ProsodyServer): Child {
   const host = srv.host;
   let args: string[];
-  if (kind === 'xiota') {
-    args = [join(__dirname, 'publish-child.js'), String(srv.c2sPort), host, 'xiota', 'benchpass', srv.caFile, String(FLUSH_MS)];
+  if (kind !== 'xmppjs') {
+    args = [join(__dirname, 'publish-child.js'), String(srv.c2sPort), host, kind === 'xiota' ? 'xiota' : 'xiotajit', 'benchpass', srv.caFile, String(FLUSH_MS)];
   } else {
     // The same payload xiota's serializer makes; the child clones it per reading.
     const thing = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric' as const, unit: '°C', precision: 2 }] };
@@ -42,6 +48,9 @@ function spawnChild(kind: Kind, srv: ProsodyServer): Child {
   }
   // BENCH_NODE_ARGS: extra node flags for both children (e.g. --cpu-prof to profile them).
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+  // xiota runs with the node flags `xiota run` ships with (its shebang), as users run it.
+  if (kind === 'xiota') nodeArgs.unshift(...XIOTA_FLAGS);
+  // 'xiota-jit': the same agent on plain node (full JIT; what `node .../main.js run` gets).
   const proc = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile }, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: Line[] = [];
   let waiter: (() => void) | undefined;
@@ -96,7 +105,7 @@ export async function main(): Promise<void> {
   // Prosody's default file store rewrites a PEP node's archive on each publish (6.6 ms per
   // item here, 13 ms when pipelined): that would be the bench for both sides. Persisted PEP
   // items (persist_items stays true) live in Prosody's memory store instead.
-  const srv = await startProsody({ extraConfig: 'storage = { pep_data = "memory" }', users: [{ user: 'xiota', password: 'benchpass' }, { user: 'xmppjs', password: 'benchpass' }, { user: 'sub', password: 'benchpass' }] });
+  const srv = await startProsody({ extraConfig: 'storage = { pep_data = "memory" }', users: [{ user: 'xiota', password: 'benchpass' }, { user: 'xiotajit', password: 'benchpass' }, { user: 'xmppjs', password: 'benchpass' }, { user: 'sub', password: 'benchpass' }] });
   const children: Child[] = [];
   const sub = new XmppClient({ jid: `sub@${srv.host}`, resource: 'sub', credentials: { username: 'sub', password: 'benchpass' }, server: { host: '127.0.0.1', port: srv.c2sPort }, tls: { caFile: srv.caFile } });
   try {
@@ -114,7 +123,7 @@ export async function main(): Promise<void> {
     const kids = {} as Record<Kind, Child>;
     const jids = {} as Record<Kind, string>;
     let flushMs = FLUSH_MS;
-    for (const kind of ['xiota', 'xmppjs'] as const) {
+    for (const kind of KINDS) {
       const c = spawnChild(kind, srv);
       children.push(c);
       const ready = await c.next('ready');
@@ -126,7 +135,7 @@ export async function main(): Promise<void> {
     const res: Record<string, Record<Kind, Result>> = {};
     for (const ph of phases) {
       res[ph.name] = {} as Record<Kind, Result>;
-      for (const kind of ['xiota', 'xmppjs'] as const) {
+      for (const kind of KINDS) {
         const arr: number[] = [];
         lat[jids[kind]] = arr;
         kids[kind].send(`run ${ph.rate} ${ph.n}`);
@@ -141,31 +150,34 @@ export async function main(): Promise<void> {
     for (const c of children) c.send('quit');
     await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.on('exit', r)))));
 
-    const row = (name: string, a: number, b: number, digits = 1, ratio = true) =>
-      console.log(`| ${name.padEnd(50)} | ${a.toFixed(digits).padStart(10)} | ${b.toFixed(digits).padStart(13)} | ${(ratio ? (a / b).toFixed(2) : '').padStart(6)} |`);
+    const W = [50, 10, 12, 13, 7, 7];
+    const cells = (c: string[]) => `| ${c.map((v, i) => (i === 0 ? v.padEnd(W[0]!) : v.padStart(W[i]!))).join(' | ')} |`;
+    const row = (name: string, a: number, j: number, b: number, digits = 1, ratio = true) =>
+      console.log(cells([name, a.toFixed(digits), j.toFixed(digits), b.toFixed(digits), ratio ? (a / b).toFixed(2) : '', ratio ? (j / b).toFixed(2) : '']));
     console.log(`\nPublishing XEP-0323 readings to a PEP node on a local Prosody 0.12 (STARTTLS, SM on), ${new Date().toISOString()}`);
-    console.log('Prosody: storage = { pep_data = "memory" }; PEP node access_model=open, max_items=100, persist_items=true; 2 cores, all on loopback');
-    console.log(`xiota: full agent pipeline, durable outbox flush_interval_ms=${flushMs} (fdatasync per batch); @xmpp/client: iq publish, no durability`);
-    console.log(`| ${'measure'.padEnd(50)} | ${'xiota'.padStart(10)} | ${'@xmpp/client'.padStart(13)} | ${'ratio'.padStart(6)} |`);
-    console.log(`|${'-'.repeat(52)}|${'-'.repeat(12)}|${'-'.repeat(15)}|${'-'.repeat(8)}|`);
+    console.log('Prosody: storage = { pep_data = "memory" }; PEP node access_model=open, max_items=100, persist_items=true; 2 cores, all on loopback; one publisher at a time');
+    console.log(`xiota: full agent pipeline, durable outbox flush_interval_ms=${flushMs} (fdatasync per batch), as installed: node ${XIOTA_FLAGS.join(' ') || '(no flags)'}`);
+    console.log('xiota jit: the same on plain node (full JIT); @xmpp/client: iq publish, no durability, plain node');
+    console.log(cells(['measure', 'xiota', 'xiota jit', '@xmpp/client', 'ratio', 'ratio j']));
+    console.log(`|${W.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const ph of phases) {
-      const a = res[ph.name]!.xiota;
-      const b = res[ph.name]!.xmppjs;
-      const rate = (r: Result) => ((r.done.acked as number) * 1000) / (r.done.wallMs as number);
-      const cpu = (r: Result) => (r.done.cpuUs as number) / ph.n;
-      if (ph.rate > 0) {
-        row(`${ph.name} x ${ph.n}: latency p50 (ms)`, pct(a.latencies, 50), pct(b.latencies, 50));
-        row(`${ph.name} x ${ph.n}: latency p99 (ms)`, pct(a.latencies, 99), pct(b.latencies, 99));
-        row(`${ph.name} x ${ph.n}: latency max (ms)`, pct(a.latencies, 100), pct(b.latencies, 100));
-        row(`${ph.name} x ${ph.n}: acked readings/s`, rate(a), rate(b));
-      } else {
-        row(`burst of ${ph.n}: readings/s acked (max throughput)`, rate(a), rate(b), 0);
-        row(`burst of ${ph.n}: sample -> subscriber p50 (ms)`, pct(a.latencies, 50), pct(b.latencies, 50), 0);
-      }
-      row(`${ph.name === 'burst' ? `burst of ${ph.n}` : `${ph.name} x ${ph.n}`}: agent CPU per reading (us)`, cpu(a), cpu(b));
+      const r = res[ph.name]!;
+      const [a, j, b] = [r.xiota, r['xiota-jit'], r.xmppjs];
+      const rate = (x: Result) => ((x.done.acked as number) * 1000) / (x.done.wallMs as number);
+      const cpu = (x: Result) => (x.done.cpuUs as number) / ph.n;
       const label = ph.name === 'burst' ? `burst of ${ph.n}` : `${ph.name} x ${ph.n}`;
-      row(`${label}: readings acked`, a.done.acked as number, b.done.acked as number, 0, false);
-      row(`${label}: notifications received`, a.latencies.length, b.latencies.length, 0, false);
+      if (ph.rate > 0) {
+        row(`${label}: latency p50 (ms)`, pct(a.latencies, 50), pct(j.latencies, 50), pct(b.latencies, 50));
+        row(`${label}: latency p99 (ms)`, pct(a.latencies, 99), pct(j.latencies, 99), pct(b.latencies, 99));
+        row(`${label}: latency max (ms)`, pct(a.latencies, 100), pct(j.latencies, 100), pct(b.latencies, 100));
+        row(`${label}: acked readings/s`, rate(a), rate(j), rate(b));
+      } else {
+        row(`${label}: readings/s acked (max throughput)`, rate(a), rate(j), rate(b), 0);
+        row(`${label}: sample -> subscriber p50 (ms)`, pct(a.latencies, 50), pct(j.latencies, 50), pct(b.latencies, 50), 0);
+      }
+      row(`${label}: agent CPU per reading (us)`, cpu(a), cpu(j), cpu(b));
+      row(`${label}: readings acked`, a.done.acked as number, j.done.acked as number, b.done.acked as number, 0, false);
+      row(`${label}: notifications received`, a.latencies.length, j.latencies.length, b.latencies.length, 0, false);
     }
   } finally {
     for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');

@@ -109,7 +109,8 @@ export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xiota-bench-rss-'));
   const procs: ChildProcess[] = [];
   try {
-    const flags = shebangFlags(MAIN_JS);
+    // BENCH_XIOTA_FLAGS: try other node flags in place of the shebang's.
+    const flags = process.env.BENCH_XIOTA_FLAGS !== undefined ? process.env.BENCH_XIOTA_FLAGS.split(' ').filter(Boolean) : shebangFlags(MAIN_JS);
     const cfgs = users.map((u) => {
       const file = join(dir, `${u.user}.yaml`);
       writeFileSync(file, configYaml(srv, u.user, join(dir, `outbox-${u.user}`)));
