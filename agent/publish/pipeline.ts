@@ -189,7 +189,7 @@ export class ReadingPipeline {
           continue;
         }
         // A failed publish (timeout, drop) is retried after a pause, not in a tight loop.
-        await new Promise<void>((r) => setTimeout(r, this.retryDelayMs).unref());
+        await new Promise<void>((r) => setTimeout(r, this.retryDelay()).unref());
         this.o.outbox.requeueInFlight();
         this.needRequeue = false;
       }
@@ -215,6 +215,8 @@ export class ReadingPipeline {
         () => {
           this.o.outbox.ack([rec.id]);
           this.stats.published++;
+          if (this.failures > 1) this.log.info('publishing again after failures', { node, failures: this.failures });
+          this.failures = 0;
           this.o.onPublished?.(rec);
         },
         (e: unknown) => this.failed(rec, node, e),
@@ -248,8 +250,24 @@ export class ReadingPipeline {
       this.log.error('the PubSub service refused a reading; it is dropped', { node, item: rec.id, error: (e as Error).message });
       return;
     }
+    if (this.stopped) return; // the session is being closed under it: not worth a warning
+    // One round of retries per failure run (a drop fails the whole window at once).
+    if (!this.needRequeue) this.failures++;
     this.needRequeue = true;
-    this.log.warn('publish will be retried', { node, item: rec.id, error: (e as Error).message });
+    // Only the first failure of a run is a warning; the retries behind it are debug noise.
+    const hint = err?.condition === 'internal-server-error' || err?.condition === 'resource-constraint'
+      ? 'the server could not store the item: check its limits against pubsub.max_items (Prosody: pep_max_items, storage_archive_item_limit)'
+      : undefined;
+    if (this.failures === 1) this.log.warn('publish will be retried', { node, item: rec.id, error: (e as Error).message, hint });
+    else this.log.debug('publish will be retried', { node, item: rec.id, error: (e as Error).message, failures: this.failures });
+  }
+
+  /** Consecutive failed publishes (reset by a success): retries back off on it. */
+  private failures = 0;
+
+  /** Pause before a resend: retryDelayMs, doubling while publishes keep failing, at most 60 s. */
+  private retryDelay(): number {
+    return Math.min(60_000, this.retryDelayMs * 2 ** Math.max(0, Math.min(16, this.failures - 1)));
   }
 
   get idle(): boolean {
