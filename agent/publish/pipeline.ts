@@ -251,14 +251,17 @@ export class ReadingPipeline {
       return;
     }
     if (this.stopped) return; // the session is being closed under it: not worth a warning
-    // One round of retries per failure run (a drop fails the whole window at once).
-    if (!this.needRequeue) this.failures++;
+    // Back off on what the server does (a 'wait' error, no answer), one step per round of
+    // retries (a drop fails the whole window at once); a lost connection is the session's
+    // business (it reconnects with its own backoff), so its failures resend at once.
+    const lostLink = (e as XiotaError)?.code === 'XIOTA_E_DISCONNECTED';
+    if (!this.needRequeue && !lostLink) this.failures++;
     this.needRequeue = true;
     // Only the first failure of a run is a warning; the retries behind it are debug noise.
     const hint = err?.condition === 'internal-server-error' || err?.condition === 'resource-constraint'
       ? 'the server could not store the item: check its limits against pubsub.max_items (Prosody: pep_max_items, storage_archive_item_limit)'
       : undefined;
-    if (this.failures === 1) this.log.warn('publish will be retried', { node, item: rec.id, error: (e as Error).message, hint });
+    if (this.failures === 1 && !lostLink) this.log.warn('publish will be retried', { node, item: rec.id, error: (e as Error).message, hint });
     else this.log.debug('publish will be retried', { node, item: rec.id, error: (e as Error).message, failures: this.failures });
   }
 
