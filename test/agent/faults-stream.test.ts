@@ -64,7 +64,11 @@ function makeAgent(user: string, port: number, driver: CounterDriver): Agent {
 
 async function drained(agent: Agent, driver: CounterDriver, n: number, timeoutMs: number): Promise<void> {
   await driver.done;
-  await waitFor('all readings published', () => agent.client.state === 'online' && agent.pipeline!.stats.accepted === n && agent.pipeline!.idle, timeoutMs, 50);
+  await waitFor('all readings published', () => agent.client.state === 'online' && agent.pipeline!.stats.accepted === n && agent.pipeline!.idle, timeoutMs, 50).catch((e: Error) => {
+    const ob = agent.outbox!;
+    throw new Error(`${e.message}: session ${agent.client.state}, ${agent.client.pendingIqs} iqs pending, ${agent.client.unackedCount} unacked; ` +
+      `pipeline ${JSON.stringify(agent.pipeline!.stats)}; outbox ${ob.pending} pending, ${ob.inFlight} in flight`);
+  });
 }
 
 /** Every item id seen (items queries and live events) with its seq. */
