@@ -469,6 +469,15 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const now = Date.now();
     if (this.probeSentAt && conn.lastReceived < this.probeSentAt && now - this.probeSentAt > this.o.pingTimeoutMs) {
       this.log.warn('link dead: no answer to a keepalive probe', { waitedMs: now - this.probeSentAt });
+      // A resumed stream on which the server never answered anything is poisoned, not slow:
+      // Prosody 0.12 keeps parsing a resumed session with the old connection's parser, and
+      // when a cut left it inside an unfinished stanza, everything we send nests in there
+      // and is never handled. Resuming again lands in the same parser; a new session (which
+      // resends what is unacknowledged) does not.
+      if (this.info?.resumed && conn.lastReceived <= this.onlineAt && this.sm?.id) {
+        this.log.warn('the server answered nothing on the resumed stream: the next connection starts a new session', { unacked: this.sm.pending });
+        this.sm.id = undefined;
+      }
       conn.destroy();
       return;
     }

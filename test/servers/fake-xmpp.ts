@@ -59,6 +59,20 @@ const attr = (tag: string, name: string): string | undefined =>
 
 /** Play the server from the first byte to a bound resource; returns who logged in. */
 export async function playXmppUntilBound(conn: HostileConn, opts: FakeXmppOptions): Promise<BoundSession> {
+  const { user, password } = await playXmppUntilAuthenticated(conn, opts);
+  const { domain } = opts;
+  // RFC 6120 6.4.6: the client restarts the stream after success.
+  await acceptStream(conn, domain, `<bind xmlns='${NS.bind}'/>${opts.extraFeatures ?? ''}`);
+  const iq = await conn.readUntil(/<iq\b[^>]*(\/>|>[\s\S]*?<\/iq>)/);
+  const id = attr(iq, 'id') ?? '';
+  const resource = /<resource>([^<]*)<\/resource>/.exec(iq)?.[1] || `fake-${randomBytes(3).toString('hex')}`;
+  const jid = `${user}@${domain}/${resource}`;
+  await conn.write(`<iq type='result' id='${id}'><bind xmlns='${NS.bind}'><jid>${jid}</jid></bind></iq>`);
+  return { user, password, resource, jid };
+}
+
+/** Play the server from the first byte to SASL success (the client restarts its stream next). */
+export async function playXmppUntilAuthenticated(conn: HostileConn, opts: FakeXmppOptions): Promise<{ user: string; password: string }> {
   const { domain } = opts;
   if (!conn.tls && (opts.starttls ?? true)) await negotiateStartTls(conn, domain);
   const mechs = (opts.mechanisms ?? ['PLAIN']).map((m) => `<mechanism>${m}</mechanism>`).join('');
@@ -80,13 +94,5 @@ export async function playXmppUntilBound(conn: HostileConn, opts: FakeXmppOption
     if (attempt >= 3) throw new Error(`fake XMPP: authentication failed (${mechanism ?? 'no mechanism'})`);
   }
   await conn.write(`<success xmlns='${NS.sasl}'/>`);
-
-  // RFC 6120 6.4.6: the client restarts the stream after success.
-  await acceptStream(conn, domain, `<bind xmlns='${NS.bind}'/>${opts.extraFeatures ?? ''}`);
-  const iq = await conn.readUntil(/<iq\b[^>]*(\/>|>[\s\S]*?<\/iq>)/);
-  const id = attr(iq, 'id') ?? '';
-  const resource = /<resource>([^<]*)<\/resource>/.exec(iq)?.[1] || `fake-${randomBytes(3).toString('hex')}`;
-  const jid = `${user}@${domain}/${resource}`;
-  await conn.write(`<iq type='result' id='${id}'><bind xmlns='${NS.bind}'><jid>${jid}</jid></bind></iq>`);
-  return { user, password, resource, jid };
+  return { user, password };
 }

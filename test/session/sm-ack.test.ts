@@ -1,6 +1,8 @@
-// XEP-0198 4: the server's <r/> is answered with <a h/> at once, h counting the stanzas that
+// XEP-0198 on a scripted server. (1) The server's <r/> is answered with <a h/> at once, h counting the stanzas that
 // arrived. At once matters: a late <a/> leaves the server's next segment waiting behind a
 // delayed TCP ACK and Nagle (measured with bench/publish.js: p50 latency 2 -> 13 ms).
+// (2) A resumed stream on which the server then answers nothing is given up for a new session
+// (Prosody 0.12 can resume a session into a parser stuck inside an unfinished stanza).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XmppClient } from '../../agent/session/client';
 import { makeSelfSignedCert, type SelfSignedCert } from '../../scripts/certs';
-import { playXmppUntilBound } from '../servers/fake-xmpp';
+import { acceptStream, NS, playXmppUntilAuthenticated, playXmppUntilBound } from '../servers/fake-xmpp';
 import { startHostileServer, type HostileConn, type HostileServer } from '../servers/hostile';
+import { x } from '../../agent/xml/element';
 import { waitFor } from './_helpers';
 
 const DOMAIN = 'xiota.test';
@@ -70,6 +73,53 @@ test('an <r/> is answered at once, with h counting the stanzas that arrived', as
   assert.ok(waited < 200, `answered after ${waited} ms`);
   await conn.write(`<message xmlns='jabber:client' from='a@${DOMAIN}' type='chat'><body>3</body></message><r xmlns='${SM}'/>`);
   assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]3['"]/);
+});
+
+test('a resumed stream the server never answers on: the next connection binds a new session and resends', async () => {
+  const conns: HostileConn[] = [];
+  const srv = await startHostileServer({
+    tls: 'starttls',
+    cert,
+    script: async (conn) => {
+      conns.push(conn);
+      if (conn.index === 2) {
+        // Accepts the resumption, then reads everything and answers nothing.
+        await playXmppUntilAuthenticated(conn, { domain: DOMAIN });
+        await acceptStream(conn, DOMAIN, `<bind xmlns='${NS.bind}'/><sm xmlns='${SM}'/>`);
+        await conn.readUntil(/<resume\b[^>]*\/>/);
+        await conn.write(`<resumed xmlns='${SM}' h='0' previd='sm-1'/>`);
+      } else {
+        await playXmppUntilBound(conn, { domain: DOMAIN, extraFeatures: `<sm xmlns='${SM}'/>` });
+        await conn.readUntil(/<enable\b[^>]*\/>/);
+        await conn.write(`<enabled xmlns='${SM}' id='sm-${conn.index}' resume='true'/>`);
+      }
+      await conn.closed;
+    },
+  });
+  servers.push(srv);
+  const c = new XmppClient({
+    jid: `dev@${DOMAIN}`,
+    credentials: { username: 'dev', password: 'pw' },
+    server: { host: '127.0.0.1', port: srv.port },
+    tls: { caFile: cert.caFile },
+    allowPlain: true,
+    pingIntervalMs: 300,
+    pingTimeoutMs: 500,
+    reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
+  });
+  clients.push(c);
+  const online: boolean[] = [];
+  c.on('online', (info: { resumed: boolean }) => online.push(info.resumed));
+  c.start();
+  await waitFor('online', () => c.state === 'online');
+  await conns[0]!.readUntil(/<r\b[^>]*\/>|<enable\b/, 1000).catch(() => undefined);
+  c.dropConnection();
+  await waitFor('resumed on connection 2', () => online.length === 2, 5000);
+  c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, 'kept')));
+  await waitFor('connection 3 online', () => online.length === 3 && conns.length === 3, 10_000);
+  assert.equal(online, [false, true, false], 'resumed once, then a new session');
+  await conns[2]!.readUntil(/<body>kept<\/body>/, 3000);
+  assert.not.match(conns[2]!.received, /<resume\b/, 'connection 3 did not try to resume');
 });
 
 test.run();
