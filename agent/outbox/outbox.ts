@@ -393,39 +393,35 @@ export class Outbox {
     const frames = mem.map((e) => e.frame!).concat(items.map((i) => i.frame));
     const { seg, off: base } = await this.store.append(frames.length === 1 ? frames[0] : Buffer.concat(frames), firstSeq);
     let off = base;
-    for (const e of mem) {
-      e.seg = seg;
-      e.off = off;
+    for (const e of mem.concat(items.map((i) => i.entry))) {
+      this.placed(e, seg, off);
       off += e.len;
-      seg.entries.push(e);
-      this.memoryBytes -= e.frame!.length;
-      e.frame = undefined;
-      if (e.state === DONE) {
-        this.ackQueue.push(e.seq); // acked while only in memory: the ack log follows the frame
-        continue;
-      }
-      seg.live++;
-      const rec = e.rec!;
-      e.rec = undefined;
-      this.keep(e, rec);
-      if (!e.rec && e.state === IN_FLIGHT) e.rec = rec; // the sender holds it anyway
     }
     this.memEntries = this.memEntries.filter((e) => !e.seg && e.state !== DONE);
-    for (const it of items) {
-      const e = it.entry;
-      e.seg = seg;
-      e.off = off;
-      off += e.len;
-      seg.entries.push(e);
-      if (e.state === DONE) {
-        this.ackQueue.push(e.seq); // published and acked before its batch reached the disk
-        continue;
-      }
-      seg.live++;
-      e.rec = undefined;
-      this.keep(e, it.rec);
-      if (!e.rec && e.state === IN_FLIGHT) e.rec = it.rec; // the sender holds it anyway
+  }
+
+  /**
+   * A record's frame is on disk at seg/off now. Records written from the memory queue drop
+   * their frame (done() already did if the record was acknowledged during the write); a
+   * record acknowledged before its frame reached the disk has its ack logged after it.
+   */
+  private placed(e: Entry, seg: Segment, off: number): void {
+    e.seg = seg;
+    e.off = off;
+    seg.entries.push(e);
+    if (e.frame) {
+      this.memoryBytes -= e.frame.length;
+      e.frame = undefined;
     }
+    if (e.state === DONE) {
+      this.ackQueue.push(e.seq);
+      return;
+    }
+    seg.live++;
+    const rec = e.rec!;
+    e.rec = undefined;
+    this.keep(e, rec);
+    if (!e.rec && e.state === IN_FLIGHT) e.rec = rec; // the sender holds it anyway
   }
 
   private holdInMemory(items: Item[], waiters: Waiter[], err: XiotaError): void {

@@ -134,4 +134,34 @@ test('EIO mid-write: the partial frame is cut off, later records land on a clean
   }
 });
 
+test('a record held in memory and acknowledged while it is being written to disk: its ack is logged, nothing breaks', async () => {
+  const dir = join(tmpdir(), `xiota-heldack-${process.pid}`);
+  try {
+    const { fs, faults } = faultFs();
+    const ob = await Outbox.open({ dir, fs, flushIntervalMs: 1, diskRetryMs: 20 });
+    faults.fail = 'ENOSPC';
+    const e = await ob.append({ key: 'k', id: 'held', payload: 'one' }).catch((x: unknown) => x);
+    assert.ok(isXiotaError(e, 'XIOTA_E_OUTBOX'));
+    assert.equal((await ob.take(10)).map((r) => r.id), ['held'], 'handed out from memory');
+    // Space returns, but the write that moves 'held' to disk is held at the gate...
+    let open!: () => void;
+    faults.gate = new Promise((r) => (open = r));
+    faults.fail = undefined;
+    await wait(60);
+    // ...while the server acknowledges the publish.
+    assert.is(ob.ack(['held']), 1);
+    open();
+    faults.gate = undefined;
+    await ob.append({ key: 'k', id: 'after', payload: 'two' });
+    assert.is(ob.status().disk, 'ok');
+    assert.is(ob.status().memoryRecords, 0);
+    await ob.close();
+    const again = await Outbox.open({ dir });
+    assert.equal((await again.take(10)).map((r) => r.id), ['after'], 'the early ack reached the ack log');
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -2,7 +2,13 @@
 // appends write part of their data and then throw that errno, as a filling disk does.
 import { OutboxFs, nodeFs } from '../../agent/outbox/fs';
 
-export interface Faults { fail?: string; partialBytes: number; syncs: number }
+export interface Faults {
+  fail?: string;
+  partialBytes: number;
+  syncs: number;
+  /** While set, appends wait for it before writing (to act while a write is under way). */
+  gate?: Promise<void>;
+}
 
 export function faultFs(inner: OutboxFs = nodeFs): { fs: OutboxFs; faults: Faults } {
   const faults: Faults = { partialBytes: 0, syncs: 0 };
@@ -15,6 +21,7 @@ export function faultFs(inner: OutboxFs = nodeFs): { fs: OutboxFs; faults: Fault
       return {
         ...f,
         async append(data) {
+          if (faults.gate) await faults.gate;
           if (faults.fail) {
             const part = Math.min(faults.partialBytes, data.length - 1);
             if (part > 0) await f.append(data.subarray(0, part));
