@@ -223,11 +223,6 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const resumed = n.smState === 'resumed';
     this.sm = n.sm;
     this.sessionEnded = new Promise<void>((resolve) => (this.endSession = resolve));
-    // Only the current connection speaks for the session: a superseded socket can still
-    // deliver what was in flight, and counting it would over-report h (XEP-0198 4).
-    conn.onElement = (el) => {
-      if (this.conn === conn) this.onElement(el);
-    };
     conn.onClose = (err) => this.onConnClose(conn, err);
     this.onlineAt = Date.now();
     const info: OnlineInfo = {
@@ -255,14 +250,13 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const queued = this.offlineQueue.splice(0);
     for (const s of queued) this.write(s);
     this.maybeRequestAck();
-    // What the server sent right behind <resumed/>/<enabled/> (its resent backlog) is
-    // handled now, after our own backlog; nothing can arrive in between (synchronous).
-    const early = conn.takeQueued();
-    if (early.length) this.log.debug('handling what arrived during negotiation', { count: early.length, names: early.map((e) => e.name).join(',') });
-    for (const el of early) {
-      if (this.conn !== conn) break;
-      this.onElement(el);
-    }
+    // Inbound from here on, starting with what the server sent right behind <resumed/> or
+    // <enabled/> (its resent backlog), after our own backlog went out. Only the current
+    // connection speaks for the session: a superseded socket can still deliver what was in
+    // flight, and counting it would over-report h (XEP-0198 4).
+    conn.deliverTo((el) => {
+      if (this.conn === conn) this.onElement(el);
+    });
     return info;
   }
 

@@ -24,16 +24,18 @@ export class Connection {
   private queue: Element[] = [];
   private waiters: Waiter[] = [];
   private headerWaiter?: { resolve: (a: Record<string, string>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
-  /** Push mode: set once the session is online; elements go here instead of the queue. */
-  onElement?: (el: Element) => void;
+  /** Push mode (see deliverTo): elements go here instead of the queue. */
+  private onElement?: (el: Element) => void;
+
   /**
-   * Elements that arrived during negotiation but were not asked for: a server may send
-   * stanzas in the same segment as <resumed/> or <enabled/> (Prosody resends its unacked
-   * queue right after <resumed/>). The session must handle them, in order, once it is in
-   * push mode; dropping them lost iq results for good (each resumption lost them again).
+   * Switches to push mode once the session is online: first every element that arrived
+   * during negotiation without being asked for, in order, then each as it arrives. A server
+   * may send stanzas in the same segment as <resumed/> or <enabled/> (Prosody resends its
+   * unacked queue right there); leaving them in the queue lost iq results for good.
    */
-  takeQueued(): Element[] {
-    return this.queue.splice(0);
+  deliverTo(fn: (el: Element) => void): void {
+    this.onElement = fn;
+    for (const el of this.queue.splice(0)) fn(el);
   }
   /** Called once when the stream or socket is gone, with the reason. */
   onClose?: (err: XiotaError) => void;
@@ -164,18 +166,12 @@ export class Connection {
     // Everything written in one tick (a publish and its SM <r/>, a window of publishes) goes
     // out as one TLS record and one syscall: per-write cost dominates at small stanzas.
     const sock = this.socket;
-    if (this.corked !== sock) {
-      this.corked = sock;
+    if (!sock.writableCorked) {
       sock.cork();
-      process.nextTick(() => {
-        if (this.corked === sock) this.corked = undefined;
-        sock.uncork();
-      });
+      process.nextTick(() => sock.uncork());
     }
     sock.write(s);
   }
-
-  private corked?: Socket;
 
   get isClosed(): boolean {
     return this.closed;
