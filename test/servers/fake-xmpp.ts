@@ -12,6 +12,7 @@ export const NS = {
   tls: 'urn:ietf:params:xml:ns:xmpp-tls',
   sasl: 'urn:ietf:params:xml:ns:xmpp-sasl',
   bind: 'urn:ietf:params:xml:ns:xmpp-bind',
+  sm: 'urn:xmpp:sm:3',
 } as const;
 
 const STREAM_OPEN = /<stream:stream\b[^>]*>/;
@@ -69,6 +70,14 @@ export async function playXmppUntilBound(conn: HostileConn, opts: FakeXmppOption
   const jid = `${user}@${domain}/${resource}`;
   await conn.write(`<iq type='result' id='${id}'><bind xmlns='${NS.bind}'><jid>${jid}</jid></bind></iq>`);
   return { user, password, resource, jid };
+}
+
+/** playXmppUntilBound offering XEP-0198, then enables it (resumable, with this id). */
+export async function playXmppUntilSmEnabled(conn: HostileConn, opts: FakeXmppOptions, smId = 'sm-1'): Promise<BoundSession> {
+  const bound = await playXmppUntilBound(conn, { ...opts, extraFeatures: `<sm xmlns='${NS.sm}'/>${opts.extraFeatures ?? ''}` });
+  await conn.readUntil(/<enable\b[^>]*\/>/);
+  await conn.write(`<enabled xmlns='${NS.sm}' id='${smId}' resume='true'/>`);
+  return bound;
 }
 
 /** Play the server from the first byte to SASL success (the client restarts its stream next). */

@@ -13,6 +13,19 @@ export function clientFor(srv: ProsodyServer, user: string, password: string, ex
   });
 }
 
+/** A client for the hostile-server fixture (test/servers/fake-xmpp.ts: dev@xiota.test, SASL PLAIN inside TLS). */
+export function fixtureClient(port: number, caFile: string, extra: Partial<ClientOptions> = {}): XmppClient {
+  return new XmppClient({
+    jid: 'dev@xiota.test',
+    credentials: { username: 'dev', password: 'pw' },
+    server: { host: '127.0.0.1', port },
+    tls: { caFile },
+    allowPlain: true, // the fixture speaks SASL PLAIN only (inside TLS)
+    pingIntervalMs: 60_000,
+    ...extra,
+  });
+}
+
 export function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();

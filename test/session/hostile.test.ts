@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { XiotaError } from '../../agent/errors';
-import { XmppClient } from '../../agent/session/client';
+import type { XmppClient } from '../../agent/session/client';
 import { Disco } from '../../agent/xep/disco';
 import { installBasics } from '../../agent/xep/basic';
 import { makeSelfSignedCert, type SelfSignedCert } from '../../scripts/certs';
-import { acceptStream, negotiateStartTls, NS, playXmppUntilBound, streamHeader } from '../servers/fake-xmpp';
+import { acceptStream, negotiateStartTls, NS, playXmppUntilBound, playXmppUntilSmEnabled, streamHeader } from '../servers/fake-xmpp';
 import { startHostileServer, type HostileConn, type HostileServer } from '../servers/hostile';
-import { waitFor } from './_helpers';
+import { fixtureClient, waitFor } from './_helpers';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -62,16 +62,7 @@ function heapAfterGc(): number {
 }
 
 function newClient(port: number): XmppClient {
-  const c = new XmppClient({
-    jid: `dev@${DOMAIN}`,
-    credentials: { username: 'dev', password: 'pw' },
-    server: { host: '127.0.0.1', port },
-    tls: { caFile: cert.caFile },
-    allowPlain: true, // the fixture speaks SASL PLAIN only (inside TLS)
-    reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
-    pingIntervalMs: 60_000,
-    connectTimeoutMs: 5_000,
-  });
+  const c = fixtureClient(port, cert.caFile, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 }, connectTimeoutMs: 5_000 });
   clients.push(c);
   return c;
 }
@@ -102,11 +93,8 @@ async function runAttack(a: Attack): Promise<{ conns: HostileConn[]; growth: num
     script: async (conn) => {
       conns.push(conn);
       if (conn.index === 1) {
-        await playXmppUntilBound(conn, { domain: DOMAIN, extraFeatures: a.sm ? `<sm xmlns='${SM}'/>` : '' });
-        if (a.sm) {
-          await conn.readUntil(/<enable\b[^>]*\/>/);
-          await conn.write(`<enabled xmlns='${SM}' id='sm-1' resume='true'/>`);
-        }
+        if (a.sm) await playXmppUntilSmEnabled(conn, { domain: DOMAIN });
+        else await playXmppUntilBound(conn, { domain: DOMAIN });
         await gate;
         await a.send(conn, () => offline.length > 0);
       } else {

@@ -8,12 +8,12 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XmppClient } from '../../agent/session/client';
+import type { XmppClient } from '../../agent/session/client';
 import { makeSelfSignedCert, type SelfSignedCert } from '../../scripts/certs';
-import { acceptStream, NS, playXmppUntilAuthenticated, playXmppUntilBound } from '../servers/fake-xmpp';
+import { acceptStream, NS, playXmppUntilAuthenticated, playXmppUntilSmEnabled } from '../servers/fake-xmpp';
 import { startHostileServer, type HostileConn, type HostileServer } from '../servers/hostile';
 import { x } from '../../agent/xml/element';
-import { waitFor } from './_helpers';
+import { fixtureClient, waitFor } from './_helpers';
 
 const DOMAIN = 'xiota.test';
 const SM = 'urn:xmpp:sm:3';
@@ -40,22 +40,13 @@ async function session(): Promise<{ c: XmppClient; conn: HostileConn }> {
     tls: 'starttls',
     cert,
     script: async (conn) => {
-      await playXmppUntilBound(conn, { domain: DOMAIN, extraFeatures: `<sm xmlns='${SM}'/>` });
-      await conn.readUntil(/<enable\b[^>]*\/>/);
-      await conn.write(`<enabled xmlns='${SM}' id='sm-1' resume='true'/>`);
+      await playXmppUntilSmEnabled(conn, { domain: DOMAIN });
       got(conn);
       await conn.closed;
     },
   });
   servers.push(srv);
-  const c = new XmppClient({
-    jid: `dev@${DOMAIN}`,
-    credentials: { username: 'dev', password: 'pw' },
-    server: { host: '127.0.0.1', port: srv.port },
-    tls: { caFile: cert.caFile },
-    allowPlain: true,
-    pingIntervalMs: 60_000,
-  });
+  const c = fixtureClient(srv.port, cert.caFile);
   clients.push(c);
   c.start();
   const conn = await ready;
@@ -89,24 +80,13 @@ test('a resumed stream the server never answers on: the next connection binds a 
         await conn.readUntil(/<resume\b[^>]*\/>/);
         await conn.write(`<resumed xmlns='${SM}' h='0' previd='sm-1'/>`);
       } else {
-        await playXmppUntilBound(conn, { domain: DOMAIN, extraFeatures: `<sm xmlns='${SM}'/>` });
-        await conn.readUntil(/<enable\b[^>]*\/>/);
-        await conn.write(`<enabled xmlns='${SM}' id='sm-${conn.index}' resume='true'/>`);
+        await playXmppUntilSmEnabled(conn, { domain: DOMAIN }, `sm-${conn.index}`);
       }
       await conn.closed;
     },
   });
   servers.push(srv);
-  const c = new XmppClient({
-    jid: `dev@${DOMAIN}`,
-    credentials: { username: 'dev', password: 'pw' },
-    server: { host: '127.0.0.1', port: srv.port },
-    tls: { caFile: cert.caFile },
-    allowPlain: true,
-    pingIntervalMs: 300,
-    pingTimeoutMs: 500,
-    reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
-  });
+  const c = fixtureClient(srv.port, cert.caFile, { pingIntervalMs: 300, pingTimeoutMs: 500, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
   clients.push(c);
   const online: boolean[] = [];
   c.on('online', (info: { resumed: boolean }) => online.push(info.resumed));
