@@ -1,5 +1,5 @@
 // Shared by the publish bench's children: the pacing of readings and the stdout protocol.
-// bench/publish-xmppjs-child.mjs keeps a copy of pace() (it is plain JS); keep them alike.
+// bench/publish-xmppjs-child.mjs loads this compiled file too (its path is an argument).
 
 export interface PhaseResult {
   event: 'done';

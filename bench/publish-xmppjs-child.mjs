@@ -2,36 +2,19 @@
 // items (the payload xiota's readingToFields makes, parsed once and cloned per reading with
 // the new sample time and value) to the same kind of PEP node, at the same rate, with no
 // durability. Same stdin/stdout protocol as bench/publish-child.ts:
-//   node publish-xmppjs-child.mjs PORT DOMAIN USER PASSWORD NODE FIRST_PUBSUB_XML PAYLOAD_XML
+//   node publish-xmppjs-child.mjs PORT DOMAIN USER PASSWORD NODE FIRST_PUBSUB_XML PAYLOAD_XML PACE_JS WINDOW
 // FIRST_PUBSUB_XML is the warm-up <pubsub> with publish-options (node created open, max 100).
-// Bursts keep at most 16 publishes in flight, the window xiota's pipeline uses.
+// PACE_JS is the compiled bench/publish-pace.js (the same pacing and stdout protocol as
+// xiota's side); bursts keep at most WINDOW publishes in flight, xiota's pipeline window.
 import { client, xml } from '@xmpp/client';
 import { parse } from 'ltx';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 
-const [port, domain, username, password, node, firstXml, payloadXml] = process.argv.slice(2);
-const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const WINDOW = 16;
-
-// Same pacing as bench/publish-pace.ts.
-function pace(rate, n, emit) {
-  return new Promise((resolve) => {
-    if (rate <= 0) {
-      for (let i = 0; i < n; i++) emit(i);
-      return resolve();
-    }
-    const t0 = performance.now();
-    let sent = 0;
-    const tick = () => {
-      const due = Math.min(n, Math.floor(((performance.now() - t0) * rate) / 1000) + 1);
-      while (sent < due) emit(sent++);
-      if (sent >= n) return resolve();
-      setTimeout(tick, Math.max(0, t0 + (sent * 1000) / rate - performance.now()));
-    };
-    tick();
-  });
-}
+const [port, domain, username, password, node, firstXml, payloadXml, paceJs, windowS] = process.argv.slice(2);
+const { pace, say } = createRequire(import.meta.url)(paceJs);
+const WINDOW = Number(windowS);
 
 const xmpp = client({ service: `xmpp://127.0.0.1:${port}`, domain, username, password, resource: 'bench-' + process.pid });
 xmpp.on('error', (e) => process.stderr.write(`xmppjs: ${e.message}\n`));

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
 import { itemIdTimestamp } from '../agent/publish/item-id';
+import { DEFAULT_WINDOW } from '../agent/publish/pipeline';
 import { parsePubSubEvent, publishIq, subscribeIq } from '../agent/xep/pubsub';
 import { readingToFields } from '../agent/xep/sensordata-fields';
 import { startProsody, type ProsodyServer } from '../scripts/local-prosody';
@@ -44,7 +45,8 @@ function spawnChild(kind: Kind, srv: ProsodyServer): Child {
     const thing = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric' as const, unit: '°C', precision: 2 }] };
     const payload = readingToFields({ thing: 'bench', timestamp: Date.now(), values: [{ field: 'temperature', value: 20 }] }, thing);
     const first = publishIq({ node: NODE, itemId: 'warmup', payload, publishOptions: { maxItems: 100, accessModel: 'open' } }).getChildren()[0]!;
-    args = [mjsPath('publish-xmppjs-child.mjs'), String(srv.c2sPort), host, 'xmppjs', 'benchpass', NODE, first.toString(), payload.toString()];
+    // It paces with our compiled publish-pace.js and bursts with our pipeline's window.
+    args = [mjsPath('publish-xmppjs-child.mjs'), String(srv.c2sPort), host, 'xmppjs', 'benchpass', NODE, first.toString(), payload.toString(), join(__dirname, 'publish-pace.js'), String(DEFAULT_WINDOW)];
   }
   // BENCH_NODE_ARGS: extra node flags for both children (e.g. --cpu-prof to profile them).
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
