@@ -32,25 +32,25 @@ t('start() after connectOnce() keeps the one session; SM counts stay right under
   const offline: string[] = [];
   a.on('offline', (e: Error) => offline.push(e.message));
   try {
-  await a.connectOnce();
-  await b.connectOnce();
-  a.start();
-  // Available (RFC 6121 4.2): chat to a full JID reaches a resource that sent presence.
-  a.send(x('presence'));
-  await a.ping();
-  const N = 300;
-  for (let i = 0; i < N; i++) b.send(x('message', { to: `a@${srv.host}/r`, type: 'chat' }, x('body', {}, String(i))));
-  await waitFor('all messages at a', () => got.length >= N, 10_000);
-  // Acks both ways after the burst: an over-counted h would end the stream here.
-  await a.ping();
-  await new Promise((r) => setTimeout(r, 300));
-  assert.is(proxy.stats.accepted, 1, 'one connection through the proxy');
-  assert.equal(offline, []);
-  assert.is(a.state, 'online');
-  assert.is(got.length, N);
-  // The loop still owns the session: a drop reconnects.
-  a.dropConnection();
-  await waitFor('online again', () => a.state === 'online' && proxy.stats.accepted === 2, 10_000);
+    await a.connectOnce();
+    await b.connectOnce();
+    a.start();
+    // Available (RFC 6121 4.2): chat to a full JID reaches a resource that sent presence.
+    a.send(x('presence'));
+    await a.ping();
+    const N = 300;
+    for (let i = 0; i < N; i++) b.send(x('message', { to: `a@${srv.host}/r`, type: 'chat' }, x('body', {}, String(i))));
+    await waitFor('all messages at a', () => got.length >= N, 10_000);
+    // Acks both ways after the burst: an over-counted h would end the stream here.
+    await a.ping();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(proxy.stats.accepted, 1, 'one connection through the proxy');
+    assert.equal(offline, []);
+    assert.is(a.state, 'online');
+    assert.is(got.length, N);
+    // The loop still owns the session: a drop reconnects.
+    a.dropConnection();
+    await waitFor('online again', () => a.state === 'online' && proxy.stats.accepted === 2, 10_000);
   } finally {
     await a.stop();
     await b.stop();
