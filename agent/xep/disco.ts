@@ -16,7 +16,7 @@ export interface DiscoItem { jid: string; node?: string; name?: string }
 export class Disco {
   identities: Identity[] = [{ category: 'client', type: 'bot', name: 'xiota' }];
   private features = new Set<string>([NS_DISCO_INFO, NS_DISCO_ITEMS, NS_CAPS]);
-  private itemSources: (() => DiscoItem[])[] = [];
+  private itemSources: ((asker: string) => DiscoItem[])[] = [];
   private cachedVer?: string;
 
   addFeature(ns: string): () => void {
@@ -28,8 +28,13 @@ export class Disco {
     };
   }
 
-  addItems(source: () => DiscoItem[]): void {
+  /** A source of root disco#items, asked with the asker's full JID (so lists can depend on who asks). */
+  addItems(source: (asker: string) => DiscoItem[]): () => void {
     this.itemSources.push(source);
+    return () => {
+      const i = this.itemSources.indexOf(source);
+      if (i >= 0) this.itemSources.splice(i, 1);
+    };
   }
 
   featureList(): string[] {
@@ -68,7 +73,7 @@ export class Disco {
     s.on(`iq/get/${NS_DISCO_ITEMS}`, (iq) => {
       const node = iq.getChild('query', NS_DISCO_ITEMS)?.attrs.node;
       const q = x('query', { xmlns: NS_DISCO_ITEMS, node });
-      if (!node) for (const src of this.itemSources) for (const it of src()) q.append(x('item', { jid: it.jid, node: it.node, name: it.name }));
+      if (!node) for (const src of this.itemSources) for (const it of src(iq.attrs.from ?? '')) q.append(x('item', { jid: it.jid, node: it.node, name: it.name }));
       return q;
     });
     return s.unload;
