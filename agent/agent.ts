@@ -9,9 +9,13 @@ import { silentLogger, type Logger } from './log';
 import { Outbox } from './outbox/outbox';
 import { ReadingPipeline, type ThingTarget } from './publish/pipeline';
 import { XmppClient, type ClientOptions } from './session/client';
-import { installBasics, packageVersion } from './xep/basic';
+import { EventEmitter } from 'node:events';
+import { dirname } from 'node:path';
+import { AccessStore, type Access } from './access-store';
+import { ModuleHost } from './module';
+import { MODULES, type AgentDeps, type AgentEvents, type AgentModule } from './modules';
+import { packageVersion } from './xep/basic';
 import { Disco } from './xep/disco';
-import { installPresence } from './xep/presence';
 
 export function clientOptionsFromConfig(config: Config, creds: ResolvedCredentials, log: Logger): ClientOptions {
   const s = config.session;
@@ -61,6 +65,10 @@ export interface AgentOptions {
   onReading?: (r: Reading) => void;
   /** Pause before resending after a failed publish (tests: shorter). Default 1000 ms. */
   retryDelayMs?: number;
+  /** The modules to install (default: MODULES, agent/modules.ts). */
+  modules?: readonly AgentModule[];
+  /** The clock modules use (tests inject one). */
+  now?: () => number;
 }
 
 export class Agent {
@@ -70,24 +78,63 @@ export class Agent {
   outbox?: Outbox;
   pipeline?: ReadingPipeline;
   private readonly log: Logger;
+  readonly access: Access;
+  /** Readings and faults for modules (presence status, alerts). */
+  readonly events = new EventEmitter<AgentEvents>();
+  readonly modules: ModuleHost;
   private thingIndex = new Map<string, ThingSpec>();
-  private unloads: (() => void)[] = [];
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.log ?? silentLogger;
     this.client = new XmppClient({ ...clientOptionsFromConfig(o.config, o.credentials, this.log), ...o.client });
-    this.unloads.push(this.disco.install(this.client.router));
-    this.unloads.push(installBasics(this.client.router, this.disco, { name: 'xiota', version: packageVersion(), os: `${process.platform} ${process.arch}` }));
-    this.unloads.push(installPresence(this.client, this.disco, { status: o.config.presence.status, priority: o.config.presence.priority }));
     this.drivers = new DriverHost({
       drivers: o.drivers,
       log: this.log.child({ component: 'drivers' }),
-      onReading: (r) => {
+      onReading: (r, driverId) => {
         o.onReading?.(r);
         void this.pipeline?.offer(r);
+        this.emit('reading', r, driverId);
       },
-      onFault: (f) => this.log.warn('driver fault', { ...f }),
+      // DriverHost logs each fault itself; here it only reaches the modules.
+      onFault: (f) => this.emit('fault', f),
     });
+    const now = o.now ?? Date.now;
+    this.access = new AccessStore({
+      policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' },
+      self: this.client.bare,
+      log: this.log.child({ component: 'access' }),
+      now,
+    });
+    const deps: AgentDeps = {
+      client: this.client,
+      disco: this.disco,
+      config: o.config,
+      drivers: this.drivers,
+      access: this.access,
+      log: this.log,
+      stateDir: dirname(o.config.outbox.dir),
+      software: { name: 'xiota', version: packageVersion(), os: `${process.platform} ${process.arch}` },
+      events: this.events,
+      latest: () => this.drivers.latestReadings(),
+      things: () => this.drivers.things(),
+      now,
+    };
+    this.modules = new ModuleHost(this.client, this.disco, this.log);
+    try {
+      for (const mod of o.modules ?? MODULES) this.modules.load(mod.name, (m) => mod.install(m, deps));
+    } catch (e) {
+      this.modules.unloadAll();
+      throw e;
+    }
+  }
+
+  /** A module's listener must not break the driver host's loop. */
+  private emit<K extends keyof AgentEvents>(event: K, ...args: AgentEvents[K]): void {
+    try {
+      (this.events as unknown as EventEmitter).emit(event, ...args);
+    } catch (e) {
+      this.log.error('module listener threw', { event, error: e as Error });
+    }
   }
 
   private thing(id: string): ThingSpec | undefined {
@@ -134,6 +181,6 @@ export class Agent {
     await this.outbox?.flush();
     await this.client.stop();
     await this.outbox?.close();
-    for (const u of this.unloads.splice(0)) u();
+    this.modules.unloadAll();
   }
 }

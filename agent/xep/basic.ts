@@ -1,9 +1,8 @@
 // Small answers every XMPP entity gives: XEP-0199 ping, XEP-0092 software version,
-// XEP-0202 entity time. Each is a handler on the router and a feature in disco.
+// XEP-0202 entity time. Each is a handler and a feature in disco.
 import { XiotaError } from '../errors';
-import type { Router } from '../session/router';
+import type { ModuleContext } from '../module';
 import { Element, x } from '../xml/element';
-import type { Disco } from './disco';
 
 export const NS_PING = 'urn:xmpp:ping';
 export const NS_VERSION = 'jabber:iq:version';
@@ -20,17 +19,16 @@ export function timeElement(now: Date): Element {
   return x('time', { xmlns: NS_TIME }, x('tzo', null, tzo), x('utc', null, now.toISOString().replace(/\.\d{3}Z$/, 'Z')));
 }
 
-export function installBasics(router: Router, disco: Disco, sw: SoftwareInfo, now: () => Date = () => new Date()): () => void {
-  const s = router.scope();
-  const offs = [disco.addFeature(NS_PING), disco.addFeature(NS_VERSION), disco.addFeature(NS_TIME)];
+export function install(m: ModuleContext, deps: { software: SoftwareInfo; now?: () => number }): void {
+  const sw = deps.software;
+  const now = deps.now ?? Date.now;
+  m.addFeature(NS_PING);
+  m.addFeature(NS_VERSION);
+  m.addFeature(NS_TIME);
   // XEP-0199 4.1: an empty result.
-  s.on(`iq/get/${NS_PING}`, (iq) => x('iq', { type: 'result', id: iq.attrs.id ?? '', to: iq.attrs.from }));
-  s.on(`iq/get/${NS_VERSION}`, () => x('query', { xmlns: NS_VERSION }, x('name', null, sw.name), x('version', null, sw.version), sw.os ? x('os', null, sw.os) : null));
-  s.on(`iq/get/${NS_TIME}`, () => timeElement(now()));
-  return () => {
-    s.unload();
-    offs.forEach((f) => f());
-  };
+  m.hook(`iq/get/${NS_PING}`, (iq) => x('iq', { type: 'result', id: iq.attrs.id ?? '', to: iq.attrs.from }));
+  m.hook(`iq/get/${NS_VERSION}`, () => x('query', { xmlns: NS_VERSION }, x('name', null, sw.name), x('version', null, sw.version), sw.os ? x('os', null, sw.os) : null));
+  m.hook(`iq/get/${NS_TIME}`, () => timeElement(new Date(now())));
 }
 
 export function packageVersion(): string {

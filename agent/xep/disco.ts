@@ -1,7 +1,7 @@
 // XEP-0030 service discovery: what this entity is and what it supports. Modules add their
 // features here; entity capabilities (XEP-0115) hash the same data.
 import { createHash } from 'node:crypto';
-import type { Router } from '../session/router';
+import type { ModuleContext } from '../module';
 import { StanzaError } from '../session/stanza';
 import { Element, x } from '../xml/element';
 
@@ -62,20 +62,22 @@ export class Disco {
     return x('c', { xmlns: NS_CAPS, hash: 'sha-1', node: CAPS_NODE, ver: this.ver() });
   }
 
-  install(router: Router): () => void {
-    const s = router.scope();
-    s.on(`iq/get/${NS_DISCO_INFO}`, (iq) => {
-      const node = iq.getChild('query', NS_DISCO_INFO)?.attrs.node;
-      // XEP-0115 6.2: the caps node#ver must answer like the plain query.
-      if (node && node !== `${CAPS_NODE}#${this.ver()}`) throw new StanzaError('item-not-found');
-      return this.infoElement(node);
-    });
-    s.on(`iq/get/${NS_DISCO_ITEMS}`, (iq) => {
-      const node = iq.getChild('query', NS_DISCO_ITEMS)?.attrs.node;
-      const q = x('query', { xmlns: NS_DISCO_ITEMS, node });
-      if (!node) for (const src of this.itemSources) for (const it of src(iq.attrs.from ?? '')) q.append(x('item', { jid: it.jid, node: it.node, name: it.name }));
-      return q;
-    });
-    return s.unload;
+  itemsElement(asker: string, node?: string): Element {
+    const q = x('query', { xmlns: NS_DISCO_ITEMS, node });
+    if (!node) for (const src of this.itemSources) for (const it of src(asker)) q.append(x('item', { jid: it.jid, node: it.node, name: it.name }));
+    return q;
   }
+}
+
+/** The disco module: answers disco#info (also at the caps node) and root disco#items. */
+export function install(m: ModuleContext, deps: { disco: Disco }): void {
+  const disco = deps.disco;
+  m.hook(`iq/get/${NS_DISCO_INFO}`, (iq) => {
+    const node = iq.getChild('query', NS_DISCO_INFO)?.attrs.node;
+    // XEP-0115 6.2: the caps node#ver must answer like the plain query.
+    if (node && node !== `${CAPS_NODE}#${disco.ver()}`) throw new StanzaError('item-not-found');
+    return disco.infoElement(node);
+  });
+  // XEP-0030 4: items of the root node come from the modules' sources; no other node has items.
+  m.hook(`iq/get/${NS_DISCO_ITEMS}`, (iq) => disco.itemsElement(iq.attrs.from ?? '', iq.getChild('query', NS_DISCO_ITEMS)?.attrs.node));
 }

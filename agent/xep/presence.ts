@@ -1,6 +1,6 @@
 // Initial presence (RFC 6121 4.2) with entity capabilities (XEP-0115 4), sent when a new
-// session starts; a resumed session keeps the presence it had.
-import type { XmppClient } from '../session/client';
+// session starts; a resumed session keeps the presence it had (XEP-0198 5).
+import type { ModuleContext } from '../module';
 import { x } from '../xml/element';
 import type { Disco } from './disco';
 
@@ -13,10 +13,8 @@ export function presenceStanza(disco: Disco, o: PresenceOptions, status?: string
     disco.capsElement());
 }
 
-export function installPresence(client: XmppClient, disco: Disco, o: PresenceOptions): () => void {
-  const onOnline = (info: { resumed: boolean }) => {
-    if (!info.resumed) client.send(presenceStanza(disco, o));
-  };
-  client.on('online', onOnline);
-  return () => client.off('online', onOnline);
+export function install(m: ModuleContext, deps: { disco: Disco; presence: PresenceOptions }): void {
+  m.onSession((info) => {
+    if (!info.resumed) m.send(presenceStanza(deps.disco, deps.presence));
+  });
 }

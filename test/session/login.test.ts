@@ -7,8 +7,12 @@ import { XiotaError } from '../../agent/errors';
 import { deriveScramKeys, ScramKeyCache } from '../../agent/sasl';
 import { StanzaError } from '../../agent/session/stanza';
 import { Disco, NS_DISCO_INFO } from '../../agent/xep/disco';
-import { installBasics, NS_TIME, NS_VERSION } from '../../agent/xep/basic';
-import { installPresence } from '../../agent/xep/presence';
+import * as basic from '../../agent/xep/basic';
+import { NS_TIME, NS_VERSION } from '../../agent/xep/basic';
+import * as discoModule from '../../agent/xep/disco';
+import * as presence from '../../agent/xep/presence';
+import { ModuleHost } from '../../agent/module';
+import { silentLogger } from '../../agent/log';
 import { x } from '../../agent/xml/element';
 import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
 import { clientFor, waitFor } from './_helpers';
@@ -65,9 +69,10 @@ t('direct TLS (XEP-0368)', async () => {
 t('answers disco#info with caps-consistent features, version, time; service-unavailable for the unknown', async () => {
   const dev = clientFor(srv, 'dev', 'devpass');
   const disco = new Disco();
-  disco.install(dev.router);
-  installBasics(dev.router, disco, { name: 'xiota', version: '9.9.9' });
-  installPresence(dev, disco, { status: 'up' });
+  const host = new ModuleHost(dev, disco, silentLogger);
+  host.load('disco', (m) => discoModule.install(m, { disco }));
+  host.load('basics', (m) => basic.install(m, { software: { name: 'xiota', version: '9.9.9' } }));
+  host.load('presence', (m) => presence.install(m, { disco, presence: { status: 'up' } }));
   const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'w' });
   await dev.connectOnce();
   await w.connectOnce();

@@ -1,0 +1,60 @@
+// The modules the agent installs, in order, and the one set of dependencies they may use.
+// A module is one file in agent/xep/ with `install(m, deps)`; adding a feature to the agent
+// is one line here. The agent loads them through a ModuleHost and unloads them on stop.
+import { EventEmitter } from 'node:events';
+import type { DriverFault, DriverHost } from '../drivers/host';
+import type { Reading, ThingSpec } from '../drivers/types';
+import type { Access } from './access-store';
+import type { Config } from './config/types';
+import type { Logger } from './log';
+import type { ModuleContext } from './module';
+import type { XmppClient } from './session/client';
+import * as basic from './xep/basic';
+import * as disco from './xep/disco';
+import * as presence from './xep/presence';
+
+/** What the drivers report, fanned out to modules (presence status, alerts, chat). */
+export interface AgentEvents {
+  /** A reading as the driver host checked it (before the publish policy). */
+  reading: [reading: Reading, driverId: string];
+  fault: [fault: DriverFault];
+}
+
+export interface AgentDeps {
+  client: XmppClient;
+  disco: disco.Disco;
+  config: Config;
+  drivers: Pick<DriverHost, 'things' | 'latestReadings' | 'set' | 'state'>;
+  access: Access;
+  log: Logger;
+  /** Where small state files live (beside the outbox): access decisions, ... */
+  stateDir: string;
+  software: basic.SoftwareInfo;
+  /** Readings and faults as they happen; modules unsubscribe in m.onUnload (see `listen`). */
+  events: EventEmitter<AgentEvents>;
+  /** The latest reading of each thing, merged field by field. */
+  latest(): Reading[];
+  things(): ThingSpec[];
+  /** One clock for every module (tests inject theirs). */
+  now(): number;
+}
+
+export interface AgentModule {
+  name: string;
+  install(m: ModuleContext, deps: AgentDeps): void;
+}
+
+/** Subscribes to an agent event for the module's lifetime. */
+export function listen<K extends keyof AgentEvents>(m: ModuleContext, events: EventEmitter<AgentEvents>, event: K, fn: (...args: AgentEvents[K]) => void): void {
+  const f = fn as (...args: unknown[]) => void;
+  (events as unknown as EventEmitter).on(event, f);
+  m.onUnload(() => (events as unknown as EventEmitter).off(event, f));
+}
+
+/** In install order. Presence hashes every module's features into caps when a session starts,
+ *  after all of them are installed, so its place in the list does not matter for caps. */
+export const MODULES: readonly AgentModule[] = [
+  { name: 'disco', install: (m, d) => disco.install(m, { disco: d.disco }) },
+  { name: 'basics', install: (m, d) => basic.install(m, { software: d.software, now: d.now }) },
+  { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence }) },
+];
