@@ -16,7 +16,7 @@ import { NS_SENSORDATA, readingToFields } from '../xep/sensordata-fields';
 import type { NodeConfig } from '../xep/pubsub';
 import { ItemIdAllocator } from './item-id';
 import { PublishPolicy, type PolicyOptions } from './policy';
-import { errorStanzaOf, NodePublisher, type IqSender } from './publisher';
+import { errorStanzaOf, NodePublisher, ServiceProfile, type IqSender } from './publisher';
 
 export interface ThingTarget {
   /** 'pep' or a PubSub service JID. */
@@ -28,6 +28,8 @@ export interface ThingTarget {
 /** What the pipeline needs of the session (XmppClient provides it). */
 export interface SessionLike {
   readonly state: string;
+  /** The account's bare JID (the PEP service probed with disco#info); optional for tests. */
+  readonly bare?: string;
   iq: IqSender;
   on(event: 'online' | 'offline', fn: (...a: never[]) => void): unknown;
   off(event: 'online' | 'offline', fn: (...a: never[]) => void): unknown;
@@ -70,6 +72,8 @@ export class ReadingPipeline {
   private readonly policies = new Map<string, PublishPolicy>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly publishers = new Map<string, NodePublisher>();
+  /** One per service: what it supports, learnt once and kept across reconnects. */
+  private readonly profiles = new Map<string, ServiceProfile>();
   private readonly ids: ItemIdAllocator;
   private readonly window: number;
   private readonly now: () => number;
@@ -153,7 +157,12 @@ export class ReadingPipeline {
     const k = service + KEY_SEP + JSON.stringify(config);
     let p = this.publishers.get(k);
     if (!p) {
-      p = new NodePublisher({ iq: (req, ms) => this.o.session.iq(req, ms), service: service === 'pep' ? undefined : service, config, timeoutMs: this.o.iqTimeoutMs, log: this.log });
+      let profile = this.profiles.get(service);
+      if (!profile) this.profiles.set(service, (profile = new ServiceProfile()));
+      p = new NodePublisher({
+        iq: (req, ms) => this.o.session.iq(req, ms), service: service === 'pep' ? undefined : service, config,
+        timeoutMs: this.o.iqTimeoutMs, log: this.log, profile, accountJid: this.o.session.bare,
+      });
       this.publishers.set(k, p);
     }
     return p;

@@ -1,18 +1,23 @@
 // Publishes items to PubSub/PEP nodes, creating and configuring each node on first use.
 //
-// First publish to a node (XEP-0060 7.1.5 publish-options are preconditions):
-//   1. publish with publish-options = the wanted config. A service with auto-create makes a
-//      missing node with that config (PEP always does, XEP-0163 3), an existing matching node
-//      just takes the item: one round trip in the common case.
+// Servers read XEP-0060 differently, so the first publish to a node goes by what the service
+// advertises (disco#info, asked once per service) and by what worked before on it:
+//   1. publish with publish-options = the wanted config (XEP-0060 7.1.5), when the service
+//      advertises #publish-options (or says nothing). A service with auto-create makes a
+//      missing node with that config (PEP always does, XEP-0163 3); an existing matching node
+//      just takes the item: one round trip in the common case (Prosody).
 //   2. conflict + precondition-not-met: the node exists with other settings. Reconfigure it as
 //      its owner (XEP-0060 8.2.4) and publish without options. Servers differ on what they
-//      compare (DESIGN.md: ejabberd issues 3044, 3664, 4106), so this is the normal path
-//      whenever the config in the YAML changes.
+//      compare (DESIGN.md: ejabberd issues 3044, 3664, 4106).
 //   3. item-not-found (a PubSub service without auto-create): create it with the config
 //      (XEP-0060 8.1.3), then publish. Prosody's component lets only admins create nodes:
 //      a forbidden create says exactly that.
-//   4. publish-options not supported at all (feature-not-implemented / bad-request):
-//      publish plain, then configure, best effort.
+//   4. the publish-options themselves refused, whatever error the server picks (ejabberd 23.01:
+//      resource-constraint "Unknown field 'pubsub#max_items' ..."): set the node up explicitly
+//      (configure it, or create it with its config when it does not exist) and publish
+//      without options. Only when that works is it a refusal of the options: the service is
+//      then remembered as one that takes none, and later first publishes there skip step 1.
+//      When the explicit path fails too, its error is the true one (a full node still says so).
 // After that a node is "ready" and later publishes go out plain, one round trip, with no
 // precondition to trip over. forget() clears that (after a reconnect to another server, or
 // when the config changes); an item-not-found on a ready node clears it too.
@@ -20,8 +25,46 @@ import { Element } from '../xml/element';
 import { XiotaError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import {
-  classifyPublishError, configureNodeIq, createNodeIq, publishIq, type ClassifiedError, type NodeConfig,
+  classifyPublishError, configureNodeIq, createNodeIq, discoInfoIq, FEATURE, nodeConfigFields, parseDiscoFeatures,
+  publishIq, publishOptionsRefusal, type ClassifiedError, type NodeConfig,
 } from '../xep/pubsub';
+
+/**
+ * What the agent learnt about one PubSub service (a PEP account or a component), shared by
+ * every NodePublisher of that service so the probe is paid once per service, not per node.
+ */
+export class ServiceProfile {
+  /** disco#info features; undefined until asked, or when the service did not say. */
+  features?: Set<string>;
+  /** true/false once known: does the service accept our publish-options? */
+  acceptsPublishOptions?: boolean;
+  /** Why publish-options are not used (for logs and `xiota check`). */
+  publishOptionsNote?: string;
+  private discovery?: Promise<void>;
+
+  /** Asks disco#info once (concurrent callers share the answer). Transport failures propagate. */
+  discover(iq: IqSender, to: string, timeoutMs?: number): Promise<void> {
+    this.discovery ??= iq(discoInfoIq(to), timeoutMs).then(
+      (r) => { this.features = parseDiscoFeatures(r); },
+      (e: unknown) => {
+        // A stanza error (the service does not answer disco) teaches nothing; a transport
+        // failure must not be cached, so the next publish asks again.
+        if (!errorStanzaOf(e)) { this.discovery = undefined; throw e; }
+      },
+    );
+    return this.discovery;
+  }
+
+  /** Try publish-options first? Not when refused before, nor when disco lists features without it. */
+  get tryPublishOptions(): boolean {
+    if (this.acceptsPublishOptions !== undefined) return this.acceptsPublishOptions;
+    return this.features === undefined || this.features.has(FEATURE.publishOptions);
+  }
+
+  has(feature: string): boolean | undefined {
+    return this.features === undefined ? undefined : this.features.has(feature);
+  }
+}
 
 /**
  * The session's request/response: sends an iq (the session adds `id`), resolves with the
@@ -40,6 +83,10 @@ export interface NodePublisherOptions {
   /** Per-iq timeout handed to `iq`. */
   timeoutMs?: number;
   log?: Logger;
+  /** Shared knowledge of the service (one per service; the pipeline shares it between configs). */
+  profile?: ServiceProfile;
+  /** The JID disco#info goes to for PEP (the account's bare JID). Without it PEP is not probed. */
+  accountJid?: string;
 }
 
 /** The error iq carried by a rejection of IqSender, or undefined for transport failures. */
@@ -58,10 +105,12 @@ export class NodePublisher {
   private readonly preparing = new Map<string, Promise<void>>();
   private readonly log: Logger;
   /** What the service did with publish-options on the last first-publish (for status/tests). */
-  lastSetupPath: 'publish-options' | 'configure' | 'create' | 'plain-then-configure' | undefined;
+  lastSetupPath: 'publish-options' | 'configure' | 'create' | undefined;
+  readonly profile: ServiceProfile;
 
   constructor(private readonly opts: NodePublisherOptions) {
     this.log = opts.log ?? silentLogger;
+    this.profile = opts.profile ?? new ServiceProfile();
   }
 
   get serviceName(): string {
@@ -106,10 +155,25 @@ export class NodePublisher {
 
   private async firstPublish(node: string, itemId: string, payload: Element): Promise<void> {
     const { service, config } = this.opts;
+    const profile = this.profile;
+    const discoTo = service ?? this.opts.accountJid;
+    if (discoTo && profile.features === undefined) await profile.discover(this.opts.iq, discoTo, this.opts.timeoutMs);
+    if (!profile.tryPublishOptions) {
+      if (profile.acceptsPublishOptions === undefined && profile.features !== undefined && !profile.publishOptionsNote) {
+        profile.publishOptionsNote = `${this.serviceName} does not advertise publish-options`;
+        this.log.info(`${profile.publishOptionsNote}; configuring nodes explicitly`, { service: this.serviceName });
+      }
+      return this.setUpExplicitly(node, itemId, payload);
+    }
     const withOptions = await this.attempt(publishIq({ service, node, itemId, payload, publishOptions: config }));
-    if (withOptions.ok) return this.markReady(node, 'publish-options');
+    if (withOptions.ok) {
+      profile.acceptsPublishOptions = true;
+      return this.markReady(node, 'publish-options');
+    }
     const e = withOptions.error;
     if (e.kind === 'precondition-not-met') {
+      // The options were understood: the node simply has other settings.
+      profile.acceptsPublishOptions = true;
       this.log.info('pubsub node config differs, reconfiguring', { node, service: this.serviceName, error: e.message });
       const conf = await this.attempt(configureNodeIq(service, node, config));
       if (!conf.ok) throw this.fail('configure', node, conf);
@@ -128,16 +192,53 @@ export class NodePublisher {
       }
       return this.plainThenReady(node, itemId, payload, 'create');
     }
-    if (e.condition === 'feature-not-implemented' || e.condition === 'bad-request') {
-      // XEP-0060 7.1.5: publish-options support is optional (feature
-      // http://jabber.org/protocol/pubsub#publish-options).
-      const plain = await this.attempt(publishIq({ service, node, itemId, payload }));
-      if (!plain.ok) throw this.fail('publish to', node, plain);
-      const conf = await this.attempt(configureNodeIq(service, node, config));
-      if (!conf.ok) this.log.warn('pubsub node published but not configured', { node, service: this.serviceName, error: conf.error.message });
-      return this.markReady(node, 'plain-then-configure');
+    const field = publishOptionsRefusal(e);
+    if (field === undefined) throw this.fail('publish to', node, withOptions);
+    // Maybe the options, maybe the item: the explicit path tells. If it fails, its error is
+    // the real one and nothing is remembered.
+    await this.setUpExplicitly(node, itemId, payload);
+    profile.acceptsPublishOptions = false;
+    profile.publishOptionsNote = `${this.serviceName} does not accept publish-options${field ? ` for ${field}` : ''} (${e.message})`;
+    this.log.info(`${profile.publishOptionsNote}; configured the node instead, and will for its other nodes`, { node, service: this.serviceName });
+  }
+
+  /**
+   * Without publish-options: configure the node as its owner (XEP-0060 8.2.4); when it does
+   * not exist, create it with its config (8.1.3, when create-and-configure is not ruled out)
+   * or create it and then configure it; then publish plain.
+   */
+  private async setUpExplicitly(node: string, itemId: string, payload: Element): Promise<void> {
+    const { service, config } = this.opts;
+    if (nodeConfigFields(config).length === 0) {
+      // Nothing to configure: publish, and create the node if the service does not auto-create.
+      const r = await this.attempt(publishIq({ service, node, itemId, payload }));
+      if (r.ok) return this.markReady(node, 'configure');
+      if (r.error.kind !== 'item-not-found') throw this.fail('publish to', node, r);
+      const created = await this.attempt(createNodeIq(service, node));
+      if (!created.ok && created.error.condition !== 'conflict') throw this.fail('create', node, created);
+      return this.plainThenReady(node, itemId, payload, 'create');
     }
-    throw this.fail('publish to', node, withOptions);
+    const conf = await this.attempt(configureNodeIq(service, node, config));
+    if (conf.ok) return this.plainThenReady(node, itemId, payload, 'configure');
+    if (conf.error.kind !== 'item-not-found') throw this.fail('configure', node, conf);
+    let created: Attempt = { ok: false, error: conf.error, stanza: conf.stanza };
+    if (this.profile.has(FEATURE.createAndConfigure) !== false) {
+      created = await this.attempt(createNodeIq(service, node, config));
+      if (created.ok) return this.plainThenReady(node, itemId, payload, 'create');
+      if (created.error.condition === 'conflict') {
+        // Created meanwhile (or by our own auto-create): make its settings ours.
+        const again = await this.attempt(configureNodeIq(service, node, config));
+        if (!again.ok) throw this.fail('configure', node, again);
+        return this.plainThenReady(node, itemId, payload, 'create');
+      }
+      if (created.error.kind === 'forbidden') throw this.fail('create', node, created);
+    }
+    // Create bare, then configure (a service that does not take a config on create).
+    const bare = await this.attempt(createNodeIq(service, node));
+    if (!bare.ok && bare.error.condition !== 'conflict') throw this.fail('create', node, bare);
+    const after = await this.attempt(configureNodeIq(service, node, config));
+    if (!after.ok) throw this.fail('configure', node, after);
+    return this.plainThenReady(node, itemId, payload, 'create');
   }
 
   private async plainThenReady(node: string, itemId: string, payload: Element, path: 'configure' | 'create'): Promise<void> {

@@ -216,3 +216,47 @@ export function classifyPublishError(errorIq: Element): ClassifiedError {
   if (text !== undefined) out.text = text;
   return out;
 }
+
+// --- What a PubSub service says it supports (XEP-0030 disco#info, XEP-0060 10) -------------
+
+export const NS_DISCO_INFO_Q = 'http://jabber.org/protocol/disco#info';
+/** XEP-0060 10 feature names the node setup reads. */
+export const FEATURE = {
+  publishOptions: `${NS_PUBSUB}#publish-options`,
+  configNode: `${NS_PUBSUB}#config-node`,
+  createAndConfigure: `${NS_PUBSUB}#create-and-configure`,
+  createNodes: `${NS_PUBSUB}#create-nodes`,
+  autoCreate: `${NS_PUBSUB}#auto-create`,
+  configNodeMax: `${NS_PUBSUB}#config-node-max`,
+} as const;
+
+/** XEP-0030 3.1 disco#info to the service (PEP: the account's own bare JID, XEP-0163 4). */
+export function discoInfoIq(to: string): Element {
+  return iqGet(to, x('query', { xmlns: NS_DISCO_INFO_Q }));
+}
+
+/** The features of a disco#info result; undefined when the result holds no query (nothing learnt). */
+export function parseDiscoFeatures(result: Element): Set<string> | undefined {
+  const q = result.getChild('query', NS_DISCO_INFO_Q);
+  if (!q) return undefined;
+  return new Set(q.getChildren('feature').map((f) => f.attrs.var ?? '').filter(Boolean));
+}
+
+/**
+ * Does this error to a publish WITH publish-options possibly mean "I do not take these
+ * publish-options" rather than "your item or node is wrong"? Servers pick different errors
+ * for it: ejabberd 23.01 answers resource-constraint "Unknown field 'pubsub#max_items' of type
+ * ...publish-options"; others not-acceptable, bad-request, feature-not-implemented, or
+ * pubsub#errors unsupported/invalid-options. Only a retry without options can tell for sure,
+ * so this only decides whether that retry is worth making. Returns the option field the
+ * server named, '' when it named none, or undefined when the error is not such a refusal.
+ */
+export function publishOptionsRefusal(e: ClassifiedError): string | undefined {
+  const text = e.text ?? '';
+  const named = /pubsub#([a-z_]+)/i.exec(text)?.[1];
+  const mentionsOptions = /publish-options|unknown field|publish_options|precondition/i.test(text);
+  const refusingCondition = ['resource-constraint', 'not-acceptable', 'bad-request', 'feature-not-implemented', 'not-allowed', 'conflict'].includes(e.condition);
+  const refusingPubsub = ['unsupported', 'invalid-options', 'unsupported-access-model'].includes(e.pubsubCondition);
+  if (mentionsOptions || refusingPubsub || (refusingCondition && e.kind !== 'precondition-not-met')) return named ?? '';
+  return undefined;
+}
