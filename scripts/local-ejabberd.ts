@@ -336,6 +336,16 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
     }
   };
 
+  // A SIGKILLed beam's main thread shows as a zombie while its other threads still hold the
+  // sockets for a few ms: a VM is gone when its ports refuse too.
+  const portsClosed = async (timeoutMs = 10_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while ((await canConnect(c2s, '127.0.0.1', 200)) || (await canConnect(dtls, '127.0.0.1', 200))) {
+      if (Date.now() > deadline) throw new Error(`ejabberd ${version}: ports ${c2s}/${dtls} still accept ${timeoutMs} ms after the VM exited`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
   const srv: EjabberdServer = {
     kind: 'ejabberd',
     version,
@@ -369,9 +379,11 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
       // Erlang/OTP 25 takes SIGTERM as init:stop(): a clean shutdown, faster than ejabberdctl stop.
       const beam = v.beamPid();
       if (beam) { try { process.kill(beam, 'SIGTERM'); } catch { /* gone */ } } else v.signal('SIGTERM');
-      if (await exitedWithin(v, 10_000)) return;
-      v.signal('SIGKILL');
-      await exitedWithin(v, 10_000);
+      if (!(await exitedWithin(v, 10_000))) {
+        v.signal('SIGKILL');
+        await exitedWithin(v, 10_000);
+      }
+      await portsClosed();
     },
     async kill() {
       if (!vm?.running()) return;
@@ -379,8 +391,8 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
       const beam = v.beamPid();
       if (beam) { try { process.kill(beam, 'SIGKILL'); } catch { /* gone */ } }
       v.signal('SIGKILL');
-      if (await exitedWithin(v, 10_000)) return;
-      throw new Error(`ejabberd ${version}: process group ${v.pgid} still there 10 s after SIGKILL`);
+      if (!(await exitedWithin(v, 10_000))) throw new Error(`ejabberd ${version}: process group ${v.pgid} still there 10 s after SIGKILL`);
+      await portsClosed();
     },
     async register(u, password) {
       // The node may still be starting its modules after the ports opened: retry briefly.
