@@ -12,6 +12,10 @@ import { XmppClient } from '../agent/session/client';
 import { x, type Element } from '../agent/xml/element';
 import { parsePubSubEvent, subscribeIq } from '../agent/xep/pubsub';
 import { parseFields } from '../agent/xep/sensordata-fields';
+import { formatValue } from '../agent/format';
+import { loadConfig } from '../agent/config';
+import { buildDrivers } from '../agent/cli/drivers';
+import type { DriverContext } from '../drivers/types';
 
 const CLI = join(__dirname, '../agent/cli/main.js');
 const GATEWAY = { user: 'gateway', password: 'gateway-demo-pass' };
@@ -80,10 +84,34 @@ function cli(args: string[], prefix: string, onSpawn?: (c: ChildProcess) => void
   });
 }
 
-/** One line per thing: `[watcher] room temperature=21.53 °C humidity=48.2 % relay=false`. */
-function readingLines(el: Element): string[] {
+type Units = Map<string, string>;
+
+/**
+ * `thing/field` -> unit, as the config's drivers declare them. XEP-0323 carries a unit on
+ * `<numeric>` only, so without this the watcher would show bytes and seconds (`<int>`) raw.
+ */
+async function declaredUnits(configFile: string): Promise<Units> {
+  const units: Units = new Map();
+  const r = loadConfig(configFile, { env: {}, checkFiles: false });
+  if (!r.config) return units;
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+  const ctx: DriverContext = { emit() {}, fault() {}, log: quiet };
+  for (const d of buildDrivers(r.config).drivers) {
+    try {
+      await d.start(ctx);
+      for (const t of d.things()) for (const f of t.fields) if (f.unit) units.set(`${t.id}/${f.name}`, f.unit);
+    } catch { /* the agent reports its own driver faults */ }
+    await d.stop().catch(() => undefined);
+  }
+  return units;
+}
+
+/** One line per thing: `[watcher] room temperature=21.53 °C humidity=48.2 % relay=off`,
+ *  `host memory_total=23.5 GiB uptime=3 d 4 h` (people read bytes and seconds badly). */
+function readingLines(el: Element, units: Units): string[] {
   return parseFields(el).map((r) => {
-    const parts = r.fields.map((f) => (f.error !== undefined ? `${f.field}=error(${f.error})` : `${f.field}=${String(f.value)}${f.unit ? ' ' + f.unit : ''}`));
+    const show = (f: (typeof r.fields)[number]) => formatValue(f.value!, f.unit ?? units.get(`${r.thing}/${f.field}`));
+    const parts = r.fields.map((f) => (f.error !== undefined ? `${f.field}=error(${f.error})` : f.value === undefined ? `${f.field}=?` : `${f.field}=${show(f)}`));
     return `${r.thing} ${parts.join(' ')}`;
   });
 }
@@ -123,6 +151,7 @@ async function main(): Promise<number> {
     const configFile = join(srv.dir, 'xiota.yaml');
     writeFileSync(configFile, demoConfig(srv, passwordFile, join(srv.dir, 'outbox')), { mode: 0o600 });
     say(`config written to ${configFile}`);
+    const units = await declaredUnits(configFile);
 
     say('$ xiota check --config ' + configFile);
     const checked = await cli(['check', '--config', configFile], '[check]');
@@ -148,7 +177,7 @@ async function main(): Promise<number> {
       if (!ev) return;
       for (const it of ev.items) {
         if (!it.payload) continue;
-        for (const line of readingLines(it.payload)) {
+        for (const line of readingLines(it.payload, units)) {
           readings++;
           process.stdout.write(`[watcher] ${line}\n`);
         }

@@ -8,7 +8,8 @@
 // start. --expose-gc lets `run` collect the config parser's garbage once before the agent
 // loads (see run()). `env -S` is GNU coreutils >= 8.30 (Debian 10 and later). To run
 // without it: node /path/to/dist/agent/cli/main.js run ...
-import { writeFileSync, existsSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { XiotaError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { loadConfig, releaseConfigParser, formatIssues, parseArgs, resolvePassword, starterConfig, USAGE, type Config, type ParsedArgs } from '../config';
@@ -154,11 +155,16 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
         return 0;
       case 'init': {
         const path = args.configPath!;
-        if (existsSync(path)) {
-          io.err(`xiota: ${path} already exists; not overwriting it (remove it or pass --config OTHER)`);
+        try {
+          // 'wx': created here or refused, never overwritten (no window between a check and the write).
+          writeFileSync(path, starterConfig(), { mode: 0o640, flag: 'wx' });
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') io.err(`xiota: ${path} already exists; not overwriting it (remove it or give another path: xiota init OTHER.yaml)`);
+          else if (code === 'ENOENT') io.err(`xiota: cannot write ${path}: its directory does not exist (create it first: mkdir -p ${dirname(path)})`);
+          else io.err(`xiota: cannot write ${path}: ${(e as Error).message}`);
           return 2;
         }
-        writeFileSync(path, starterConfig(), { mode: 0o640 });
         io.out(`wrote ${path}; edit account.jid and the password file, then run: xiota check --config ${path}`);
         return 0;
       }

@@ -29,19 +29,19 @@ export interface ParsedArgs {
   /** The config file to read (or, for init, to write); undefined when none was found. */
   configPath?: string;
   flags: CliFlags;
-  /** Arguments after the command (`xiota read cpu`). */
+  /** Arguments after the command: always empty today (an unexpected one is an error). */
   positionals: string[];
 }
 
 export const USAGE = `Usage: xiota <command> [options]
 
 Commands:
-  init      write a commented starter config (to --config, default ./xiota.yaml)
-  check     check the config, then connect and log in once
-  read      sample every driver once and print the readings
-  run       run the agent (what the systemd unit starts)
-  help      show this text
-  version   print the version
+  init [FILE]  write a commented starter config (to FILE or --config, default ./xiota.yaml)
+  check        check the config, then connect and log in once
+  read         sample every driver once and print the readings
+  run          run the agent (what the systemd unit starts)
+  help         show this text
+  version      print the version
 
 Options:
   -c, --config FILE         config file (default ./xiota.yaml if present, else /etc/xiota/xiota.yaml)
@@ -117,6 +117,14 @@ export function parseArgs(argv: readonly string[], opts: ParseArgsOptions = {}):
 
   const cwd = opts.cwd ?? process.cwd();
   const exists = opts.exists ?? existsSync;
+  // `xiota init PATH` means `xiota init --config PATH`; any other argument is a mistake
+  // (before, `xiota init /etc/xiota/x.yaml` silently wrote ./xiota.yaml).
+  if (command === 'init' && positionals.length === 1 && flags.config === undefined) flags.config = positionals.shift()!;
+  if (positionals.length) {
+    const what = positionals.map((p) => `"${p}"`).join(' ');
+    const hint = command === 'init' ? `give one path: xiota init PATH, or xiota init --config PATH` : `give the config file with --config FILE`;
+    throw new XiotaError('XIOTA_E_CONFIG', `unexpected argument ${what} after "${command}": ${hint}\n\n${USAGE}`, { argv: [...argv] });
+  }
   let configPath: string | undefined;
   if (flags.config !== undefined) configPath = resolve(cwd, flags.config);
   else if (command === 'init') configPath = resolve(cwd, 'xiota.yaml');

@@ -3,7 +3,7 @@
 // without echoing it), read with a simulated driver, and run until SIGTERM.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../agent/config';
@@ -89,6 +89,28 @@ t('init writes a starter config that loadConfig accepts', async () => {
   const again = await runCli(['init', '--config', path], { env: envWith() });
   assert.is(again.code, 2);
   assert.match(again.stderr, /already exists/);
+});
+
+t('init PATH writes that file (not ./xiota.yaml); refusals exit non-zero and write nothing', async () => {
+  const cwd = mkdtempSync(join(dir, 'init-'));
+  const path = join(cwd, 'sub-x.yaml');
+  const r = await runCli(['init', path], { env: envWith(), cwd });
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(existsSync(path), 'the named file');
+  assert.not.ok(existsSync(join(cwd, 'xiota.yaml')), 'no ./xiota.yaml');
+  const before = readFileSync(path, 'utf8');
+  writeFileSync(path, before + '# mine\n');
+  const again = await runCli(['init', path], { env: envWith(), cwd });
+  assert.is(again.code, 2);
+  assert.match(again.stderr, /already exists; not overwriting it/);
+  assert.match(readFileSync(path, 'utf8'), /# mine\n$/);
+  const extra = await runCli(['init', path, 'more'], { env: envWith(), cwd });
+  assert.is(extra.code, 2);
+  assert.match(extra.stderr, /unexpected argument ".*" "more" after "init"/);
+  const noDir = await runCli(['init', join(cwd, 'nope', 'x.yaml')], { env: envWith(), cwd });
+  assert.is(noDir.code, 2);
+  assert.match(noDir.stderr, /directory does not exist \(create it first: mkdir -p /);
+  assert.equal(readdirSync(cwd), ['sub-x.yaml']);
 });
 
 t('check with flags only against a real Prosody: exit 0, the report lines', async () => {

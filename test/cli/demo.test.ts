@@ -12,7 +12,10 @@ test('demo with DEMO_SECONDS=8: check passes, the watcher prints readings, exit 
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^\[check\] sasl +SCRAM-/m);
   assert.match(r.stdout, /^\[agent\] .*session online/m);
-  assert.match(r.stdout, /^\[watcher\] room temperature=\d+(\.\d+)? °C humidity=\d+(\.\d+)? % relay=(true|false)$/m);
+  assert.match(r.stdout, /^\[watcher\] room temperature=\d+(\.\d+)? °C humidity=\d+(\.\d+)? % relay=(on|off)$/m);
+  // bytes and seconds in units people read (drivers/linux.ts reports B and s)
+  assert.match(r.stdout, /^\[watcher\] host .*memory_total=\d+(\.\d+)? (MiB|GiB|TiB) /m);
+  assert.not.match(r.stdout, /=\d{7,} B\b/);
   assert.match(r.stdout, /^\[agent\] .*SIGTERM: stopping/m);
   const dir = /removed (\S+)$/m.exec(r.stdout)?.[1];
   assert.ok(dir, 'the demo names its temp dir');

@@ -17,7 +17,15 @@ test('commands and flags parse', () => {
   assert.is(parseArgs([]).command, 'help');
   assert.is(parseArgs(['run', '-h']).command, 'help');
   assert.is(parseArgs(['-V']).command, 'version');
-  assert.equal(parseArgs(['read', 'cpu'], { exists: none }).positionals, ['cpu']);
+  assert.throws(() => parseArgs(['read', 'cpu'], { exists: none }), /unexpected argument "cpu" after "read": give the config file with --config FILE/);
+});
+
+test('init PATH means init --config PATH; anything more is an error', () => {
+  assert.is(parseArgs(['init', 'conf/x.yaml'], { cwd: '/srv', exists: none }).configPath, '/srv/conf/x.yaml');
+  assert.is(parseArgs(['init', '/etc/xiota/x.yaml'], { cwd: '/srv', exists: none }).configPath, '/etc/xiota/x.yaml');
+  assert.throws(() => parseArgs(['init', 'a.yaml', 'b.yaml'], { exists: none }), /unexpected argument "a.yaml" "b.yaml" after "init": give one path/);
+  assert.throws(() => parseArgs(['init', 'a.yaml', '--config', 'b.yaml'], { exists: none }), /unexpected argument "a.yaml" after "init"/);
+  assert.throws(() => parseArgs(['run', 'x.yaml'], { exists: none }), /unexpected argument "x.yaml" after "run"/);
 });
 
 test('config path: --config, else ./xiota.yaml if present, else /etc/xiota/xiota.yaml', () => {
