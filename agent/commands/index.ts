@@ -1,0 +1,38 @@
+// The commands module as the agent loads it: the XEP-0050 responder (agent/xep/commands.ts)
+// with the device's commands, in the order clients list them.
+import type { ModuleContext } from '../module';
+import type { AgentDeps } from '../modules';
+import * as adhoc from '../xep/commands';
+import { readCommand, setCommand, statusCommand, type DeviceThing, type DeviceView } from './device';
+import { accessCommand, alertsCommand, MemoryAlertSubscriptions, type AlertSubscriptions } from './people';
+
+export interface DeviceCommandsOptions {
+  /** Ranges of numeric fields when known (drivers do not declare them yet). */
+  rangeOf?: (thing: string, field: string) => { min?: number; max?: number } | undefined;
+  /** Who gets alerts; in memory by default until the alerts module owns the list. */
+  alerts?: AlertSubscriptions;
+  sessionTtlMs?: number;
+}
+
+export function deviceView(d: Pick<AgentDeps, 'things' | 'latest' | 'drivers' | 'now'>, rangeOf?: DeviceCommandsOptions['rangeOf']): DeviceView {
+  return {
+    things: (): DeviceThing[] => d.things().map((t) => ({
+      id: t.id, name: t.name,
+      fields: t.fields.map((f) => ({ ...f, ...(rangeOf?.(t.id, f.name) ?? {}) })),
+    })),
+    latest: () => d.latest(),
+    set: (thing, field, value) => d.drivers.set(thing, field, value),
+    now: () => d.now(),
+  };
+}
+
+export function install(m: ModuleContext, d: AgentDeps, o: DeviceCommandsOptions = {}): adhoc.CommandSessions {
+  const view = deviceView(d, o.rangeOf);
+  return adhoc.install(m, {
+    commands: [statusCommand(view), readCommand(view), setCommand(view), alertsCommand(o.alerts ?? new MemoryAlertSubscriptions()), accessCommand(d.access)],
+    access: d.access,
+    selfJid: () => d.client.jid,
+    now: d.now,
+    sessionTtlMs: o.sessionTtlMs,
+  });
+}
