@@ -3,31 +3,18 @@
 //   ⚠ greenhouse.temperature is 31.2 °C (above 30 for 60 s)
 //   ✓ resolved: greenhouse.temperature back to 28.9 °C (was above 30 for 12 min)
 import type { FieldSpec, Value } from '../../drivers/types';
+import { formatDuration as formatSeconds, formatValue as formatPlain } from '../format';
 import { conditionText, ruleKind, type AlertEvent, type AlertRule } from './rules';
 
 const MAX_FAULT_TEXT = 200;
 
-/** 31.2 °C, 41 %, on/off for booleans. */
+/** 31.2 °C, 41 %, on/off (agent/format.ts, the chat's and presence's formatting). */
 export function formatValue(v: Value | undefined, spec?: FieldSpec): string {
-  if (v === undefined) return 'no value';
-  if (typeof v === 'boolean') return v ? 'on' : 'off';
-  if (typeof v === 'number') {
-    const n = spec?.precision !== undefined && Number.isFinite(v) ? v.toFixed(spec.precision) : String(v);
-    return spec?.unit ? `${n} ${spec.unit}` : n;
-  }
-  return spec?.unit ? `${v} ${spec.unit}` : v;
+  return v === undefined ? 'no value' : formatPlain(v, spec?.unit, spec?.precision);
 }
 
-/** 45 s, 12 min, 4 h, 4 h 5 min, 2 d 3 h. */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s} s`;
-  const min = Math.round(s / 60);
-  if (min < 60) return `${min} min`;
-  const h = Math.floor(min / 60);
-  if (h < 48) return min % 60 ? `${h} h ${min % 60} min` : `${h} h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+function formatDuration(ms: number): string {
+  return formatSeconds(ms / 1000);
 }
 
 function clip(s: string, n: number): string {
