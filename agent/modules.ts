@@ -9,6 +9,7 @@ import type { Config } from './config/types';
 import type { Logger } from './log';
 import type { ModuleContext } from './module';
 import type { XmppClient } from './session/client';
+import * as commands from './commands';
 import * as basic from './xep/basic';
 import * as disco from './xep/disco';
 import * as presence from './xep/presence';
@@ -57,4 +58,5 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'disco', install: (m, d) => disco.install(m, { disco: d.disco }) },
   { name: 'basics', install: (m, d) => basic.install(m, { software: d.software, now: d.now }) },
   { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence }) },
+  { name: 'commands', install: (m, d) => { commands.install(m, d); } },
 ];

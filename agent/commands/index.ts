@@ -4,13 +4,14 @@ import type { ModuleContext } from '../module';
 import type { AgentDeps } from '../modules';
 import * as adhoc from '../xep/commands';
 import { readCommand, setCommand, statusCommand, type DeviceThing, type DeviceView } from './device';
-import { accessCommand, alertsCommand, MemoryAlertSubscriptions, type AlertSubscriptions } from './people';
+import { alertSwitchFor, type AlertSwitch } from '../alerts/switch';
+import { accessCommand, alertsCommand } from './people';
 
 export interface DeviceCommandsOptions {
   /** Ranges of numeric fields when known (drivers do not declare them yet). */
   rangeOf?: (thing: string, field: string) => { min?: number; max?: number } | undefined;
-  /** Who gets alerts; in memory by default until the alerts module owns the list. */
-  alerts?: AlertSubscriptions;
+  /** Who gets alerts: by default the agent's one switch in its state directory (shared with alerts and chat). */
+  alerts?: AlertSwitch;
   sessionTtlMs?: number;
 }
 
@@ -29,7 +30,7 @@ export function deviceView(d: Pick<AgentDeps, 'things' | 'latest' | 'drivers' | 
 export function install(m: ModuleContext, d: AgentDeps, o: DeviceCommandsOptions = {}): adhoc.CommandSessions {
   const view = deviceView(d, o.rangeOf);
   return adhoc.install(m, {
-    commands: [statusCommand(view), readCommand(view), setCommand(view), alertsCommand(o.alerts ?? new MemoryAlertSubscriptions()), accessCommand(d.access)],
+    commands: [statusCommand(view), readCommand(view), setCommand(view), alertsCommand(o.alerts ?? alertSwitchFor(d.stateDir, (msg) => m.log.warn(msg))), accessCommand(d.access)],
     access: d.access,
     selfJid: () => d.client.jid,
     now: d.now,

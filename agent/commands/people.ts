@@ -3,32 +3,16 @@
 // (agent/access-store.ts); these commands only translate forms to its calls.
 import { bareOf } from '../access';
 import type { Access, GrantRole } from '../access-store';
+import type { AlertSwitch } from '../alerts/switch';
 import type { Command, Step } from '../xep/commands';
 import type { FormField } from '../xep/forms';
 
-/** Who receives alerts: owners by default, each may switch them off for themselves. */
-export interface AlertSubscriptions {
-  enabled(jid: string): boolean;
-  set(jid: string, on: boolean): Promise<void>;
-}
-
-/** In memory until the alerts module keeps its own list; an opt-out set of bare JIDs. */
-export class MemoryAlertSubscriptions implements AlertSubscriptions {
-  private readonly off = new Set<string>();
-  enabled(jid: string): boolean {
-    return !this.off.has(bareOf(jid));
-  }
-  async set(jid: string, on: boolean): Promise<void> {
-    if (on) this.off.delete(bareOf(jid));
-    else this.off.add(bareOf(jid));
-  }
-}
-
-export function alertsCommand(alerts: AlertSubscriptions): Command {
+/** `alerts` (owners, the default recipients): the asker's own on/off, kept in the alert switch. */
+export function alertsCommand(alerts: Pick<AlertSwitch, 'alertsOn' | 'setAlerts'>): Command {
   return {
     node: 'alerts', name: 'Alerts on or off', action: 'alerts',
     execute(ctx): Step {
-      const on = alerts.enabled(ctx.from);
+      const on = alerts.alertsOn(ctx.from, true);
       return {
         status: 'executing',
         stage: {
@@ -38,7 +22,7 @@ export function alertsCommand(alerts: AlertSubscriptions): Command {
           },
           async submit(values, c): Promise<Step> {
             const want = values.get('alerts') === true;
-            await alerts.set(c.from, want);
+            await alerts.setAlerts(c.from, want);
             return { status: 'completed', note: { type: 'info', text: `Alerts are ${want ? 'on' : 'off'} for ${bareOf(c.from)}.` } };
           },
         },

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AccessStore } from '../../agent/access-store';
-import { accessCommand, alertsCommand, MemoryAlertSubscriptions } from '../../agent/commands/people';
+import { accessCommand, alertsCommand } from '../../agent/commands/people';
+import { MemoryAlertSwitch } from '../../agent/alerts/switch';
 import { readCommand, setCommand, statusCommand, type DeviceThing, type DeviceView } from '../../agent/commands/device';
 import { CommandSessions, ERROR_VAR, NS_COMMANDS, type Command } from '../../agent/xep/commands';
 import { parseForm, type DataForm } from '../../agent/xep/forms';
@@ -161,7 +162,7 @@ function device(): DeviceView & { sets: [string, string, Value][] } {
 }
 
 function sessionsFor(dev: DeviceView, acc = access()) {
-  return new CommandSessions({ commands: [statusCommand(dev), readCommand(dev), setCommand(dev), alertsCommand(new MemoryAlertSubscriptions()), accessCommand(acc)], access: acc, selfJid: () => 'dev@domain/xiota' });
+  return new CommandSessions({ commands: [statusCommand(dev), readCommand(dev), setCommand(dev), alertsCommand(new MemoryAlertSwitch()), accessCommand(acc)], access: acc, selfJid: () => 'dev@domain/xiota' });
 }
 
 function formOf(el: Element): DataForm {
@@ -328,7 +329,7 @@ test('a submit with no form gets the form again; prev on the first stage is a ba
 
 test('alerts and access commands (owner)', async () => {
   const acc = access();
-  const alerts = new MemoryAlertSubscriptions();
+  const alerts = new MemoryAlertSwitch();
   const s = new CommandSessions({ commands: [alertsCommand(alerts), accessCommand(acc)], access: acc, selfJid: () => 'd' });
   const run = async (node: string, fields: string) => {
     const sid = (await s.handle(ME, cmd(`<command xmlns='${NS_COMMANDS}' node='${node}'/>`))).attrs.sessionid!;
@@ -336,7 +337,8 @@ test('alerts and access commands (owner)', async () => {
   };
   let r = await run('alerts', `<field var='alerts'><value>0</value></field>`);
   assert.is(r.getChildText('note', NS_COMMANDS), 'Alerts are off for requester@domain.');
-  assert.is(alerts.enabled(ME), false);
+  assert.is(alerts.alertsOn(ME), false);
+  assert.is(alerts.choice(ME), false);
   r = await run('access', `<field var='op'><value>allow</value></field><field var='jid'><value>bob@domain</value></field><field var='role'><value>controller</value></field>`);
   assert.is(r.getChildText('note', NS_COMMANDS), 'bob@domain is now a controller.');
   assert.is(acc.roleOf('bob@domain/phone'), 'controller');
