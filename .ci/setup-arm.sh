@@ -51,7 +51,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # qemu-user's recommended qemu-user-binfmt would register binfmt handlers machine-wide;
   # the tests call qemu explicitly, so nothing else on the machine changes behaviour.
+  # Package lists first on a fresh machine (none yet) ...
+  apt-cache show "${missing[@]}" > /dev/null 2>&1 || apt-get update -qq < /dev/null
   if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" < /dev/null; then
+    # ... and again when they were stale (a version no longer on the mirror).
+    echo "== setup-arm: apt-get install failed; retrying after apt-get update"
     apt-get update -qq < /dev/null
     apt-get install -y -qq --no-install-recommends "${missing[@]}" < /dev/null
   fi
