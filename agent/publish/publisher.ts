@@ -270,7 +270,16 @@ export class NodePublisher {
     const where = svc ? `the PubSub service ${svc}` : 'the account\'s PEP service';
     const { kind, message } = r.error;
     let todo: string;
-    if (action === 'create' && (kind === 'forbidden' || kind === 'not-allowed' || r.error.condition === 'feature-not-implemented')) {
+    // ejabberd names a config value it refuses: "Bad value of field 'pubsub#max_items' ..."
+    const badField = /bad value of field '?pubsub#([a-z_]+)/i.exec(r.error.text ?? '')?.[1];
+    const fields = new Map(nodeConfigFields(this.opts.config));
+    if (badField && (action === 'configure' || action === 'create')) {
+      const value = fields.get(`pubsub#${badField}`);
+      const limits = badField === 'max_items'
+        ? ' (the server caps it: Prosody pep_max_items, default 256; ejabberd mod_pubsub max_items_node, default 1000)'
+        : '';
+      todo = `${where} does not take ${badField}=${value ?? '?'}${limits}: change pubsub.${badField} in the config, or the server's limit`;
+    } else if (action === 'create' && (kind === 'forbidden' || kind === 'not-allowed' || r.error.condition === 'feature-not-implemented')) {
       todo = `${where} lets only its admins create nodes: create node ${node} there (or make this account an admin), or use PEP by leaving the pubsub service unset`;
     } else if (action === 'configure' && (kind === 'forbidden' || kind === 'not-allowed' || kind === 'item-not-found')) {
       todo = `node ${node} exists on ${where} with other settings and this account may not reconfigure it: make this account its owner, change the node's settings by hand, or change the publish settings in the config to match the node`;

@@ -222,6 +222,20 @@ test('ejabberd: publish-options refused -> configure (item-not-found) -> create+
   assert.equal(lines.filter((l) => l.includes('publish-options')).length, 1);
 });
 
+test("a refused config value is named with the server limits (ejabberd: Bad value of field 'pubsub#max_items')", async () => {
+  const bad = () => Object.assign(new Error('rc'), { stanza: parseXml(`<iq type='error' from='dev@xiota.test'><error type='wait'>
+    <resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>
+    <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>Bad value of field 'pubsub#max_items' of type 'http://jabber.org/protocol/pubsub#node_config'</text>
+  </error></iq>`) });
+  const s = scripted([ejabberdRefusal, bad]);
+  const p = new NodePublisher({ iq: s.iq, config: { maxItems: 5000 } });
+  const e = await p.publish('n', 'a', payload()).catch((err: unknown) => err);
+  assert.ok(isXiotaError(e, 'XIOTA_E_PUBSUB'));
+  assert.match(e.message, 'does not take max_items=5000');
+  assert.match(e.message, 'max_items_node');
+  assert.match(e.message, 'pubsub.max_items');
+});
+
 test('a genuinely full node still says so: the explicit path fails with resource-constraint, nothing remembered', async () => {
   const s = scripted([fail('resource-constraint'), ok, fail('resource-constraint')]);
   const profile = new ServiceProfile();
