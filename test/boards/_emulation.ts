@@ -30,10 +30,18 @@ export const BOARDS: Record<Board['name'], Board> = {
 /** Where a child runs: a board under emulation, or this machine's own Node. */
 export type Target = Board | 'native';
 
+const onPath = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+const qemuFound = new Map<string, string | undefined>();
+/** qemu-user's binary, or qemu-user-static's (`qemu-aarch64-static`) when only that is there. */
+export function qemuBinary(b: Board): string | undefined {
+  if (!qemuFound.has(b.qemu)) qemuFound.set(b.qemu, [b.qemu, `${b.qemu}-static`].find(onPath));
+  return qemuFound.get(b.qemu);
+}
+
 /** What is missing to emulate `b`, with the command that installs it; undefined when complete. */
 export function emulationMissing(b: Board): string | undefined {
   const gone: string[] = [];
-  if (spawnSync('sh', ['-c', `command -v ${b.qemu}`], { stdio: 'ignore' }).status !== 0) gone.push(`${b.qemu} (Debian qemu-user)`);
+  if (!qemuBinary(b)) gone.push(`${b.qemu} (Debian qemu-user)`);
   if (!existsSync(join(b.sysroot, 'lib'))) gone.push(`${b.sysroot} (Debian libc6-${b.name}-cross, libstdc++6-${b.name}-cross)`);
   if (!existsSync(b.node)) gone.push(`${b.node} (Node's ${b.name} build from npm)`);
   if (!gone.length) return undefined;
@@ -53,7 +61,7 @@ export function shebangFlags(): string[] {
 export function nodeCommand(target: Target, nodeArgs: string[]): [string, string[]] {
   if (target === 'native') return [process.execPath, nodeArgs];
   // -L: the board's dynamic loader and libraries come from the cross sysroot.
-  return [target.qemu, ['-L', target.sysroot, target.node, ...nodeArgs]];
+  return [qemuBinary(target) ?? target.qemu, ['-L', target.sysroot, target.node, ...nodeArgs]];
 }
 
 export interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
