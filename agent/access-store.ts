@@ -1,10 +1,19 @@
 // The owners' run-time access decisions (allow bob as reader, deny carol, requests waiting for
 // an answer) kept beside the config's lists, and the `Access` object every module asks. The
 // decision itself is agent/access.ts (pure); this file holds state and logs each decision.
+// The state is a small JSON file in the state directory (beside the outbox), replaced
+// atomically on every change: written to a temp file, fsync'd, renamed, directory fsync'd, so
+// a power cut leaves the old or the new file, never half of one.
+import { join } from 'node:path';
 import { XiotaError } from './errors';
 import type { Logger } from './log';
 import { silentLogger } from './log';
-import { bareOf, decide, type AccessPolicy, type Action, type Decision, type Grants, type Role } from './access';
+import { bareOf, decide, inList, type AccessPolicy, type Action, type Decision, type Grants, type Role } from './access';
+import { nodeFs, type OutboxFs } from './outbox/fs';
+
+export const ACCESS_FILE = 'access.json';
+/** Strangers waiting for an answer, at most (the oldest go first): a flood cannot grow the file. */
+export const MAX_PENDING = 100;
 
 export type GrantRole = 'controller' | 'reader';
 
@@ -50,11 +59,22 @@ export interface AccessStoreOptions {
   policy: AccessPolicy;
   /** Our own bare JID: its other resources are owners. */
   self?: string;
+  /** The state directory; without it, decisions live in memory only. */
+  dir?: string;
+  fs?: OutboxFs;
   log?: Logger;
   now?: () => number;
 }
 
-/** In-memory state plus the decisions; `FileAccessStore` (persisted) builds on it. */
+/** What access.json holds. */
+interface StoredAccess {
+  version: 1;
+  allowed: Record<string, GrantRole>;
+  denied: string[];
+  pending: Record<string, number>;
+}
+
+/** The decisions, persisted in `<dir>/access.json` when a directory is given. */
 export class AccessStore implements Access {
   readonly policy: AccessPolicy;
   protected allowed = new Map<string, GrantRole>();
@@ -63,11 +83,49 @@ export class AccessStore implements Access {
   protected readonly log: Logger;
   protected readonly now: () => number;
   private readonly listeners = new Set<(c: AccessChange) => void>();
+  private readonly fs: OutboxFs;
+  /** Saves run one after another; each writes the state as it is when it runs. */
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: AccessStoreOptions) {
     this.policy = o.policy;
     this.log = o.log ?? silentLogger;
     this.now = o.now ?? Date.now;
+    this.fs = o.fs ?? nodeFs;
+  }
+
+  get file(): string | undefined {
+    return this.o.dir === undefined ? undefined : join(this.o.dir, ACCESS_FILE);
+  }
+
+  /**
+   * Reads access.json (none yet: nothing decided). A file that does not parse is kept aside as
+   * access.json.bad-<time> and the store starts empty, logged as an error: the device keeps
+   * running on its config's lists rather than not at all.
+   */
+  async load(): Promise<void> {
+    const file = this.file;
+    if (!file) return;
+    let text: string;
+    try {
+      text = (await this.fs.readFile(file)).toString('utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new XiotaError('XIOTA_E_CONFIG', `cannot read ${file}: ${(e as Error).message}; check the state directory's permissions`, { file });
+    }
+    let parsed: StoredAccess;
+    try {
+      parsed = parseStored(text);
+    } catch (e) {
+      const aside = `${file}.bad-${this.now()}`;
+      await this.fs.rename(file, aside).catch(() => undefined);
+      this.log.error('access decisions unreadable; starting without them', { file, keptAs: aside, error: (e as Error).message });
+      return;
+    }
+    this.allowed = new Map(Object.entries(parsed.allowed));
+    this.denied = new Set(parsed.denied);
+    this.requests = new Map(Object.entries(parsed.pending));
+    this.log.debug('access decisions loaded', { file, allowed: this.allowed.size, denied: this.denied.size, pending: this.requests.size });
   }
 
   grants(): Grants {
@@ -87,6 +145,7 @@ export class AccessStore implements Access {
 
   async allow(jid: string, role: GrantRole = 'reader', by?: string): Promise<void> {
     const bare = checkedBare(jid);
+    this.notOwner(bare, 'allowed');
     this.allowed.set(bare, role);
     this.denied.delete(bare);
     this.requests.delete(bare);
@@ -95,6 +154,7 @@ export class AccessStore implements Access {
 
   async deny(jid: string, by?: string): Promise<void> {
     const bare = checkedBare(jid);
+    this.notOwner(bare, 'denied');
     this.allowed.delete(bare);
     this.requests.delete(bare);
     this.denied.add(bare);
@@ -103,6 +163,7 @@ export class AccessStore implements Access {
 
   async revoke(jid: string, by?: string): Promise<void> {
     const bare = checkedBare(jid);
+    this.notOwner(bare, 'revoked');
     this.allowed.delete(bare);
     this.requests.delete(bare);
     // Someone the config lets in keeps that role unless denied: a revoke must take effect.
@@ -114,6 +175,11 @@ export class AccessStore implements Access {
     const bare = checkedBare(jid);
     if (this.requests.has(bare)) return false;
     this.requests.set(bare, this.now());
+    if (this.requests.size > MAX_PENDING) {
+      const oldest = this.pending()[0]!;
+      this.requests.delete(oldest.jid);
+      this.log.info('too many pending access requests; dropped the oldest', { jid: oldest.jid, max: MAX_PENDING });
+    }
     await this.changed({ kind: 'requested', jid: bare });
     return true;
   }
@@ -144,7 +210,15 @@ export class AccessStore implements Access {
 
   /** Persists (subclasses) and tells the listeners. */
   protected async changed(c: AccessChange): Promise<void> {
-    await this.save();
+    // A failed save does not undo the change (it holds until a restart) and the modules still
+    // follow it (a revoke still removes the subscription); the caller hears of the failure.
+    let failed: unknown;
+    try {
+      await this.save();
+    } catch (e) {
+      failed = e;
+      this.log.error('access decision not saved', { error: e as Error });
+    }
     this.log.info(`access ${c.kind}`, { ...c });
     for (const fn of [...this.listeners]) {
       try {
@@ -153,9 +227,72 @@ export class AccessStore implements Access {
         this.log.error('access change listener threw', { error: e as Error });
       }
     }
+    if (failed) throw failed;
   }
 
-  protected async save(): Promise<void> {}
+  /** Owners come from the config file only: a run-time decision about one is refused. */
+  private notOwner(bare: string, what: string): void {
+    if (inList(this.policy.owners, bare) || (this.o.self && bareOf(this.o.self) === bare)) {
+      throw new XiotaError('XIOTA_E_CONFIG', `${bare} is an owner; owners cannot be ${what} at run time: edit access.owners in the config file`, { jid: bare });
+    }
+  }
+
+  /** Writes access.json atomically (temp, fsync, rename, fsync dir), one save at a time. */
+  protected save(): Promise<void> {
+    const file = this.file;
+    if (!file || this.o.dir === undefined) return Promise.resolve();
+    const dir = this.o.dir;
+    const run = async () => {
+      const state: StoredAccess = {
+        version: 1,
+        allowed: Object.fromEntries(this.allowed),
+        denied: [...this.denied].sort(),
+        pending: Object.fromEntries(this.requests),
+      };
+      const tmp = `${file}.tmp`;
+      await this.fs.mkdirp(dir);
+      await this.fs.unlink(tmp).catch(() => undefined);
+      const f = await this.fs.openAppend(tmp);
+      try {
+        await f.append(Buffer.from(JSON.stringify(state, null, 2) + '\n', 'utf8'));
+        await f.datasync();
+      } finally {
+        await f.close();
+      }
+      await this.fs.rename(tmp, file);
+      await this.fs.syncDir(dir);
+    };
+    const p = this.saving.then(run, run);
+    this.saving = p.catch(() => undefined);
+    return p.catch((e) => {
+      throw new XiotaError('XIOTA_E_OUTBOX', `cannot save access decisions to ${file}: ${(e as Error).message}; the change holds until a restart`, { file });
+    });
+  }
+}
+
+/** Parses access.json, checking every entry; throws with what is wrong. */
+function parseStored(text: string): StoredAccess {
+  const raw = JSON.parse(text) as unknown;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a JSON object');
+  const o = raw as Record<string, unknown>;
+  if (o.version !== 1) throw new Error(`unknown version ${JSON.stringify(o.version)}`);
+  const out: StoredAccess = { version: 1, allowed: {}, denied: [], pending: {} };
+  const obj = (v: unknown, what: string): Record<string, unknown> => {
+    if (v === undefined) return {};
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${what} is not an object`);
+    return v as Record<string, unknown>;
+  };
+  for (const [jid, role] of Object.entries(obj(o.allowed, 'allowed'))) {
+    if (role !== 'reader' && role !== 'controller') throw new Error(`allowed.${jid}: role ${JSON.stringify(role)} is not reader or controller`);
+    out.allowed[checkedBare(jid)] = role;
+  }
+  if (o.denied !== undefined && !Array.isArray(o.denied)) throw new Error('denied is not a list');
+  for (const jid of (o.denied as unknown[] | undefined) ?? []) out.denied.push(checkedBare(String(jid)));
+  for (const [jid, since] of Object.entries(obj(o.pending, 'pending'))) {
+    if (typeof since !== 'number' || !Number.isFinite(since)) throw new Error(`pending.${jid}: ${JSON.stringify(since)} is not a time`);
+    out.pending[checkedBare(jid)] = since;
+  }
+  return out;
 }
 
 /** A bare JID `local@domain` (lower-cased), or a clear error. */

@@ -11,7 +11,7 @@ import { ReadingPipeline, type ThingTarget } from './publish/pipeline';
 import { XmppClient, type ClientOptions } from './session/client';
 import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
-import { AccessStore, type Access } from './access-store';
+import { AccessStore } from './access-store';
 import { ModuleHost } from './module';
 import { MODULES, type AgentDeps, type AgentEvents, type AgentModule } from './modules';
 import { packageVersion } from './xep/basic';
@@ -78,7 +78,7 @@ export class Agent {
   outbox?: Outbox;
   pipeline?: ReadingPipeline;
   private readonly log: Logger;
-  readonly access: Access;
+  readonly access: AccessStore;
   /** Readings and faults for modules (presence status, alerts). */
   readonly events = new EventEmitter<AgentEvents>();
   readonly modules: ModuleHost;
@@ -99,9 +99,11 @@ export class Agent {
       onFault: (f) => this.emit('fault', f),
     });
     const now = o.now ?? Date.now;
+    const stateDir = dirname(o.config.outbox.dir);
     this.access = new AccessStore({
-      policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' },
+      policy: o.config.access,
       self: this.client.bare,
+      dir: stateDir,
       log: this.log.child({ component: 'access' }),
       now,
     });
@@ -112,7 +114,7 @@ export class Agent {
       drivers: this.drivers,
       access: this.access,
       log: this.log,
-      stateDir: dirname(o.config.outbox.dir),
+      stateDir,
       software: { name: 'xiota', version: packageVersion(), os: `${process.platform} ${process.arch}` },
       events: this.events,
       latest: () => this.drivers.latestReadings(),
@@ -165,6 +167,8 @@ export class Agent {
       retryDelayMs: this.o.retryDelayMs,
     });
     if (this.outbox.pending > 0) this.log.info('readings waiting in the outbox from before', { pending: this.outbox.pending });
+    // The owners' decisions, before the session: a subscription request may be waiting.
+    await this.access.load();
     // Drivers first, so every thing's node config is known before the outbox replays.
     await this.drivers.start();
     for (const spec of this.drivers.things()) {

@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { XiotaError } from '../errors';
 import { createLogger, type Logger } from '../log';
-import { loadConfig, releaseConfigParser, formatIssues, parseArgs, resolvePassword, starterConfig, USAGE, type Config, type ParsedArgs } from '../config';
+import { accessAdvice, loadConfig, releaseConfigParser, formatIssues, parseArgs, resolvePassword, starterConfig, USAGE, type Config, type ParsedArgs } from '../config';
 import { packageVersion } from '../xep/basic';
 
 /**
@@ -54,6 +54,10 @@ async function check(args: ParsedArgs, io: Io): Promise<number> {
   // The report below is the output; the session's routine info lines (its closing "offline")
   // would only clutter it, so they show with --log-level only.
   const log = loggerFor(config, args, io, 'warn');
+  // Access: not an error (the agent runs), but with no owner nobody would see anything.
+  const advice = accessAdvice(config.access);
+  for (const a of advice) io.out(`access   WARN ${a}`);
+  if (!advice.length) io.out(`access   ${config.access.owners.length} owner(s), ${config.access.controllers.length} controller(s), ${config.access.readers.length} reader(s); strangers: ${config.access.strangers}`);
   // Drivers: start each once and sample (a broken driver is reported, the login still checked).
   let driversOk = true;
   if (config.drivers.length) {

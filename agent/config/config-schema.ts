@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { s, Schema, CheckContext, Path, INVALID, Invalid, error, warn, describe } from './schema';
 import { driverEntry } from './drivers-schema';
+import { accessSchema } from './access-schema';
 import {
   AccountConfig, Config, ScramKeys, ServerConfig, TlsConfig, SaslConfig, SessionConfig, ReconnectConfig,
   PresenceConfig, OutboxConfig, PubsubConfig, PublishDefaults, FieldPublishOverride, ThingPublishOverride,
@@ -215,6 +216,7 @@ const configObject = s.object<RawConfig>({
   publish,
   drivers: s.array(driverEntry).unique('id').default(() => []),
   things: s.record(thing, (k) => (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(k) ? undefined : `"${k}" is not a thing id (letters, digits, ".", "_", "-")`)).default(() => ({})),
+  access: accessSchema,
   log,
 }).refine((c, path, ctx) => {
   if (c.server.port !== undefined && c.server.host === undefined) {

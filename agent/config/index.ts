@@ -11,3 +11,4 @@ export { publishPolicyFor, pubsubFor } from './thing-settings';
 export type { ThingPubsub } from './thing-settings';
 export { DRIVER_KINDS, driverOptionSchemas } from './drivers-schema';
 export type { LinuxOptions, W1Options, IioOptions, SerialOptions, MqttOptions } from './drivers-schema';
+export { accessAdvice, accessEntryProblem, PLACEHOLDER_OWNER } from './access-schema';

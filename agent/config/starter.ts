@@ -55,6 +55,14 @@ session:
     max_delay_s: 60
     stable_after_s: 60               # a session up this long resets the backoff
 
+access:
+  # Who may do what. Roles nest: an owner may do everything a controller may, and so on.
+  # Entries are bare JIDs, or @domain for every account of that domain.
+  owners: [you@example.org]          # PUT YOUR OWN JID HERE: approves followers, gets alerts
+  controllers: []                    # read, and set writable fields (switch the fan)
+  readers: []                        # read values, follow the presence, see PubSub items
+  strangers: refuse                  # refuse | ask_owners (owners get a chat message to allow or deny)
+
 presence:
   status: online
   priority: 0                        # -128..127 (RFC 6121 4.7.2.3)

@@ -2,6 +2,7 @@
 // derives one from the other). Every default is already applied; paths are absolute.
 import type { DriverConfig } from './drivers-schema';
 import type { Level } from '../log';
+import type { AccessPolicy } from '../access';
 
 export type { DriverConfig, DriverKind, DriverOptionsByKind } from './drivers-schema';
 
@@ -129,6 +130,9 @@ export interface ThingOverride {
   pubsub?: ThingPubsubOverride;
 }
 
+/** Who may do what (agent/access.ts): bare JIDs or `@domain`, roles nest owner ⊃ controller ⊃ reader. */
+export type AccessConfig = AccessPolicy;
+
 export type LogFormat = 'auto' | 'json' | 'text';
 
 export interface LogConfig {
@@ -149,6 +153,7 @@ export interface Config {
   publish: PublishDefaults;
   drivers: DriverConfig[];
   things: Record<string, ThingOverride>;
+  access: AccessConfig;
   log: LogConfig;
 }
 

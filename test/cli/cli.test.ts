@@ -124,6 +124,16 @@ t('check with flags only against a real Prosody: exit 0, the report lines', asyn
   assert.match(r.stdout, /^sm +enabled/m);
   assert.match(r.stdout, /^ping +[\d.]+ ms/m);
   assert.not.match(r.stdout + r.stderr, new RegExp(PASS));
+  // no access: section: the agent runs, but check says nobody would see anything
+  assert.match(r.stdout, /^access +WARN no owner configured: .*add your JID under access.owners$/m);
+});
+
+t('check with an owner configured: the access line, no warning', async () => {
+  const path = writeConfig('owner.yaml', accountYaml() + 'access:\n  owners: [alice@example.org]\n  readers: ["@example.org"]\n');
+  const r = await runCli(['check', '--config', path], { env: envWith() });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^access +1 owner\(s\), 0 controller\(s\), 1 reader\(s\); strangers: refuse$/m);
+  assert.not.match(r.stdout, /WARN/);
 });
 
 t('check with a wrong password: exit 1, not-authorized named, the password never printed', async () => {
