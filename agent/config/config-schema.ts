@@ -4,6 +4,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { s, Schema, CheckContext, Path, INVALID, Invalid, error, warn, describe } from './schema';
+import { alertsSchema, checkAlertFields } from '../alerts/schema';
 import { driverEntry } from './drivers-schema';
 import { accessSchema } from './access-schema';
 import {
@@ -211,6 +212,7 @@ const configObject = s.object<RawConfig>({
   sasl,
   session,
   presence,
+  alerts: alertsSchema,
   outbox,
   pubsub,
   publish,
@@ -225,6 +227,7 @@ const configObject = s.object<RawConfig>({
   if (c.session.pingTimeoutS >= c.session.pingIntervalS) {
     warn(ctx, [...path, 'session', 'ping_timeout_s'], `${c.session.pingTimeoutS} is not below ping_interval_s (${c.session.pingIntervalS}); a dead link is noticed late`);
   }
+  checkAlertFields(c.alerts, c.drivers, [...path, 'alerts'], ctx);
 });
 
 /** The whole config: checks, applies defaults, splits the JID's resource, fills servername. */

@@ -68,6 +68,18 @@ presence:
   priority: 0                        # -128..127 (RFC 6121 4.7.2.3)
   show_readings: true                # put the latest readings in the status text
 
+alerts:
+  # Chat messages to the owners (or to the JIDs in a rule's to:), kept by the server while
+  # they are offline. A rule: field, then one of above/below (numbers), changes: true or
+  # fault: true (the sensor fails); for_s: how long before it counts; hysteresis: how far back
+  # past the threshold before "resolved"; repeat_s: while it lasts (default 14400, 0 = never).
+  group_s: 30                        # alerts within this window go in one message
+  max_per_hour: 20                   # messages per person; then one "N more suppressed" note
+  # rules:
+  #   - { field: greenhouse.temperature, above: 30, for_s: 60, hysteresis: 1, name: too hot }
+  #   - { field: greenhouse.fan, changes: true, to: [alice@example.org] }
+  #   - { field: greenhouse.humidity, fault: true, for_s: 120 }
+
 outbox:
   # Readings not yet acknowledged by the server are kept here across restarts and power cuts.
   dir: /var/lib/xiota/outbox         # systemd's StateDirectory=xiota

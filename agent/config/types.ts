@@ -10,6 +10,11 @@ export type { DriverConfig, DriverKind, DriverOptionsByKind } from './drivers-sc
 export type { ScramHash, ScramKeys } from '../sasl/types';
 import type { ScramKeys } from '../sasl/types';
 
+// Alert rules and the `alerts:` section (agent/alerts/): one definition.
+export type { AlertRule } from '../alerts/rules';
+export type { AlertsConfig } from '../alerts/schema';
+import type { AlertsConfig } from '../alerts/schema';
+
 export interface AccountConfig {
   /** Bare JID (localpart@domain); a resource given in the YAML moves to `resource`. */
   jid: string;
@@ -148,6 +153,7 @@ export interface Config {
   sasl: SaslConfig;
   session: SessionConfig;
   presence: PresenceConfig;
+  alerts: AlertsConfig;
   outbox: OutboxConfig;
   pubsub: PubsubConfig;
   publish: PublishDefaults;
