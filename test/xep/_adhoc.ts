@@ -1,0 +1,129 @@
+// Drives test/clients/adhoc_client.py (slixmpp 1.8.3 and its xep_0050 plugin, under Debian's
+// /usr/bin/python3): a person running ad-hoc commands, and the slixmpp bot of the benchmark.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProsodyServer } from '../../scripts/local-prosody';
+
+export const PYTHON = '/usr/bin/python3';
+
+export interface PyField { var: string | null; type: string | null; label: string | null; values: string[]; options?: string[]; datatype?: string; range?: [string | null, string | null] }
+export interface PyForm { type: string; title: string | null; instructions: string[]; fields: PyField[]; reported: string[] | null; items: Record<string, string>[] }
+export interface PyResult {
+  status?: string; sessionid?: string; node?: string; ms: number;
+  actions?: { execute: string | null; list: string[] } | null;
+  notes?: { type: string; text: string }[];
+  form?: PyForm | null;
+  error?: { condition: string; text?: string; type?: string; app?: string | null };
+}
+type Line = Record<string, unknown> & { event: string };
+
+function script(): string {
+  for (const p of [join(__dirname, '../../../test/clients/adhoc_client.py'), join(process.cwd(), 'test/clients/adhoc_client.py')]) if (existsSync(p)) return p;
+  throw new Error('test/clients/adhoc_client.py not found: run from the repository root');
+}
+
+export class PyProc {
+  readonly proc: ChildProcess;
+  private lines: Line[] = [];
+  private err = '';
+  private wake?: () => void;
+  private exited = false;
+
+  constructor(args: string[], private readonly label: string) {
+    this.proc = spawn(PYTHON, [script(), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let buf = '';
+    this.proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try { this.lines.push(JSON.parse(l) as Line); } catch { this.err += `[stdout] ${l}\n`; }
+      }
+      this.wake?.();
+    });
+    this.proc.stderr!.on('data', (d: Buffer) => { this.err = (this.err + d.toString('utf8')).slice(-8000); });
+    this.proc.on('exit', () => { this.exited = true; this.wake?.(); });
+  }
+
+  next(event: string, timeoutMs = 30_000): Promise<Line> {
+    return new Promise<Line>((resolve, reject) => {
+      const timer = setTimeout(() => { this.wake = undefined; reject(new Error(`${this.label}: no ${event} within ${timeoutMs} ms\n${this.err}`)); }, timeoutMs);
+      const check = () => {
+        const k = this.lines.findIndex((l) => l.event === event);
+        if (k >= 0) {
+          clearTimeout(timer);
+          this.wake = undefined;
+          resolve(this.lines.splice(k, 1)[0]!);
+        } else if (this.exited) {
+          clearTimeout(timer);
+          this.wake = undefined;
+          reject(new Error(`${this.label} exited before ${event}\n${this.err}`));
+        }
+      };
+      this.wake = check;
+      check();
+    });
+  }
+
+  send(cmd: Record<string, unknown>): void {
+    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.exited) return resolve();
+      this.proc.once('exit', () => resolve());
+      try { this.send({ op: 'quit' }); } catch { /* gone */ }
+      setTimeout(() => { if (!this.exited) this.proc.kill('SIGKILL'); }, 3000).unref();
+    });
+  }
+}
+
+/** A person with slixmpp's xep_0050 plugin. */
+export class AdhocClient {
+  jid = '';
+  private constructor(private readonly p: PyProc) {}
+
+  static async start(srv: ProsodyServer, user: string, password: string, resource = 'py'): Promise<AdhocClient> {
+    const p = new PyProc(['client', `${user}@${srv.host}/${resource}`, password, String(srv.c2sPort), srv.caFile], `adhoc ${user}`);
+    const c = new AdhocClient(p);
+    c.jid = String((await p.next('online', 20_000)).jid);
+    return c;
+  }
+
+  async list(to: string): Promise<{ items?: { jid: string; node: string; name: string }[]; error?: PyResult['error'] }> {
+    this.p.send({ op: 'list', to });
+    return (await this.p.next('list')) as never;
+  }
+
+  async info(to: string, node?: string): Promise<{ identities?: string[][]; features?: string[]; error?: PyResult['error'] }> {
+    this.p.send({ op: 'info', to, node });
+    return (await this.p.next('info')) as never;
+  }
+
+  /** action 'none': no action attribute at all (what Profanity sends). */
+  async exec(to: string, node: string, o: { action?: string; sessionid?: string; fields?: Record<string, string[]> } = {}): Promise<PyResult> {
+    this.p.send({ op: 'exec', to, node, action: o.action, sessionid: o.sessionid, fields: o.fields ?? null });
+    return (await this.p.next('result')) as unknown as PyResult;
+  }
+
+  async bench(to: string, node: string, n: number, gapMs: number): Promise<number[]> {
+    this.p.send({ op: 'bench', to, node, n, gap_ms: gapMs });
+    const r = await this.p.next('bench', 120_000);
+    if (r.error) throw new Error(`bench failed: ${JSON.stringify(r.error)}`);
+    return r.ms as number[];
+  }
+
+  close(): Promise<void> {
+    return this.p.close();
+  }
+}
+
+/** The slixmpp bot answering `status` while publishing `rate` readings/s (the benchmark's anchor). */
+export async function startBot(srv: ProsodyServer, user: string, password: string, rate: number): Promise<{ jid: string; close(): Promise<void> }> {
+  const p = new PyProc(['bot', `${user}@${srv.host}/bot`, password, String(srv.c2sPort), srv.caFile, String(rate)], `bot ${user}`);
+  const jid = String((await p.next('online', 20_000)).jid);
+  return { jid, close: () => p.close() };
+}
