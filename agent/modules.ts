@@ -10,6 +10,7 @@ import type { Logger } from './log';
 import type { ModuleContext } from './module';
 import type { XmppClient } from './session/client';
 import * as commands from './commands';
+import * as alerts from './xep/alerts';
 import * as basic from './xep/basic';
 import * as disco from './xep/disco';
 import * as presence from './xep/presence';
@@ -59,4 +60,5 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'basics', install: (m, d) => basic.install(m, { software: d.software, now: d.now }) },
   { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence }) },
   { name: 'commands', install: (m, d) => { commands.install(m, d); } },
+  { name: 'alerts', install: (m, d) => { alerts.install(m, { ...d, config: d.config.alerts }); } },
 ];
