@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bareOf } from '../access';
+import { checkedBare } from '../access-store';
 
 export const ALERT_SWITCH_FILE = 'alerts.json';
 
@@ -34,8 +35,7 @@ export class MemoryAlertSwitch implements AlertSwitch {
   }
 
   async setAlerts(jid: string, on: boolean): Promise<void> {
-    const bare = bareOf(jid);
-    if (!bare) throw new Error('alerts on/off needs a JID');
+    const bare = checkedBare(jid);
     this.choices.set(bare, on);
     await this.save();
   }
