@@ -21,7 +21,7 @@ import { clientFor, waitFor } from '../session/_helpers';
 const t = suite('alerts on Prosody');
 let srv: ProsodyServer;
 let dir: string;
-const USERS = ['dev', 'alice', 'bob', 'carol'];
+const USERS = ['dev', 'alice', 'bob', 'carol', 'dave'];
 
 t.before(async () => {
   srv = await startProsody({ users: USERS.map((u) => ({ user: u, password: `${u}pass` })), modules: ['offline'] });
@@ -32,22 +32,58 @@ t.after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const GREENHOUSE: ThingSpec = { id: 'greenhouse', fields: [{ name: 'temperature', type: 'numeric', unit: '°C', precision: 1 }] };
+const FIELDS = [{ name: 'temperature', type: 'numeric' as const, unit: '°C', precision: 1 }, { name: 'door', type: 'boolean' as const }];
+const GREENHOUSE: ThingSpec = { id: 'greenhouse', fields: FIELDS };
+/** The same thing in the config, so the config check knows its fields. */
+const DECLARED = [{ id: 'sim', kind: 'simulated', options: { things: [{ id: 'greenhouse', fields: FIELDS }] } }];
 
-/** A push driver whose values the test sets. */
-function pushDriver(): Driver & { push(v: number): void } {
+/** A push driver whose values (and faults) the test sets. */
+function pushDriver(): Driver & { push(v: number, field?: string): void; push(v: boolean, field: string): void; fail(message: string): void } {
   let ctx: DriverContext | undefined;
+  const started = () => { if (!ctx) throw new Error('driver not started'); return ctx; };
   return {
     kind: 'simulated',
     id: 'sim',
     things: () => [GREENHOUSE],
     async start(c) { ctx = c; },
     async stop() { ctx = undefined; },
-    push(v: number) {
-      if (!ctx) throw new Error('driver not started');
-      ctx.emit({ thing: 'greenhouse', timestamp: Date.now(), values: [{ field: 'temperature', value: v }] });
+    push(v: number | boolean, field = 'temperature') {
+      started().emit({ thing: 'greenhouse', timestamp: Date.now(), values: [{ field, value: v }] });
+    },
+    fail(message: string) {
+      started().fault(message);
     },
   };
+}
+
+function agentConfig(sub: string, extra: Record<string, unknown>) {
+  const h = srv.host;
+  const r = configFromObject({
+    account: { jid: `dev@${h}`, password: 'devpass' },
+    server: { host: '127.0.0.1', port: srv.c2sPort },
+    tls: { ca_file: srv.caFile },
+    outbox: { dir: join(dir, sub, 'outbox'), flush_interval_ms: 20 },
+    drivers: DECLARED,
+    ...extra,
+  });
+  assert.equal(r.errors, []);
+  return r.config!;
+}
+
+function startAgent(config: ReturnType<typeof agentConfig>, driver: Driver, now?: () => number) {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'debug', json: true, write: (l) => lines.push(l) });
+  const agent = new Agent({ config, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers: [driver], log, now });
+  return { agent, lines };
+}
+
+async function online(user: string, resource: string, answerReceipts = true): Promise<{ c: XmppClient; got: Got[] }> {
+  const c = clientFor(srv, user, `${user}pass`, { resource });
+  const got = inbox(c, answerReceipts);
+  await c.connectOnce();
+  // Available (RFC 6121 4.2): chat to the bare JID is delivered to this resource.
+  c.send(x('presence'));
+  return { c, got };
 }
 
 interface Got { body: string; type?: string; receipt: boolean; delayed: boolean; id?: string; from?: string }
@@ -71,33 +107,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t('a flapping sensor: one alert and one resolved, online and from offline storage; alerts off is honoured', async () => {
   const h = srv.host;
-  const r = configFromObject({
-    account: { jid: `dev@${h}`, password: 'devpass' },
-    server: { host: '127.0.0.1', port: srv.c2sPort },
-    tls: { ca_file: srv.caFile },
-    outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 20 },
-    // The same thing the test driver reads, so the config check knows greenhouse.temperature.
-    drivers: [{ id: 'sim', kind: 'simulated', options: { things: [{ id: 'greenhouse', fields: [{ name: 'temperature', type: 'numeric', unit: '°C', precision: 1 }] }] } }],
+  const config = agentConfig('flap', {
     access: { owners: [`alice@${h}`, `bob@${h}`, `carol@${h}`] },
     alerts: { group_s: 0.3, rules: [{ field: 'greenhouse.temperature', above: 30, hysteresis: 1 }] },
   });
-  assert.equal(r.errors, []);
-  const lines: string[] = [];
-  const log = createLogger({ level: 'debug', json: true, write: (l) => lines.push(l) });
   const driver = pushDriver();
-  const agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers: [driver], log });
+  const { agent, lines } = startAgent(config, driver);
   assert.ok(agent.modules.names().includes('alerts'));
-  await alertSwitchFor(dir).setAlerts(`carol@${h}`, false);
-
-  const alice = clientFor(srv, 'alice', 'alicepass', { resource: 'phone' });
-  const carol = clientFor(srv, 'carol', 'carolpass', { resource: 'desk' });
-  const aliceGot = inbox(alice, true);
-  const carolGot = inbox(carol, true);
-  await alice.connectOnce();
-  await carol.connectOnce();
-  // Available (RFC 6121 4.2): chat to the bare JID is delivered to this resource.
-  alice.send(x('presence'));
-  carol.send(x('presence'));
+  await alertSwitchFor(join(dir, 'flap')).setAlerts(`carol@${h}`, false);
+  const { c: alice, got: aliceGot } = await online('alice', 'phone');
+  const { c: carol, got: carolGot } = await online('carol', 'desk');
 
   await agent.start();
   await waitFor('agent online', () => agent.client.state === 'online');
@@ -118,10 +137,7 @@ t('a flapping sensor: one alert and one resolved, online and from offline storag
   await waitFor('receipts counted', () => lines.filter((l) => l.includes('"alert received"')).length === 2 || undefined, 5000);
 
   // Bob was offline the whole time: the server kept both (XEP-0160) and delivers them at login.
-  const bob = clientFor(srv, 'bob', 'bobpass', { resource: 'laptop' });
-  const bobGot = inbox(bob, false);
-  await bob.connectOnce();
-  bob.send(x('presence'));
+  const { c: bob, got: bobGot } = await online('bob', 'laptop', false);
   await waitFor('bob: two messages from offline storage', () => bobGot.length >= 2, 5000);
   await sleep(300);
   assert.equal(bobGot.map((g) => g.body), aliceGot.map((g) => g.body));
@@ -132,6 +148,76 @@ t('a flapping sensor: one alert and one resolved, online and from offline storag
 
   await agent.stop();
   await Promise.all([alice.stop(), bob.stop(), carol.stop()]);
+});
+
+t('a driver fault and a door change go to the rule\'s to (not an owner) in one grouped message; the fault resolves when readings return', async () => {
+  const h = srv.host;
+  const config = agentConfig('fault', {
+    access: { owners: [`alice@${h}`] },
+    alerts: { group_s: 0.5, rules: [
+      { field: 'greenhouse.temperature', fault: true, to: [`dave@${h}`] },
+      { field: 'greenhouse.door', changes: true, to: [`dave@${h}`] },
+    ] },
+  });
+  const driver = pushDriver();
+  const { agent } = startAgent(config, driver);
+  const { c: dave, got } = await online('dave', 'phone');
+  const { c: alice, got: aliceGot } = await online('alice', 'tablet');
+  await agent.start();
+  await waitFor('agent online', () => agent.client.state === 'online');
+  driver.push(20);
+  driver.push(false, 'door');
+  await sleep(100);
+  driver.fail('serial link lost');
+  driver.push(true, 'door');
+  await waitFor('dave: the grouped message', () => got.length >= 1, 5000);
+  assert.is(got[0]!.body, '⚠ greenhouse.temperature: sensor fault: serial link lost\n⚠ greenhouse.door changed to on (was off)');
+  await sleep(600);
+  assert.is(got.length, 1, 'one message for both');
+  driver.push(21.5);
+  await waitFor('dave: resolved', () => got.length >= 2, 5000);
+  assert.match(got[1]!.body, /^✓ resolved: greenhouse.temperature reads again: 21.5 °C \(failed for \d+ s\)$/);
+  await sleep(700);
+  assert.is(got.length, 2);
+  assert.equal(aliceGot, [], 'rules with to: do not go to the owners');
+  await agent.stop();
+  await Promise.all([dave.stop(), alice.stop()]);
+});
+
+t('past max_per_hour alerts are held back; an hour later one note says how many, with what is firing', async () => {
+  const h = srv.host;
+  let clock = Date.now();
+  const config = agentConfig('cap', {
+    access: { owners: [`alice@${h}`] },
+    alerts: { group_s: 0, max_per_hour: 2, rules: [{ field: 'greenhouse.temperature', above: 30 }] },
+  });
+  const driver = pushDriver();
+  const { agent, lines } = startAgent(config, driver, () => clock);
+  const { c: alice, got } = await online('alice', 'laptop');
+  await agent.start();
+  await waitFor('agent online', () => agent.client.state === 'online');
+  // No hysteresis: every crossing is an alert. 6 alerts, 2 messages allowed an hour.
+  for (const v of [31, 29, 31, 29, 31, 29]) {
+    driver.push(v);
+    clock += 60_000;
+    await sleep(30);
+  }
+  await waitFor('two messages', () => got.length >= 2, 5000);
+  await sleep(500);
+  assert.equal(got.map((g) => g.body), [
+    '⚠ greenhouse.temperature is 31.0 °C (above 30)',
+    '✓ resolved: greenhouse.temperature back to 29.0 °C (was above 30 for 1 min)',
+  ]);
+  // An hour after the first message the window has room: the next alert brings the note.
+  clock += 3_600_000;
+  driver.push(32);
+  await waitFor('the note', () => got.length >= 3, 5000);
+  assert.is(got[2]!.body, '… 4 more alerts suppressed (at most 2 messages an hour). Firing now: rule 1 (greenhouse.temperature)\n⚠ greenhouse.temperature is 32.0 °C (above 30)');
+  await sleep(300);
+  assert.is(got.length, 3);
+  assert.ok(lines.some((l) => l.includes('"alert message sent"') && l.includes('"suppressed":4')));
+  await agent.stop();
+  await alice.stop();
 });
 
 t.run();
