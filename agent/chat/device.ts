@@ -45,8 +45,22 @@ export interface HostDeviceOptions {
 /** Items asked for when the window is a duration (PEP nodes keep up to pep_max_items). */
 const DURATION_ITEMS = 500;
 
+/** How often a waiting `read` looks for its thing's fresh reading. */
+const FRESH_POLL_MS = 5;
+
 export function hostDevice(o: HostDeviceOptions): ChatDevice {
   let reading: Promise<void> | undefined;
+  const freshOf = (thing: string, since: number, done: Promise<void>): Promise<void> => new Promise((resolve) => {
+    let over = false;
+    void done.finally(() => { over = true; });
+    const look = () => {
+      if (over) return resolve();
+      const r = o.drivers.latestReadings().find((x) => x.thing === thing);
+      if (r && r.timestamp >= since) return resolve();
+      setTimeout(look, FRESH_POLL_MS).unref?.();
+    };
+    look();
+  });
   return {
     things() {
       return o.drivers.things().map((t) => ({
@@ -67,12 +81,15 @@ export function hostDevice(o: HostDeviceOptions): ChatDevice {
       }
       return (thing, field) => map.get(`${thing}\u0000${field}`);
     },
-    readFresh() {
+    readFresh(thing) {
       // DriverHost.readOnce samples every polled driver; concurrent asks share one sample,
       // so a flood of `read` messages cannot stack samples on a slow sensor.
       if (!o.drivers.readOnce) return Promise.resolve();
+      const t0 = Date.now();
       reading ??= o.drivers.readOnce().then(() => undefined, () => undefined).finally(() => { reading = undefined; });
-      return reading;
+      // readOnce waits for every driver; this thing's driver may be done long before a slow
+      // one elsewhere: its reading lands in latestReadings() as soon as it is taken.
+      return Promise.race([reading, freshOf(thing, t0, reading)]);
     },
     set(thing, field, value) {
       return o.drivers.set(thing, field, value);

@@ -265,7 +265,7 @@ export function install(m: ModuleContext, deps: ChatDeps): void {
     const role = deps.access.decide(cmd.jid, 'read').role;
     if (cmd.name === 'allow') return `${cmd.jid} is now a ${cmd.role}${role !== cmd.role ? ` (their role: ${role})` : ''}`;
     if (cmd.name === 'deny') return `${cmd.jid} is refused${role !== 'stranger' ? ` (still ${role}: owners are set in the config file)` : ''}`;
-    return `${cmd.jid}: back to the config's rules (now: ${role})`;
+    return `${cmd.jid}: what they were given is taken back (now: ${role})`;
   }
 
   function who(): string {
