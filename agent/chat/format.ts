@@ -2,7 +2,7 @@
 // flattened to `label: value` lines (slidge's convention, shared/any-client.md 2), long
 // answers cut into messages of about 3000 characters at line ends (IoTGateway's size). Pure.
 import type { Value } from '../../drivers/types';
-import { formatNumber } from '../xep/sensordata-fields';
+import { formatValue as formatForPeople } from '../format';
 import type { ChatField, ChatThing } from './fields';
 
 /** One field's last known state. */
@@ -26,13 +26,10 @@ export function cleanText(s: string, max = MAX_TEXT): string {
   return t.length > max ? `${t.slice(0, max)}…` : t;
 }
 
+/** agent/format.ts (shared with presence and alerts: units, bytes, durations, on/off); a driver's text cleaned. */
 export function formatValue(v: Value, f?: Pick<ChatField, 'type' | 'unit' | 'precision'>): string {
-  if (typeof v === 'boolean') return v ? 'on' : 'off';
-  if (typeof v === 'number') {
-    const n = formatNumber(v, f?.type === 'int' ? 0 : f?.precision);
-    return f?.unit ? `${n} ${f.unit}` : n;
-  }
-  return cleanText(v) || '(empty)';
+  if (typeof v === 'string') return cleanText(v) || '(empty)';
+  return formatForPeople(v, f?.unit, f?.type === 'int' ? 0 : f?.precision);
 }
 
 /** How long ago, in the largest unit that fits: "just now", "12 s ago", "3 min ago", "2 h ago", "4 d ago". */

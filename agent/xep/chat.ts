@@ -12,7 +12,7 @@
 import type { Value } from '../../drivers/types';
 import { roleMay, bareOf, type Action } from '../access';
 import type { Access } from '../access-store';
-import type { AlertPrefs } from '../chat/alert-prefs';
+import type { AlertSwitch } from '../alerts/switch';
 import type { ChatDevice } from '../chat/device';
 import { parseSetValue, pathOf, resolveTarget, describeField, type Target } from '../chat/fields';
 import { formatSpan, formatState, historyText, splitMessage, statusText, thingLines, formatValue } from '../chat/format';
@@ -28,7 +28,8 @@ export const NS_FORWARD = 'urn:xmpp:forward:0';
 export interface ChatDeps {
   device: ChatDevice;
   access: Pick<Access, 'decide' | 'allow' | 'deny' | 'revoke' | 'list'>;
-  alerts: AlertPrefs;
+  /** The agent's one alert switch (agent/alerts/switch.ts), shared with the alerts and commands modules. */
+  alerts: Pick<AlertSwitch, 'alertsOn' | 'setAlerts'>;
   now?: () => number;
   /** How long an answer may wait on a driver, the disk or the server (default 2000 ms). */
   deadlineMs?: number;
@@ -178,8 +179,10 @@ export function install(m: ModuleContext, deps: ChatDeps): void {
       case 'set': return set(jid, cmd.target, cmd.value, later);
       case 'history': return history(cmd.target, cmd.count, cmd.durationMs);
       case 'alerts': {
-        if (cmd.on === undefined) return `alerts are ${deps.alerts.enabled(jid) ? 'on' : 'off'} for you (type \`alerts ${deps.alerts.enabled(jid) ? 'off' : 'on'}\` to change)`;
-        const r = await race(deps.alerts.setEnabled(jid, cmd.on), deadline);
+        // Owners (the only ones who may) get alerts unless they said `alerts off`.
+        const on = deps.alerts.alertsOn(jid, true);
+        if (cmd.on === undefined) return `alerts are ${on ? 'on' : 'off'} for you (type \`alerts ${on ? 'off' : 'on'}\` to change)`;
+        const r = await race(deps.alerts.setAlerts(jid, cmd.on), deadline);
         if (r.state === 'late') return `alerts ${cmd.on ? 'on' : 'off'}: saving is slow, it will apply when the disk answers`;
         if (r.state === 'failed') return `could not save that: ${errText(r.error)}`;
         return `alerts are now ${cmd.on ? 'on' : 'off'} for you`;

@@ -11,7 +11,8 @@ test('values with units, precision, booleans on/off, strings cleaned', () => {
   assert.is(formatValue(22.456, { type: 'numeric', unit: '°C', precision: 1 }), '22.5 °C');
   assert.is(formatValue(41, { type: 'numeric', unit: '%' }), '41 %');
   assert.is(formatValue(0.1 + 0.2, { type: 'numeric' }), '0.3');
-  assert.is(formatValue(-0.04, { type: 'numeric', precision: 1 }), '0.0');
+  assert.is(formatValue(25_276_059_648, { type: 'int', unit: 'B' }), '23.5 GiB', 'bytes in binary units (agent/format.ts)');
+  assert.is(formatValue(3 * 3600 + 120, { type: 'numeric', unit: 's' }), '3 h 2 min');
   assert.is(formatValue(7, { type: 'int' }), '7');
   assert.is(formatValue(true), 'on');
   assert.is(formatValue(false, { type: 'boolean' }), 'off');

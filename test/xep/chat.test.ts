@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AccessStore } from '../../agent/access-store';
-import { MemoryAlertPrefs } from '../../agent/chat/alert-prefs';
+import { MemoryAlertSwitch } from '../../agent/alerts/switch';
 import { hostDevice } from '../../agent/chat/device';
 import { silentLogger } from '../../agent/log';
 import { ModuleHost } from '../../agent/module';
@@ -95,7 +95,7 @@ t.before(async () => {
       rangeOf: (th, f) => (th === 'greenhouse' && f === 'target' ? { min: 5, max: 30 } : undefined),
     }),
     access,
-    alerts: new MemoryAlertPrefs(),
+    alerts: new MemoryAlertSwitch(),
     rate: RATE,
   }));
   const logins = await Promise.all(['owner', 'ctl', 'reader', 'stranger', 'visitor', 'flooder'].map((u) => PyClient.start(srv, u, `${u}pass`)));
