@@ -116,9 +116,12 @@ export class AlertRules {
   private readonly states: State[];
   /** thing id -> the driver that reads it (learned from readings), so driver-wide faults reach its things' rules. */
   private readonly driverOf = new Map<string, string>();
+  /** `thing.field` -> the rules on it (a reading looks up its fields, not every rule). */
+  private readonly byKey = new Map<string, number[]>();
 
   constructor(readonly rules: readonly AlertRule[]) {
     this.states = rules.map(() => ({ phase: 'ok', since: 0, sentAt: 0, hasBaseline: false, hasCandidate: false }));
+    rules.forEach((r, i) => this.byKey.set(r.field, [...(this.byKey.get(r.field) ?? []), i]));
   }
 
   /** Runs every rule on `thing.field` over one reading. */
@@ -126,12 +129,10 @@ export class AlertRules {
     if (driverId !== undefined) this.driverOf.set(r.thing, driverId);
     const out: AlertEvent[] = [];
     for (const fv of r.values) {
-      const key = `${r.thing}.${fv.field}`;
-      this.rules.forEach((rule, i) => {
-        if (rule.field !== key) return;
+      for (const i of this.byKey.get(`${r.thing}.${fv.field}`) ?? []) {
         const e = this.observe(i, r.thing, fv.field, fv.error !== undefined ? { error: fv.error } : { value: fv.value }, now);
         if (e) out.push(e);
-      });
+      }
     }
     return out;
   }

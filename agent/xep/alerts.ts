@@ -80,7 +80,8 @@ export function install(m: ModuleContext, deps: AlertsDeps): AlertService {
   let nextId = 1;
   let timer: NodeJS.Timeout | undefined;
   let timerAt: number | undefined;
-  const warned = new Set<number>();
+  /** Rules whose thing the drivers declared, checked once. */
+  const checked = new Set<number>();
 
   const spec = (thing: string, field: string): FieldSpec | undefined =>
     deps.things().find((t) => t.id === thing)?.fields.find((f) => f.name === field);
@@ -137,12 +138,14 @@ export function install(m: ModuleContext, deps: AlertsDeps): AlertService {
     timer = setTimeout(() => {
       timer = undefined;
       timerAt = undefined;
-      handle(rules.tick(deps.now()));
+      handle(rules.tick(deps.now()), true);
     }, Math.max(0, next - deps.now()));
     timer.unref?.();
   };
 
-  const handle = (events: AlertEvent[]): void => {
+  const handle = (events: AlertEvent[], deadline = false): void => {
+    // Nothing new: whatever waits has its timer.
+    if (events.length === 0 && !deadline) return;
     const now = deps.now();
     for (const e of events) {
       const rule = cfg.rules[e.rule]!;
@@ -158,14 +161,16 @@ export function install(m: ModuleContext, deps: AlertsDeps): AlertService {
 
   /** Once the drivers declared a rule's thing, a field it lacks is named in the log (the config could not know it). */
   const checkFields = (thing: string): void => {
+    if (checked.size === cfg.rules.length) return;
+    const things = deps.things();
+    const t = things.find((s) => s.id === thing);
+    if (!t) return;
     cfg.rules.forEach((rule, i) => {
-      if (warned.has(i)) return;
-      const ids = deps.things().map((t) => t.id);
-      const parts = splitKey(rule.field, ids);
+      if (checked.has(i)) return;
+      const parts = splitKey(rule.field, things.map((s) => s.id));
       if (!parts || parts.thing !== thing) return;
-      const t = deps.things().find((s) => s.id === thing);
-      if (!t || t.fields.some((f) => f.name === parts.field)) return;
-      warned.add(i);
+      checked.add(i);
+      if (t.fields.some((f) => f.name === parts.field)) return;
       m.log.warn(`${ruleLabel(rule, i)}: thing "${thing}" has no field "${parts.field}"; it never fires. Fields: ${t.fields.map((f) => f.name).join(', ')}`);
     });
   };
