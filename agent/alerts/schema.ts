@@ -132,8 +132,12 @@ export function checkAlertFields(alerts: AlertsConfig, drivers: readonly DriverC
       error(ctx, at, `${label}: thing "${parts.thing}" has no field "${parts.field}"${close ? ` (did you mean "${close}"?)` : ''}; its fields: ${fields.map((x) => x.name).join(', ')}`);
       return;
     }
-    if (ruleKind(r) === 'threshold' && f.type !== 'numeric' && f.type !== 'int') {
+    const numeric = f.type === 'numeric' || f.type === 'int';
+    if (ruleKind(r) === 'threshold' && !numeric) {
       error(ctx, at, `${label}: above/below need a number, and ${r.field} is ${f.type}; use changes: true to hear about its changes`);
+    }
+    if (ruleKind(r) === 'changes' && numeric) {
+      warn(ctx, at, `${label}: ${r.field} is a number, so every new reading may be a change (an alert each time, up to max_per_hour); above/below is usually meant`);
     }
   });
 }

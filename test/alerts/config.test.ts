@@ -52,10 +52,14 @@ t('no condition, two conditions, below over above: errors that name the rule and
   assert.match(msgs[2]!, /^alerts.rules\[2\].below: rule "range": below 30 is not under above 10/);
 });
 
-t('a threshold on a boolean field is an error that points to changes', () => {
+t('a threshold on a boolean field is an error that points to changes; changes on a number is a warning', () => {
   assert.equal(issues(load({ rules: [{ field: 'greenhouse.fan', above: 0 }] })), [
     'alerts.rules[0].field: rule 1 (greenhouse.fan): above/below need a number, and greenhouse.fan is boolean; use changes: true to hear about its changes',
   ]);
+  const w = load({ rules: [{ field: 'greenhouse.temperature', changes: true }, { field: 'greenhouse.fan', changes: true }] });
+  assert.equal(w.errors, []);
+  assert.equal(w.warnings.map((x) => x.path), ['alerts.rules[0].field']);
+  assert.match(w.warnings[0]!.message, 'above/below is usually meant');
 });
 
 t('recipients are bare JIDs: a resource, a domain, a non-JID are errors', () => {

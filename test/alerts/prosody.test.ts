@@ -147,6 +147,7 @@ t('a flapping sensor: one alert and one resolved, online and from offline storag
   assert.equal(sentLogs.map((l) => l.to).sort(), [`alice@${h}`, `alice@${h}`, `bob@${h}`, `bob@${h}`]);
 
   await agent.stop();
+  assert.is(agent.events.listenerCount('reading') + agent.events.listenerCount('fault'), 0, 'unloading removed the listeners');
   await Promise.all([alice.stop(), bob.stop(), carol.stop()]);
 });
 
