@@ -49,6 +49,8 @@ interface Slot {
   retryTimer?: unknown;
   retryMs: number;
   inFlight: boolean;
+  /** The sample under way, until its result (or our timeout) is in: `xiota read` shares it. */
+  current?: Promise<Reading[]>;
   hungReported: boolean;
   startAttempt: number;
 }
@@ -127,6 +129,8 @@ export class DriverHost {
       if (s.state !== 'running') return;
       if (s.driver.sample) {
         if (s.inFlight) {
+          // A scheduled poll is under way (right after start, often): its result is as fresh.
+          if (s.current) { out.push(...(await s.current)); return; }
           out.push(...this.failAll(s, `driver ${s.driver.id} is still busy with an earlier sample`));
           return;
         }
@@ -230,7 +234,14 @@ export class DriverHost {
   }
 
   /** One sample with a timeout; returns checked readings and delivers them when `deliver`. */
-  private async sampleSlot(s: Slot, deliver: boolean): Promise<Reading[]> {
+  private sampleSlot(s: Slot, deliver: boolean): Promise<Reading[]> {
+    const p = this.sampleSlotNow(s, deliver);
+    s.current = p;
+    void p.finally(() => { if (s.current === p) s.current = undefined; });
+    return p;
+  }
+
+  private async sampleSlotNow(s: Slot, deliver: boolean): Promise<Reading[]> {
     const d = s.driver;
     const limit = this.opts.sampleTimeoutMs ?? Math.min(d.pollIntervalMs ?? 10_000, 10_000);
     s.inFlight = true;

@@ -56,6 +56,25 @@ test('throwing, hanging and garbage drivers do not stop a good one', async () =>
   assert.ok(junk.every((r) => /field "junk-thing\/v" expected a finite number, got NaN/.test(r.values[0].error!) && typeof r.values[1].value === 'number'));
 });
 
+test('readOnce while a scheduled poll is under way shares its result instead of failing every field', async () => {
+  let calls = 0;
+  const slow: Driver = {
+    id: 'slow', kind: 'test', pollIntervalMs: 1000,
+    async start() {},
+    async stop() {},
+    things: () => [{ id: 'slow-thing', fields: [{ name: 'v', type: 'numeric' }] }],
+    async sample() { calls++; await sleep(80); return [{ thing: 'slow-thing', timestamp: Date.now(), values: [{ field: 'v', value: 7 }] }]; },
+  };
+  const { host } = collect([slow], { sampleTimeoutMs: 500 });
+  await host.start();
+  await sleep(10); // the first scheduled poll has begun
+  const out = await host.readOnce();
+  await host.stop();
+  assert.is(out.length, 1);
+  assert.equal(out[0]!.values, [{ field: 'v', value: 7 }], 'the value, not "still busy with an earlier sample"');
+  assert.is(calls, 1, 'one sample shared, not two');
+});
+
 test('a hanging sample is not called again until it returns', async () => {
   let calls = 0;
   let release: (() => void) | undefined;
