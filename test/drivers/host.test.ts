@@ -59,7 +59,7 @@ test('throwing, hanging and garbage drivers do not stop a good one', async () =>
 test('readOnce while a scheduled poll is under way shares its result instead of failing every field', async () => {
   let calls = 0;
   const slow: Driver = {
-    id: 'slow', kind: 'test', pollIntervalMs: 1000,
+    id: 'slow', kind: 'test', pollIntervalMs: 50,
     async start() {},
     async stop() {},
     things: () => [{ id: 'slow-thing', fields: [{ name: 'v', type: 'numeric' }] }],
@@ -67,7 +67,7 @@ test('readOnce while a scheduled poll is under way shares its result instead of 
   };
   const { host } = collect([slow], { sampleTimeoutMs: 500 });
   await host.start();
-  await sleep(10); // the first scheduled poll has begun
+  await sleep(70); // the first scheduled poll (at 50 ms) is inside its 80 ms sample
   const out = await host.readOnce();
   await host.stop();
   assert.is(out.length, 1);
