@@ -3,13 +3,27 @@
 // the recipe checked in shared/DESIGN.md "Real servers here". Run directly to get one:
 //   node dist/scripts/local-prosody.js     (prints its details as JSON, stops on Ctrl-C)
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSignedCert } from './certs';
 import { freePorts, hasBinary, removeOnExit, spawnGuarded, tail, waitForPort, type GuardedChild } from '../test/servers/process';
 
+export type ProsodyVersion = '0.12' | '13';
+export const PROSODY_VERSIONS: readonly ProsodyVersion[] = ['0.12', '13'];
+/** Where scripts/install-servers.sh unpacks the versions Debian 12 cannot install beside its own. */
+const SERVERS_ROOT = process.env.XIOTA_SERVERS_ROOT ?? '/opt/xiota-servers';
+
+/** The prosody and prosodyctl of a version, and its modules directory. */
+export function prosodyPaths(version: ProsodyVersion): { prosody: string; prosodyctl: string; modulesDir: string } {
+  if (version === '0.12') return { prosody: 'prosody', prosodyctl: 'prosodyctl', modulesDir: '/usr/lib/prosody/modules' };
+  const root = join(SERVERS_ROOT, 'prosody-13');
+  return { prosody: join(root, 'usr/bin/prosody'), prosodyctl: join(root, 'usr/bin/prosodyctl'), modulesDir: join(root, 'usr/lib/prosody/modules') };
+}
+
 export interface ProsodyOptions {
+  /** '0.12' (Debian 12's package, default) or '13' (bookworm-backports, unpacked by scripts/install-servers.sh). */
+  version?: ProsodyVersion;
   /** The VirtualHost (default 'xiota.test'); the PubSub component is pubsub.HOST. */
   host?: string;
   /** Working directory (config, certs, data, logs); default a fresh mkdtemp dir. */
@@ -42,6 +56,8 @@ export interface ProsodyOptions {
 }
 
 export interface ProsodyServer {
+  readonly kind: 'prosody';
+  readonly version: ProsodyVersion;
   host: string;
   c2sPort: number;
   directTlsPort: number;
@@ -65,7 +81,8 @@ export interface ProsodyServer {
   cleanup(): Promise<void>;
 }
 
-export function prosodyInstalled(): boolean {
+export function prosodyInstalled(version: ProsodyVersion = '0.12'): boolean {
+  if (version !== '0.12') return existsSync(prosodyPaths(version).prosody);
   return hasBinary('prosody') && hasBinary('prosodyctl');
 }
 
@@ -142,7 +159,10 @@ Component ${lua('pubsub.' + o.host)} "pubsub"
 }
 
 export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyServer> {
-  ensureProsodyInstalled();
+  const version = opts.version ?? '0.12';
+  const bin = prosodyPaths(version);
+  if (version === '0.12') ensureProsodyInstalled();
+  else if (!prosodyInstalled(version)) throw new Error(`Prosody ${version} is not installed under ${SERVERS_ROOT}: run scripts/install-servers.sh as root`);
   const host = opts.host ?? 'xiota.test';
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'xiota-prosody-'));
   if (!opts.dir) removeOnExit(dir); // ours, so it goes with us even if a test forgets cleanup()
@@ -157,6 +177,8 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
   let proc: GuardedChild | undefined;
 
   const srv: ProsodyServer = {
+    kind: 'prosody',
+    version,
     host,
     c2sPort: c2s,
     directTlsPort: dtls,
@@ -173,7 +195,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     async start() {
       if (proc?.isRunning()) return;
       // -F: foreground, so the PID we hold is prosody itself and SIGTERM reaches it.
-      proc = spawnGuarded('prosody', ['--config', configFile, '-F'], outFile, dir);
+      proc = spawnGuarded(bin.prosody, ['--config', configFile, '-F'], outFile, dir);
       try {
         await waitForPort(c2s, proc, 'prosody', logTail);
         await waitForPort(dtls, proc, 'prosody (direct TLS)', logTail);
@@ -192,8 +214,8 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
       return new Promise((resolve, reject) => {
         // prosodyctl writes the account straight into data_path; the running server reads
         // it at the next login, so this works while Prosody runs.
-        execFile('prosodyctl', ['--config', configFile, 'register', user, host, password], { timeout: 20_000 }, (err, stdout, stderr) =>
-          err ? reject(new Error(`prosodyctl register ${user}@${host} failed: ${stderr || stdout || err.message}`)) : resolve(),
+        execFile(bin.prosodyctl, ['--config', configFile, 'register', user, host, password], { timeout: 20_000 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`prosodyctl (${version}) register ${user}@${host} failed: ${stderr || stdout || err.message}`)) : resolve(),
         );
       });
     },
