@@ -35,6 +35,8 @@ export interface EjabberdOptions {
   smResumeTimeoutS?: number;
   /** mod_pubsub max_items_node (default: ejabberd's own, 1000). */
   maxItemsNode?: number;
+  /** auth_scram_hash: SHA-1 (ejabberd's default) offers SCRAM-SHA-1, SHA-256 offers SCRAM-SHA-256. */
+  passwordHash?: 'SHA-1' | 'SHA-256';
   /** ejabberd loglevel (default 'info'). */
   logLevel?: 'debug' | 'info' | 'warning' | 'error';
 }
@@ -138,7 +140,7 @@ disable_sasl_mechanisms:
   - "digest-md5"
   - "X-OAUTH2"
 auth_password_format: scram
-acl:
+${o.passwordHash === 'SHA-256' ? 'auth_scram_hash: sha256\n' : ''}acl:
   admin:
     user:
       - ${y('admin@' + o.host)}

@@ -50,6 +50,8 @@ export interface ServerOptions {
   smResumeTimeoutS?: number;
   /** PEP item limit per node (Prosody pep_max_items, ejabberd mod_pubsub max_items_node). */
   pepMaxItems?: number;
+  /** The SCRAM hash accounts are stored with: SHA-1 offers SCRAM-SHA-1, SHA-256 SCRAM-SHA-256 (default SHA-1). */
+  passwordHash?: 'SHA-1' | 'SHA-256';
   /** Long streams of publishes: ejabberd's stock c2s shaper (3000 B/s) off. Prosody has none. */
   throughput?: boolean;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
@@ -95,6 +97,7 @@ export async function startServer(label: ServerLabel, opts: ServerOptions = {}):
       host: opts.host,
       dir: opts.dir,
       users: opts.users,
+      ...(opts.passwordHash ? { passwordHash: opts.passwordHash } : {}),
       ...(opts.smResumeTimeoutS !== undefined ? { smacksHibernationS: opts.smResumeTimeoutS } : {}),
       ...(opts.pepMaxItems !== undefined ? { pepMaxItems: opts.pepMaxItems } : {}),
       ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
@@ -108,6 +111,7 @@ export async function startServer(label: ServerLabel, opts: ServerOptions = {}):
       dir: opts.dir,
       users: opts.users,
       ...(opts.throughput ? { shaper: false } : {}),
+      ...(opts.passwordHash ? { passwordHash: opts.passwordHash } : {}),
       ...(opts.smResumeTimeoutS !== undefined ? { smResumeTimeoutS: opts.smResumeTimeoutS } : {}),
       ...(opts.pepMaxItems !== undefined ? { maxItemsNode: opts.pepMaxItems } : {}),
       ...(opts.logLevel ? { logLevel: opts.logLevel === 'warn' ? 'warning' : opts.logLevel } : {}),

@@ -2,9 +2,14 @@
 // crash or hang cannot take the others down, and sums uvu's totals. A file that exits
 // non-zero without uvu's summary counts as one failure. Ends with `N passed, N failed`.
 //   node dist/test/run.js [filter...]   only files whose path contains a filter
+// Server matrix: a `*.matrix.test.js` file runs once per server in XIOTA_SERVERS (comma
+// separated, default all of SERVER_KINDS) with XIOTA_SERVER set; its lines name the server.
+// Cases that do not apply to a server (test/servers/matrix.ts) are counted as n/a, not passed.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { parseServerLabel, SERVER_KINDS, type ServerLabel } from '../scripts/servers';
+import { NA_MARKER } from './servers/matrix';
 
 const root = join(__dirname);
 const filters = process.argv.slice(2);
@@ -19,15 +24,21 @@ function walk(dir: string, out: string[]): string[] {
   return out;
 }
 
-interface Result { file: string; passed: number; failed: number; ms: number; output: string }
+interface Result { file: string; server?: ServerLabel; passed: number; failed: number; na: string[]; ms: number; output: string }
 
-function runFile(file: string): Promise<Result> {
+/** XIOTA_SERVERS: which servers the matrix files run against (default: all). */
+function matrixServers(): ServerLabel[] {
+  const raw = process.env.XIOTA_SERVERS?.trim();
+  if (!raw) return [...SERVER_KINDS];
+  return raw.split(/[\s,]+/).filter(Boolean).map((s) => parseServerLabel(s, 'XIOTA_SERVERS'));
+}
+
+function runFile(file: string, server?: ServerLabel): Promise<Result> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
-    });
+    const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' };
+    if (server) env.XIOTA_SERVER = server;
+    const child = spawn(process.execPath, ['--enable-source-maps', file], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -42,7 +53,9 @@ function runFile(file: string): Promise<Result> {
       let failed = Number.isNaN(total) ? 0 : total - passed - Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0);
       if (code !== 0 && failed === 0) failed = 1;
       if (Number.isNaN(total) && code === 0) failed += 1; // ran nothing: a defect
-      resolve({ file, passed, failed, ms: Date.now() - t0, output });
+      // n/a cases pass in uvu's eyes; here they are neither passed nor failed.
+      const na = [...output.matchAll(NA_MARKER)].map((m) => m[2]);
+      resolve({ file, server, passed: Math.max(0, passed - na.length), failed, na, ms: Date.now() - t0, output });
     });
   });
 }
@@ -50,16 +63,32 @@ function runFile(file: string): Promise<Result> {
 async function main(): Promise<void> {
   let files = walk(root, []).sort();
   if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+  const servers = matrixServers();
+  const jobs: { file: string; server?: ServerLabel }[] = [];
+  for (const f of files) {
+    if (f.endsWith('.matrix.test.js')) for (const server of servers) jobs.push({ file: f, server });
+    else jobs.push({ file: f });
+  }
   let passed = 0;
   let failed = 0;
-  for (const f of files) {
-    const r = await runFile(f);
+  let na = 0;
+  const perServerMs = new Map<ServerLabel, number>();
+  for (const job of jobs) {
+    const r = await runFile(job.file, job.server);
     passed += r.passed;
     failed += r.failed;
-    const name = relative(root, f);
-    console.log(`${r.failed ? 'FAIL' : 'ok  '} ${name.padEnd(48)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed  ${(r.ms / 1000).toFixed(1)}s`);
+    na += r.na.length;
+    if (r.server) perServerMs.set(r.server, (perServerMs.get(r.server) ?? 0) + r.ms);
+    const name = relative(root, r.file) + (r.server ? ` [${r.server}]` : '');
+    const naCol = r.na.length ? ` ${String(r.na.length).padStart(3)} n/a` : '';
+    console.log(`${r.failed ? 'FAIL' : 'ok  '} ${name.padEnd(64)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed${naCol}  ${(r.ms / 1000).toFixed(1)}s`);
+    for (const why of r.na) console.log(`       n/a: ${why}`);
     if (r.failed || process.env.XIOTA_TEST_VERBOSE) console.log(r.output.replace(/^/gm, '    '));
   }
+  if (perServerMs.size) {
+    console.log(`matrix time by server: ${[...perServerMs].map(([s, ms]) => `${s} ${(ms / 1000).toFixed(1)}s`).join(', ')}`);
+  }
+  if (na) console.log(`${na} n/a (cases that do not apply to a server; reasons above)`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exitCode = failed ? 1 : 0;
 }

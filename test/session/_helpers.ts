@@ -2,7 +2,7 @@
 import { XmppClient, type ClientOptions } from '../../agent/session/client';
 import type { ProsodyServer } from '../../scripts/local-prosody';
 
-export function clientFor(srv: ProsodyServer, user: string, password: string, extra: Partial<ClientOptions> = {}): XmppClient {
+export function clientFor(srv: Pick<ProsodyServer, 'host' | 'c2sPort' | 'caFile'>, user: string, password: string, extra: Partial<ClientOptions> = {}): XmppClient {
   return new XmppClient({
     jid: `${user}@${srv.host}`,
     credentials: { username: user, password },
