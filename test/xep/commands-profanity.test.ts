@@ -58,6 +58,7 @@ t.before(async () => {
     server: { host: '127.0.0.1', port: srv.c2sPort },
     tls: { ca_file: srv.caFile },
     outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 20 },
+    access: { owners: [`alice@${srv.host}`] },
   });
   assert.equal(r.errors, []);
   const driver = createSimulatedDriver('sim', {
@@ -69,7 +70,6 @@ t.before(async () => {
     ] }],
   });
   agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers: [driver], modules });
-  agent.access.policy.owners.push(`alice@${srv.host}`);
   await agent.start();
   await waitFor('agent online', () => agent.client.state === 'online', 15_000);
   await waitFor('first reading', () => agent.drivers.latestReadings().length === 1, 10_000);

@@ -39,6 +39,7 @@ t.before(async () => {
     server: { host: '127.0.0.1', port: srv.c2sPort },
     tls: { ca_file: srv.caFile },
     outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 20 },
+    access: { owners: [`alice@${srv.host}`], readers: [`bob@${srv.host}`] },
   });
   assert.equal(r.errors, []);
   const driver = createSimulatedDriver('sim', {
@@ -54,9 +55,6 @@ t.before(async () => {
     ],
   });
   agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers: [driver], modules });
-  // Until the config's access block reaches the agent: the lists of the running store.
-  agent.access.policy.owners.push(`alice@${srv.host}`);
-  agent.access.policy.readers.push(`bob@${srv.host}`);
   await agent.start();
   await waitFor('agent online', () => agent.client.state === 'online', 15_000);
   await waitFor('first readings', () => agent.drivers.latestReadings().length === 2, 10_000);
