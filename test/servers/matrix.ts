@@ -9,7 +9,7 @@ import { serverUnderTest, splitLabel, type ServerLabel, type ServerKind } from '
 export type ServerMatch = ServerLabel | ServerKind;
 
 /** The marker test/run.ts counts; one line per n/a case. */
-export const NA_MARKER = /^\[n\/a on ([a-z0-9.-]+): (.*)\]$/gm;
+export const NA_MARKER = /\[n\/a on ([a-z0-9.-]+): ([^\n]*)\]$/gm;
 
 export function matches(label: ServerLabel, which: ServerMatch | readonly ServerMatch[]): boolean {
   const list: readonly ServerMatch[] = Array.isArray(which) ? which : [which as ServerMatch];
