@@ -2,7 +2,7 @@
 // items (the payload xiota's readingToFields makes, parsed once and cloned per reading with
 // the new sample time and value) to the same kind of PEP node, at the same rate, with no
 // durability. Same stdin/stdout protocol as bench/publish-child.ts:
-//   node publish-xmppjs-child.mjs PORT DOMAIN USER PASSWORD NODE FIRST_PUBSUB_XML PAYLOAD_XML PACE_JS WINDOW
+//   node publish-xmppjs-child.mjs PORT DOMAIN USER PASSWORD NODE FIRST_PUBSUB_XML PAYLOAD_XML PACE_JS WINDOW [CREATE_XML CONFIGURE_XML]
 // FIRST_PUBSUB_XML is the warm-up <pubsub> with publish-options (node created open, max 100).
 // PACE_JS is the compiled bench/publish-pace.js (the same pacing and stdout protocol as
 // xiota's side); bursts keep at most WINDOW publishes in flight, xiota's pipeline window.
@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 
-const [port, domain, username, password, node, firstXml, payloadXml, paceJs, windowS] = process.argv.slice(2);
+const [port, domain, username, password, node, firstXml, payloadXml, paceJs, windowS, createXml, configureXml] = process.argv.slice(2);
 const { pace, say } = createRequire(import.meta.url)(paceJs);
 const WINDOW = Number(windowS);
 
@@ -41,7 +41,18 @@ function publishOf(i) {
 
 let acked = 0;
 let failed = 0;
-await xmpp.iqCaller.set(parse(firstXml));
+try {
+  await xmpp.iqCaller.set(parse(firstXml));
+} catch (e) {
+  // A server that refuses the publish-options (ejabberd): create the node (it may exist),
+  // configure it, publish the warm-up item plain.
+  if (!createXml || !configureXml) throw e;
+  await xmpp.iqCaller.set(parse(createXml)).catch(() => undefined);
+  await xmpp.iqCaller.set(parse(configureXml));
+  const plain = parse(firstXml);
+  plain.children = plain.children.filter((c) => typeof c === 'string' || c.name !== 'publish-options');
+  await xmpp.iqCaller.set(plain);
+}
 say({ event: 'ready', jid: `${username}@${domain}`, node });
 
 const lines = createInterface({ input: process.stdin });

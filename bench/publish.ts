@@ -7,17 +7,22 @@
 // machine). xiota makes every reading durable first (outbox, fdatasync batched every
 // flush_interval_ms); @xmpp/client publishes straight away with no durability.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
+import { x } from '../agent/xml/element';
 import { itemIdTimestamp } from '../agent/publish/item-id';
 import { DEFAULT_WINDOW } from '../agent/publish/pipeline';
 import { parsePubSubEvent, publishIq, subscribeIq } from '../agent/xep/pubsub';
 import { readingToFields } from '../agent/xep/sensordata-fields';
-import { startProsody, type ProsodyServer } from '../scripts/local-prosody';
+import { startProsody } from '../scripts/local-prosody';
+import { createNodeIq, configureNodeIq } from '../agent/xep/pubsub';
+
+/** What the bench needs of a server (Prosody or ejabberd from the test harness). */
+export interface BenchServer { host: string; c2sPort: number; caFile: string; readonly pid: number | undefined }
 import { shebangFlags } from './rss';
 
-type Kind = 'xiota' | 'xiota-jit' | 'xmppjs';
+export type Kind = 'xiota' | 'xiota-jit' | 'xmppjs';
 const KINDS: Kind[] = ['xiota', 'xiota-jit', 'xmppjs'];
 type Line = Record<string, unknown> & { event: string };
 interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Line>; send(cmd: string): void }
@@ -35,7 +40,7 @@ function mjsPath(name: string): string {
   throw new Error(`${name} not found: run from the repository root`);
 }
 
-function spawnChild(kind: Kind, srv: ProsodyServer): Child {
+function spawnChild(kind: Kind, srv: BenchServer): Child {
   const host = srv.host;
   let args: string[];
   if (kind !== 'xmppjs') {
@@ -44,9 +49,14 @@ function spawnChild(kind: Kind, srv: ProsodyServer): Child {
     // The same payload xiota's serializer makes; the child clones it per reading.
     const thing = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric' as const, unit: '°C', precision: 2 }] };
     const payload = readingToFields({ thing: 'bench', timestamp: Date.now(), values: [{ field: 'temperature', value: 20 }] }, thing);
-    const first = publishIq({ node: NODE, itemId: 'warmup', payload, publishOptions: { maxItems: 100, accessModel: 'open' } }).getChildren()[0]!;
+    const config = { maxItems: 100, accessModel: 'open' as const };
+    const first = publishIq({ node: NODE, itemId: 'warmup', payload, publishOptions: config }).getChildren()[0]!;
+    // Where publish-options are refused (ejabberd), the child creates and configures the node
+    // by hand, as a careful @xmpp/client user would.
+    const create = createNodeIq(undefined, NODE).getChildren()[0]!;
+    const configure = configureNodeIq(undefined, NODE, config).getChildren()[0]!;
     // It paces with our compiled publish-pace.js and bursts with our pipeline's window.
-    args = [mjsPath('publish-xmppjs-child.mjs'), String(srv.c2sPort), host, 'xmppjs', 'benchpass', NODE, first.toString(), payload.toString(), join(__dirname, 'publish-pace.js'), String(DEFAULT_WINDOW)];
+    args = [mjsPath('publish-xmppjs-child.mjs'), String(srv.c2sPort), host, 'xmppjs', 'benchpass', NODE, first.toString(), payload.toString(), join(__dirname, 'publish-pace.js'), String(DEFAULT_WINDOW), create.toString(), configure.toString()];
   }
   // BENCH_NODE_ARGS: extra node flags for both children (e.g. --cpu-prof to profile them).
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
@@ -95,23 +105,35 @@ const pct = (a: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 
-interface Phase { name: string; rate: number; n: number }
-interface Result { done: Line; latencies: number[] }
+export interface Phase { name: string; rate: number; n: number }
+export interface Result { done: Line; latencies: number[]; /** server CPU over the phase, µs (from /proc) */ serverCpuUs?: number }
+export const BENCH_USERS = ['xiota', 'xiotajit', 'xmppjs', 'sub'];
 
-export async function main(): Promise<void> {
-  const phases: Phase[] = [
-    { name: '100/s', rate: 100, n: Number(process.env.BENCH_N100 ?? 1000) },
-    { name: '1000/s', rate: 1000, n: Number(process.env.BENCH_N1000 ?? 5000) },
-    { name: 'burst', rate: 0, n: Number(process.env.BENCH_BURST ?? 20000) },
-  ];
-  // Prosody's default file store rewrites a PEP node's archive on each publish (6.6 ms per
-  // item here, 13 ms when pipelined): that would be the bench for both sides. Persisted PEP
-  // items (persist_items stays true) live in Prosody's memory store instead.
-  const srv = await startProsody({ extraConfig: 'storage = { pep_data = "memory" }', users: [{ user: 'xiota', password: 'benchpass' }, { user: 'xiotajit', password: 'benchpass' }, { user: 'xmppjs', password: 'benchpass' }, { user: 'sub', password: 'benchpass' }] });
+/** CPU time (user + system, µs) the process `pid` has used, from /proc/PID/stat. */
+export function processCpuUs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 (utime, stime) in clock ticks; Linux's USER_HZ is 100.
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `phases` for each publisher kind, one after another, against `srv` (accounts
+ * BENCH_USERS registered), measured at a subscriber; server CPU per phase from /proc.
+ */
+export async function runPublish(srv: BenchServer, phases: Phase[], kinds: Kind[] = KINDS): Promise<{ res: Record<string, Record<Kind, Result>>; flushMs: number }> {
   const children: Child[] = [];
   const sub = new XmppClient({ jid: `sub@${srv.host}`, resource: 'sub', credentials: { username: 'sub', password: 'benchpass' }, server: { host: '127.0.0.1', port: srv.c2sPort }, tls: { caFile: srv.caFile } });
   try {
     await sub.connectOnce();
+    // Available presence: ejabberd's PEP delivers by presence (presence_based_delivery), and a
+    // watcher in a real client is available anyway.
+    sub.send(x('presence'));
     const lat: Record<string, number[]> = {};
     sub.router.on('message/http://jabber.org/protocol/pubsub#event', (m) => {
       const now = Date.now();
@@ -125,7 +147,7 @@ export async function main(): Promise<void> {
     const kids = {} as Record<Kind, Child>;
     const jids = {} as Record<Kind, string>;
     let flushMs = FLUSH_MS;
-    for (const kind of KINDS) {
+    for (const kind of kinds) {
       const c = spawnChild(kind, srv);
       children.push(c);
       const ready = await c.next('ready');
@@ -137,20 +159,43 @@ export async function main(): Promise<void> {
     const res: Record<string, Record<Kind, Result>> = {};
     for (const ph of phases) {
       res[ph.name] = {} as Record<Kind, Result>;
-      for (const kind of KINDS) {
+      for (const kind of kinds) {
         const arr: number[] = [];
         lat[jids[kind]] = arr;
+        const cpu0 = processCpuUs(srv.pid);
         kids[kind].send(`run ${ph.rate} ${ph.n}`);
         const done = await kids[kind].next('done', 90_000);
         // Let the last notifications arrive (or give up after 10 s and count what came).
         const until = Date.now() + 10_000;
         while (arr.length < ph.n && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-        res[ph.name]![kind] = { done, latencies: arr };
+        const cpu1 = processCpuUs(srv.pid);
+        res[ph.name]![kind] = { done, latencies: arr, ...(cpu0 !== undefined && cpu1 !== undefined ? { serverCpuUs: cpu1 - cpu0 } : {}) };
         process.stderr.write(`${ph.name} ${kind}: acked ${String(done.acked)} in ${(done.wallMs as number).toFixed(0)} ms, ${arr.length} notified\n`);
       }
     }
     for (const c of children) c.send('quit');
     await Promise.all(children.map((c) => new Promise((r) => (c.proc.exitCode !== null ? r(null) : c.proc.on('exit', r)))));
+    return { res, flushMs };
+  } finally {
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+    await sub.stop().catch(() => undefined);
+  }
+}
+
+export const pctOf = pct;
+
+export async function main(): Promise<void> {
+  const phases: Phase[] = [
+    { name: '100/s', rate: 100, n: Number(process.env.BENCH_N100 ?? 1000) },
+    { name: '1000/s', rate: 1000, n: Number(process.env.BENCH_N1000 ?? 5000) },
+    { name: 'burst', rate: 0, n: Number(process.env.BENCH_BURST ?? 20000) },
+  ];
+  // Prosody's default file store rewrites a PEP node's archive on each publish (6.6 ms per
+  // item here, 13 ms when pipelined): that would be the bench for both sides. Persisted PEP
+  // items (persist_items stays true) live in Prosody's memory store instead.
+  const srv = await startProsody({ extraConfig: 'storage = { pep_data = "memory" }', users: BENCH_USERS.map((user) => ({ user, password: 'benchpass' })) });
+  try {
+    const { res, flushMs } = await runPublish(srv, phases);
 
     const W = [50, 10, 12, 13, 7, 7];
     const cells = (c: string[]) => `| ${c.map((v, i) => (i === 0 ? v.padEnd(W[0]!) : v.padStart(W[i]!))).join(' | ')} |`;
@@ -182,8 +227,6 @@ export async function main(): Promise<void> {
       row(`${label}: notifications received`, a.latencies.length, j.latencies.length, b.latencies.length, 0, false);
     }
   } finally {
-    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
-    await sub.stop().catch(() => undefined);
     await srv.stop();
   }
 }
