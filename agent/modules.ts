@@ -14,6 +14,7 @@ import * as alerts from './xep/alerts';
 import * as basic from './xep/basic';
 import * as disco from './xep/disco';
 import * as presence from './xep/presence';
+import * as subscriptions from './xep/subscriptions';
 
 /** What the drivers report, fanned out to modules (presence status, alerts, chat). */
 export interface AgentEvents {
@@ -59,6 +60,7 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'disco', install: (m, d) => disco.install(m, { disco: d.disco }) },
   { name: 'basics', install: (m, d) => basic.install(m, { software: d.software, now: d.now }) },
   { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence }) },
+  { name: 'subscriptions', install: (m, d) => subscriptions.install(m, { access: d.access, now: d.now }) },
   { name: 'commands', install: (m, d) => { commands.install(m, d); } },
   { name: 'alerts', install: (m, d) => { alerts.install(m, { ...d, config: d.config.alerts }); } },
 ];
