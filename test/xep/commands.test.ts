@@ -12,6 +12,10 @@ import { StanzaError } from '../../agent/session/stanza';
 import type { Reading, Value } from '../../drivers/types';
 import { Element } from '../../agent/xml/element';
 import { parseXml } from '../pubsub/xml';
+import { Agent } from '../../agent/agent';
+import { configFromObject } from '../../agent/config';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const ME = 'requester@domain/home';
 
@@ -352,6 +356,18 @@ test('alerts and access commands (owner)', async () => {
   r = await run('access', `<field var='op'><value>revoke</value></field><field var='jid'><value>bob@domain</value></field>`);
   assert.is(r.getChildText('note', NS_COMMANDS), 'bob@domain: access revoked, now a stranger.');
   assert.is(acc.roleOf('bob@domain'), 'stranger');
+});
+
+test('the agent loads the commands module from its list; stop() removes its handlers and feature', async () => {
+  const r = configFromObject({ account: { jid: 'dev@example.org', password: 'x' }, server: { host: '127.0.0.1', port: 1 }, outbox: { dir: join(tmpdir(), `xiota-commands-unit-${process.pid}`, 'outbox') } });
+  assert.equal(r.errors, []);
+  const agent = new Agent({ config: r.config!, credentials: { password: 'x', source: 'password', warnings: [] }, drivers: [] });
+  assert.ok(agent.modules.names().includes('commands'));
+  assert.ok(agent.client.router.has(`iq/set/${NS_COMMANDS}`));
+  assert.ok(agent.disco.featureList().includes(NS_COMMANDS));
+  await agent.stop();
+  assert.not.ok(agent.client.router.has(`iq/set/${NS_COMMANDS}`));
+  assert.not.ok(agent.disco.featureList().includes(NS_COMMANDS));
 });
 
 test.run();
