@@ -1,6 +1,8 @@
-// NodePublisher, the PubSub builders and the XEP-0323 payload against a real Prosody 0.12:
-// PEP first publish with publish-options, the precondition -> configure fallback, stable item
-// ids, a watcher's subscription receiving the event, and the admin-only PubSub component.
+// NodePublisher, the PubSub builders and the XEP-0323 payload against each real server of the
+// matrix (XIOTA_SERVER): PEP first publish (with publish-options where the server takes them,
+// else the configure/create fallback), a mismatching config -> configure, stable item ids, a
+// watcher's subscription receiving the event, and who may create nodes on pubsub.HOST
+// (Prosody: component admins only; ejabberd: any local user, stock access_createnode).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { XmppClient } from '../../agent/session/client';
@@ -13,10 +15,12 @@ import {
   itemsIq, parseItems, subscribeIq, getNodeConfigIq, parseNodeConfig, parsePubSubEvent, deleteNodeIq, type PubSubEvent,
 } from '../../agent/xep/pubsub';
 import type { Reading, ThingSpec } from '../../drivers/types';
-import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
+import { serverUnderTest, startServer, type ServerLabel, type XmppServer } from '../../scripts/servers';
+import { onlyOn } from '../servers/matrix';
 
-const t = suite('prosody-pep');
-let srv: ProsodyServer;
+const t = suite('pep');
+const label = serverUnderTest();
+let srv: XmppServer;
 const clients: XmppClient[] = [];
 
 const thing: ThingSpec = { id: 't1', fields: [
@@ -44,15 +48,25 @@ function reading(i: number): Reading {
 }
 
 t.before(async () => {
-  srv = await startProsody();
-  await srv.register('dev', 'devpass');
-  await srv.register('watcher', 'watchpass');
-  await srv.register('admin', 'adminpass');
+  srv = await startServer(label, { users: [{ user: 'dev', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }, { user: 'admin', password: 'adminpass' }] });
 });
 t.after(async () => {
   for (const c of clients) await c.stop().catch(() => undefined);
-  await srv?.stop();
+  await srv?.cleanup();
 });
+
+/**
+ * How the first publish sets a PEP node up, per server (observed): Prosody 0.12/13 and
+ * ejabberd 24.12 take publish-options and auto-create the node with them; ejabberd 23.01
+ * refuses publish-options for max_items (resource-constraint "Unknown field
+ * 'pubsub#max_items'"), so the node is created with its config explicitly.
+ */
+const FIRST_PUBLISH_PATHS: Record<ServerLabel, NodePublisher['lastSetupPath'][]> = {
+  'prosody-0.12': ['publish-options'],
+  'ejabberd-23.01': ['create'],
+  'prosody-13': ['publish-options'],
+  'ejabberd-24.12': ['publish-options'],
+};
 
 let dev: XmppClient;
 const ids = new ItemIdAllocator('it');
@@ -67,9 +81,8 @@ t('PEP: first publish with publish-options, 3 items read back with their values'
     await pub.publish(NODE, id, readingToFields(r, thing));
     published.push({ id, reading: r });
   }
-  // The useful fact: Prosody 0.12 PEP accepts publish-options and auto-creates the node with them.
-  console.log(`[fact] Prosody PEP first publish path: ${pub.lastSetupPath}`);
-  assert.is(pub.lastSetupPath, 'publish-options');
+  console.log(`[fact] ${label} PEP first publish path: ${pub.lastSetupPath}`);
+  assert.ok(FIRST_PUBLISH_PATHS[label].includes(pub.lastSetupPath), `first publish path ${pub.lastSetupPath}`);
   const items = parseItems(await dev.iq(itemsIq(undefined, NODE)));
   assert.equal(items.map((i) => i.id).sort(), published.map((p) => p.id).sort());
   for (const p of published) {
@@ -103,7 +116,7 @@ t('different options on an existing node: precondition-not-met, configure, publi
   const id = ids.next(r.timestamp);
   await pub.publish(NODE, id, readingToFields(r, thing));
   published.push({ id, reading: r });
-  console.log(`[fact] Prosody PEP publish with mismatching options path: ${pub.lastSetupPath}`);
+  console.log(`[fact] ${label} PEP publish with mismatching options path: ${pub.lastSetupPath}`);
   assert.is(pub.lastSetupPath, 'configure');
   const cfg = parseNodeConfig(await dev.iq(getNodeConfigIq(undefined, NODE)));
   assert.equal(cfg.get('pubsub#max_items'), ['5']);
@@ -140,14 +153,15 @@ t('a watcher subscribed to the PEP node receives the event and reads the origina
   ] });
 });
 
-t('PubSub component: a non-admin gets a clear XIOTA_E_PUBSUB, an admin creates the node', async () => {
+onlyOn(t, 'prosody', 'PubSub component: a non-admin gets a clear XIOTA_E_PUBSUB, an admin creates the node',
+  "Prosody's PubSub component lets only its admins create nodes; ejabberd's stock access_createnode lets every local user (the next case)", async () => {
   const service = `pubsub.${srv.host}`;
   const cfg = { maxItems: 3, persistItems: true, accessModel: 'open' as const };
   const pub = new NodePublisher({ iq: sender(dev), service, config: cfg });
   const r = reading(5);
   const e = await pub.publish('sensors/t1', ids.next(r.timestamp), readingToFields(r, thing)).catch((err: unknown) => err);
   assert.ok(isXiotaError(e, 'XIOTA_E_PUBSUB'), String(e));
-  console.log(`[fact] Prosody component, non-admin: ${e.message}`);
+  console.log(`[fact] ${label} component, non-admin: ${e.message}`);
   assert.match(e.message, `create node sensors/t1 there`);
   assert.match(e.message, 'use PEP');
 
@@ -155,7 +169,7 @@ t('PubSub component: a non-admin gets a clear XIOTA_E_PUBSUB, an admin creates t
   const apub = new NodePublisher({ iq: sender(admin), service, config: cfg });
   const id = ids.next(r.timestamp);
   await apub.publish('sensors/t1', id, readingToFields(r, thing));
-  console.log(`[fact] Prosody component, admin first publish path: ${apub.lastSetupPath}`);
+  console.log(`[fact] ${label} component, admin first publish path: ${apub.lastSetupPath}`);
   assert.ok(apub.isReady('sensors/t1'));
   const items = parseItems(await admin.iq(itemsIq(service, 'sensors/t1')));
   assert.equal(items.map((i) => i.id), [id]);
@@ -163,5 +177,20 @@ t('PubSub component: a non-admin gets a clear XIOTA_E_PUBSUB, an admin creates t
   assert.equal(conf.get('pubsub#max_items'), ['3']);
   await admin.iq(deleteNodeIq(service, 'sensors/t1'));
 });
+
+onlyOn(t, 'ejabberd', 'pubsub.HOST: any local user creates a node (stock access_createnode: local) with its config',
+  'on Prosody only the component admins create nodes (the case before)', async () => {
+    const service = `pubsub.${srv.host}`;
+    const pub = new NodePublisher({ iq: sender(dev), service, config: { maxItems: 3, persistItems: true, accessModel: 'open' } });
+    const r = reading(6);
+    const id = ids.next(r.timestamp);
+    await pub.publish('sensors/t1', id, readingToFields(r, thing));
+    console.log(`[fact] ${label} pubsub service, local user first publish path: ${pub.lastSetupPath}`);
+    assert.ok(pub.isReady('sensors/t1'));
+    assert.equal(parseItems(await dev.iq(itemsIq(service, 'sensors/t1'))).map((i) => i.id), [id]);
+    const conf = parseNodeConfig(await dev.iq(getNodeConfigIq(service, 'sensors/t1')));
+    assert.equal(conf.get('pubsub#max_items'), ['3']);
+    await dev.iq(deleteNodeIq(service, 'sensors/t1'));
+  });
 
 t.run();
