@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProsodyServer } from '../../scripts/local-prosody';
+/** What the clients need of a server (Prosody or ejabberd from scripts/servers.ts). */
+export interface ServerAddress { host: string; c2sPort: number; caFile: string }
 
 export const PYTHON = '/usr/bin/python3';
 
@@ -86,7 +87,7 @@ export class AdhocClient {
   jid = '';
   private constructor(private readonly p: PyProc) {}
 
-  static async start(srv: ProsodyServer, user: string, password: string, resource = 'py'): Promise<AdhocClient> {
+  static async start(srv: ServerAddress, user: string, password: string, resource = 'py'): Promise<AdhocClient> {
     const p = new PyProc(['client', `${user}@${srv.host}/${resource}`, password, String(srv.c2sPort), srv.caFile], `adhoc ${user}`);
     const c = new AdhocClient(p);
     c.jid = String((await p.next('online', 20_000)).jid);
@@ -122,7 +123,7 @@ export class AdhocClient {
 }
 
 /** The slixmpp bot answering `status` while publishing `rate` readings/s (the benchmark's anchor). */
-export async function startBot(srv: ProsodyServer, user: string, password: string, rate: number): Promise<{ jid: string; close(): Promise<void> }> {
+export async function startBot(srv: ServerAddress, user: string, password: string, rate: number): Promise<{ jid: string; close(): Promise<void> }> {
   const p = new PyProc(['bot', `${user}@${srv.host}/bot`, password, String(srv.c2sPort), srv.caFile, String(rate)], `bot ${user}`);
   const jid = String((await p.next('online', 20_000)).jid);
   return { jid, close: () => p.close() };

@@ -1,6 +1,6 @@
-// Every ad-hoc command end to end: the whole agent (simulated greenhouse) on a real Prosody,
-// driven by slixmpp's xep_0050 plugin as an owner, a reader and a stranger. Bad forms get a
-// clear error each time and change nothing on the device.
+// Every ad-hoc command end to end: the whole agent (simulated greenhouse) on each real server
+// of the matrix (XIOTA_SERVER), driven by slixmpp's xep_0050 plugin as an owner, a reader and a
+// stranger. Bad forms get a clear error each time and change nothing on the device.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,12 +12,13 @@ import * as commandsModule from '../../agent/commands';
 import { MODULES, type AgentModule } from '../../agent/modules';
 import { ERROR_VAR, NS_COMMANDS } from '../../agent/xep/commands';
 import { createSimulatedDriver } from '../../drivers/simulated';
-import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
+import { serverUnderTest, startServer, type XmppServer } from '../../scripts/servers';
 import { waitFor } from '../session/_helpers';
 import { AdhocClient, type PyResult } from './_adhoc';
 
-const t = suite('ad-hoc commands through slixmpp');
-let srv: ProsodyServer;
+const label = serverUnderTest();
+const t = suite(`ad-hoc commands through slixmpp on ${label}`);
+let srv: XmppServer;
 let dir: string;
 let agent: Agent;
 let owner: AdhocClient;
@@ -32,7 +33,7 @@ const modules: AgentModule[] = MODULES.map((m) => (m.name !== 'commands' ? m : {
 }));
 
 t.before(async () => {
-  srv = await startProsody({ users: [{ user: 'dev', password: 'devpass' }, { user: 'alice', password: 'a' }, { user: 'bob', password: 'b' }, { user: 'eve', password: 'e' }] });
+  srv = await startServer(label, { users: [{ user: 'dev', password: 'devpass' }, { user: 'alice', password: 'a' }, { user: 'bob', password: 'b' }, { user: 'eve', password: 'e' }] });
   dir = mkdtempSync(join(tmpdir(), 'xiota-adhoc-'));
   const r = configFromObject({
     account: { jid: `dev@${srv.host}/gw`, password: 'devpass' },
