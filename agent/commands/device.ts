@@ -143,6 +143,8 @@ export function writableField(t: DeviceThing, f: DeviceField, st: FieldState | u
       if (typeof cur === 'boolean') field.values = [cur ? '1' : '0'];
       break;
     case 'enum':
+      // An enum that does not list its values takes text (the driver checks it).
+      if (!f.values?.length) return writableField(t, { ...f, type: 'string' }, st);
       field.type = 'list-single';
       field.options = (f.values ?? []).map((v) => ({ value: v }));
       if (typeof cur === 'string') field.values = [cur];
