@@ -79,6 +79,8 @@ interface Session {
   /** Stages shown so far; the last is current (prev pops). */
   stages: Stage[];
   expires: number;
+  /** A submit is being handled (a driver set may take seconds): a second one waits its turn. */
+  busy: boolean;
 }
 
 const ACTIONS = new Set(['execute', 'next', 'prev', 'complete', 'cancel']);
@@ -210,7 +212,14 @@ export class CommandSessions {
       for (const u of read.unknown) errors.push(`"${u}" is not a field of this form; the fields are ${known}`);
     }
     if (errors.length) return this.stageElement(s, stage, errors, sub);
-    return this.respond(command, s, await stage.submit(read.values, ctx), from, sub);
+    // A double click must not set twice: one submit of a session at a time.
+    if (s.busy) throw new StanzaError('unexpected-request', 'the previous submit of this session is still running; wait for its answer');
+    s.busy = true;
+    try {
+      return this.respond(command, s, await stage.submit(read.values, ctx), from, sub);
+    } finally {
+      s.busy = false;
+    }
   }
 
   private stageElement(s: Session, stage: Stage, errors?: string[], submitted?: Element): Element {
@@ -245,7 +254,7 @@ export class CommandSessions {
     if (this.sessions.size >= (this.o.maxSessions ?? 64)) {
       throw new StanzaError('resource-constraint', `too many open command sessions (${this.sessions.size}); try again in a few minutes`);
     }
-    const s: Session = { id: this.newId(node), node, owner, stages: [], expires: this.now() + this.ttl };
+    const s: Session = { id: this.newId(node), node, owner, stages: [], expires: this.now() + this.ttl, busy: false };
     this.sessions.set(s.id, s);
     return s;
   }

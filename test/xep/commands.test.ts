@@ -321,6 +321,18 @@ test('sessions are bounded: per JID the oldest goes, overall a resource-constrai
   assert.is(e2.condition, 'resource-constraint');
 });
 
+test('a second submit of the same session while the first is setting is refused; the set happens once', async () => {
+  const dev = device();
+  const slow: DeviceView = { ...dev, set: async (th, f, v) => { await new Promise((r) => setTimeout(r, 50)); await dev.set(th, f, v); } };
+  const s = sessionsFor(slow);
+  const sid = (await s.handle(ME, cmd(`<command xmlns='${NS_COMMANDS}' node='set'/>`))).attrs.sessionid!;
+  const submit = () => s.handle(ME, cmd(`<command xmlns='${NS_COMMANDS}' node='set' sessionid='${sid}'><x xmlns='jabber:x:data' type='submit'><field var='greenhouse.fan'><value>1</value></field></x></command>`));
+  const [a, b] = await Promise.allSettled([submit(), submit()]);
+  assert.is(a.status === 'fulfilled' && a.value.attrs.status, 'completed');
+  assert.is(b.status === 'rejected' && (b.reason as StanzaError).condition, 'unexpected-request');
+  assert.equal(dev.sets, [['greenhouse', 'fan', true]]);
+});
+
 test('a submit with no form gets the form again; prev on the first stage is a bad-action', async () => {
   const s = sessionsFor(device());
   const sid = (await s.handle(ME, cmd(`<command xmlns='${NS_COMMANDS}' node='set'/>`))).attrs.sessionid!;
