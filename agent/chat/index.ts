@@ -1,0 +1,33 @@
+// The chat module as the agent loads it (agent/modules.ts): agent/xep/chat.ts over the
+// agent's drivers, access store, alert switch and each thing's PubSub node for history.
+import { alertSwitchFor } from '../alerts/switch';
+import { pubsubFor } from '../config/thing-settings';
+import type { ModuleContext } from '../module';
+import type { AgentDeps } from '../modules';
+import { install as installChat, type ChatDeps } from '../xep/chat';
+import { hostDevice, type HostDeviceOptions } from './device';
+
+export interface ChatOptions {
+  /** Ranges of numeric fields when known (drivers do not declare them yet). */
+  rangeOf?: HostDeviceOptions['rangeOf'];
+  rate?: ChatDeps['rate'];
+}
+
+export function install(m: ModuleContext, d: AgentDeps, o: ChatOptions = {}): void {
+  installChat(m, {
+    device: hostDevice({
+      drivers: d.drivers,
+      iq: (req, ms) => m.iq(req, ms),
+      // 'pep': our own account is the service (XEP-0163), so the request has no 'to'.
+      nodeOf: (thing) => {
+        const p = pubsubFor(d.config, thing);
+        return p.service === 'pep' ? { node: p.node } : { service: p.service, node: p.node };
+      },
+      rangeOf: o.rangeOf,
+    }),
+    access: d.access,
+    alerts: alertSwitchFor(d.stateDir, (msg) => m.log.warn(msg)),
+    now: d.now,
+    rate: o.rate,
+  });
+}

@@ -1,0 +1,151 @@
+// Chat round trip: a person asks `status` in chat and the answer arrives at their client,
+// while the device publishes 100 readings/s. xiota (the whole agent with its module list, in
+// its own process, run with the CLI's node flags) side by side with the anchor: a slixmpp
+// bot doing the same job (publishing 100 items/s to its PEP node, answering `status` with
+// its latest value). Both asked by the same two people, one after the other, in alternating
+// rounds: a slixmpp client (test/clients/chat_client.py) and xiota's own XmppClient.
+//   npx tsc -p . && node dist/bench/chat.js [asks-per-round] [rounds]
+// Asks are 250 ms apart: the chat module answers a person up to 5 commands a second.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { XmppClient } from '../agent/session/client';
+import { bareJid } from '../agent/session/stanza';
+import { x, type Element } from '../agent/xml/element';
+import { startProsody, type ProsodyServer } from '../scripts/local-prosody';
+import { PyClient, spawnPy, type PyProcess } from '../test/chat/_slixmpp';
+import { shebangFlags } from './rss';
+
+const ASKS = Number(process.argv[2] ?? 60);
+const ROUNDS = Number(process.argv[3] ?? 2);
+const GAP_MS = 250;
+const RATE = 100;
+const QUESTION = 'status';
+
+interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Record<string, unknown>>; send(cmd: string): void }
+
+function spawnXiota(srv: ProsodyServer, owner: string): Child {
+  const flags = shebangFlags(join(__dirname, '..', 'agent', 'cli', 'main.js'));
+  const proc = spawn(process.execPath, [...flags, join(__dirname, 'chat-child.js'), String(srv.c2sPort), srv.host, 'xiota', 'xiotapass', srv.caFile, owner], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: Record<string, unknown>[] = [];
+  let wake: (() => void) | undefined;
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) { lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>); buf = buf.slice(i + 1); }
+    wake?.();
+  });
+  return {
+    proc,
+    send: (cmd) => proc.stdin!.write(cmd + '\n'),
+    next: (ev, timeoutMs = 60_000) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`xiota child: no ${ev} within ${timeoutMs} ms`)), timeoutMs);
+      const check = () => {
+        const k = lines.findIndex((l) => l.event === ev);
+        if (k >= 0) { clearTimeout(timer); wake = undefined; resolve(lines.splice(k, 1)[0]!); }
+      };
+      wake = check;
+      check();
+    }),
+  };
+}
+
+/** A person on xiota's own client: send, wait for the next chat message from the same bare JID. */
+class NodePerson {
+  private waiting?: { from: string; resolve: (ms: number) => void; t0: number };
+  constructor(readonly client: XmppClient) {
+    client.on('stanza', (el: Element) => {
+      const w = this.waiting;
+      if (!w || el.name !== 'message' || !el.getChild('body') || bareJid(el.attrs.from ?? '') !== w.from) return;
+      this.waiting = undefined;
+      w.resolve(performance.now() - w.t0);
+    });
+  }
+  ask(to: string, body: string, timeoutMs = 5000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiting = undefined; reject(new Error(`no answer from ${to} within ${timeoutMs} ms`)); }, timeoutMs);
+      this.waiting = { from: bareJid(to), t0: performance.now(), resolve: (ms) => { clearTimeout(timer); resolve(ms); } };
+      this.client.send(x('message', { to, type: 'chat' }, x('body', null, body)));
+    });
+  }
+  async bench(to: string, body: string, n: number, gapMs: number): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(await this.ask(to, body));
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    return out;
+  }
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  // As bench/publish.ts: PEP items in Prosody's memory store (its file store rewrites a node's
+  // items on every publish and cannot keep up with 100/s, which would delay every stanza).
+  const srv = await startProsody({ extraConfig: 'storage = { pep_data = "memory" }' });
+  for (const u of ['xiota', 'bot', 'person', 'nodeperson']) await srv.register(u, `${u}pass`);
+  const XIOTA = `xiota@${srv.host}`;
+  const BOT = `bot@${srv.host}`;
+  let bot: PyProcess | undefined;
+  let child: Child | undefined;
+  let py: PyClient | undefined;
+  let node: XmppClient | undefined;
+  try {
+    child = spawnXiota(srv, `person@${srv.host}`);
+    const ready = await child.next('ready');
+    if (!(ready.modules as string[]).includes('chat')) throw new Error('the agent has no chat module');
+    bot = spawnPy(['bot', BOT, 'botpass', String(srv.c2sPort), srv.caFile, String(RATE)], 'slixmpp bot');
+    await bot.next('online', 30_000);
+    py = await PyClient.start(srv, 'person', 'personpass');
+    node = new XmppClient({ jid: `nodeperson@${srv.host}`, resource: 'bench', credentials: { username: 'nodeperson', password: 'nodepersonpass' }, server: { host: '127.0.0.1', port: srv.c2sPort }, tls: { caFile: srv.caFile } });
+    await node.connectOnce();
+    node.send(x('presence'));
+    const nodePerson = new NodePerson(node);
+    if (process.env.BENCH_DEBUG) node.on('stanza', (el: Element) => console.log('NODE GOT', el.toString().slice(0, 200)));
+    // nodeperson is no owner of xiota: it gets "not authorized" at first, then nothing for
+    // 30 s. Make it one: the bench owner allows it as a reader.
+    console.log(`allow: ${await py.text(XIOTA, `allow nodeperson@${srv.host}`)}`);
+    const seconds = Math.ceil((ROUNDS * 4 * ASKS * (GAP_MS + 20)) / 1000) + 30;
+    if (!process.env.BENCH_NO_PUBLISH) child.send(`run ${RATE} ${seconds}`);
+    // Warm up both, with both people.
+    const warm = await py.bench(XIOTA, QUESTION, 10, GAP_MS);
+    if (process.env.BENCH_DEBUG) console.log("warm-up, slixmpp person to xiota (ms):", warm.map((v) => (v === null ? "none" : v.toFixed(1))).join(" "));
+    await py.bench(BOT, QUESTION, 10, GAP_MS);
+    await nodePerson.bench(XIOTA, QUESTION, 10, GAP_MS);
+    await nodePerson.bench(BOT, QUESTION, 10, GAP_MS);
+    const res: Record<string, number[]> = { 'slixmpp person → xiota': [], 'slixmpp person → slixmpp bot': [], 'xiota person → xiota': [], 'xiota person → slixmpp bot': [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      res['slixmpp person → xiota']!.push(...await py.bench(XIOTA, QUESTION, ASKS, GAP_MS));
+      res['slixmpp person → slixmpp bot']!.push(...await py.bench(BOT, QUESTION, ASKS, GAP_MS));
+      res['xiota person → xiota']!.push(...await nodePerson.bench(XIOTA, QUESTION, ASKS, GAP_MS));
+      res['xiota person → slixmpp bot']!.push(...await nodePerson.bench(BOT, QUESTION, ASKS, GAP_MS));
+    }
+    const done = await child.next('done', (seconds + 60) * 1000);
+    const answer = await py.text(XIOTA, QUESTION);
+    console.log(`\nchat round trip, \`${QUESTION}\` asked ${ASKS * ROUNDS} times per pair (${GAP_MS} ms apart), devices publishing ${RATE} readings/s; loopback Prosody ${srv.host}`);
+    console.log(`xiota published ${String(done.sent)} readings, ${String(done.acked)} acked by the server during the run; its answer: ${JSON.stringify(answer)}\n`);
+    console.log('| asker → device | p50 ms | p99 ms | max ms | answers |');
+    console.log('|---|---|---|---|---|');
+    for (const [k, v] of Object.entries(res)) {
+      const ok = v.filter((ms) => typeof ms === 'number' && Number.isFinite(ms));
+      console.log(`| ${k} | ${pct(ok, 50).toFixed(1)} | ${pct(ok, 99).toFixed(1)} | ${Math.max(...ok).toFixed(1)} | ${ok.length}/${v.length} |`);
+    }
+  } finally {
+    child?.send('quit');
+    await py?.close();
+    await bot?.close();
+    await node?.stop().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    child?.proc.kill();
+    await srv.stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
