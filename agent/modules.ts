@@ -9,6 +9,7 @@ import type { Config } from './config/types';
 import type { Logger } from './log';
 import type { ModuleContext } from './module';
 import type { XmppClient } from './session/client';
+import * as chat from './chat/index';
 import * as commands from './commands';
 import * as alerts from './xep/alerts';
 import * as basic from './xep/basic';
@@ -27,7 +28,7 @@ export interface AgentDeps {
   client: XmppClient;
   disco: disco.Disco;
   config: Config;
-  drivers: Pick<DriverHost, 'things' | 'latestReadings' | 'set' | 'state'>;
+  drivers: Pick<DriverHost, 'things' | 'latestReadings' | 'set' | 'state' | 'readOnce'>;
   access: Access;
   log: Logger;
   /** Where small state files live (beside the outbox): access decisions, ... */
@@ -62,5 +63,6 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence }) },
   { name: 'subscriptions', install: (m, d) => subscriptions.install(m, { access: d.access, now: d.now }) },
   { name: 'commands', install: (m, d) => { commands.install(m, d); } },
+  { name: 'chat', install: (m, d) => chat.install(m, d) },
   { name: 'alerts', install: (m, d) => { alerts.install(m, { ...d, config: d.config.alerts }); } },
 ];
