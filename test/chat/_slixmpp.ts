@@ -3,7 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProsodyServer } from '../../scripts/local-prosody';
+
+/** What a client needs of a server under test (Prosody or ejabberd from scripts/). */
+export interface ServerAddress { host: string; c2sPort: number; caFile: string }
 
 export type Line = Record<string, unknown> & { event: string };
 export interface Answer { body: string | null; ms: number | null; receipt: boolean; timeout?: boolean; type?: string; error?: string | null }
@@ -80,7 +82,7 @@ export function spawnPy(args: string[], label: string): PyProcess {
 export class PyClient {
   private constructor(readonly py: PyProcess, readonly jid: string) {}
 
-  static async start(srv: ProsodyServer, user: string, password: string): Promise<PyClient> {
+  static async start(srv: ServerAddress, user: string, password: string): Promise<PyClient> {
     const jid = `${user}@${srv.host}`;
     const py = spawnPy(['client', jid, password, String(srv.c2sPort), srv.caFile], `slixmpp ${user}`);
     await py.next('online', 30_000);
