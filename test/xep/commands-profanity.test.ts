@@ -93,7 +93,12 @@ t.before(async () => {
 });
 
 t.after(async () => {
-  if (started) { try { tmux('kill-server'); } catch { /* already gone */ } }
+  if (started) {
+    // kill-server leaves its socket file behind: remove it too.
+    let socket = '';
+    try { socket = tmux('display-message', '-p', '#{socket_path}').trim(); tmux('kill-server'); } catch { /* already gone */ }
+    if (socket) rmSync(socket, { force: true });
+  }
   await agent?.stop();
   await srv?.stop();
   rmSync(dir, { recursive: true, force: true });
