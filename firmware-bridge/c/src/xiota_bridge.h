@@ -1,0 +1,70 @@
+/* xiota firmware bridge, board side: a microcontroller's sensors and actuators reach the xiota
+ * gateway over a serial line, authenticated with a key shared with the gateway
+ * (`xiota bridge pair BOARD_ID`). Protocol: firmware-bridge/proto/bridge.proto.
+ *
+ *   xb_board b;
+ *   xb_init(&b, &hal, "greenhouse-1", "greenhouse", "1.0.0", entities, 3, apply, NULL);
+ *   loop: feed received bytes with xb_feed(), report values with xb_report(), call xb_poll().
+ */
+#ifndef XIOTA_BRIDGE_H
+#define XIOTA_BRIDGE_H
+#include "xb_msg.h"
+#include "xb_crypto.h"
+
+#ifndef XB_MAX_ENTITIES
+#define XB_MAX_ENTITIES 16
+#endif
+#ifndef XB_BATCH_MS
+#define XB_BATCH_MS 100 /* readings wait at most this long to travel together */
+#endif
+
+/* The hardware layer: four functions and a context pointer. */
+typedef struct {
+  void *ctx;
+  void (*write)(void *ctx, const uint8_t *p, size_t n);  /* bytes to the host */
+  uint32_t (*millis)(void *ctx);                           /* monotonic milliseconds */
+  void (*random)(void *ctx, uint8_t *p, size_t n);         /* unpredictable bytes (session nonce) */
+  int (*load_key)(void *ctx, uint8_t key[32]);             /* 1 and the key when paired, else 0 */
+} xb_hal;
+
+/* Applies a set; returns an XB_ACK_* status and the value now in force in *result. */
+typedef uint8_t (*xb_apply_fn)(void *ctx, uint16_t key, int32_t value, int32_t *result);
+
+typedef struct {
+  const xb_hal *hal;
+  const char *board_id, *fw_name, *fw_version;
+  const xb_entity *entities;
+  uint8_t n_entities;
+  xb_apply_fn apply;
+  void *apply_ctx;
+  uint8_t plaintext_ok;          /* development only: answer a host that asks for plaintext */
+  uint32_t schema_hash;
+  /* current values */
+  int32_t value[XB_MAX_ENTITIES];
+  uint32_t stamp[XB_MAX_ENTITIES];
+  uint8_t err[XB_MAX_ENTITIES], dirty[XB_MAX_ENTITIES], known[XB_MAX_ENTITIES];
+  /* link */
+  uint8_t rx[XB_MAX_FRAME + 8];
+  uint16_t rx_len;
+  uint8_t rx_over;
+  uint8_t tx[XB_MAX_FRAME];
+  /* session */
+  uint8_t session, auth;
+  uint8_t k_rx[32], k_tx[32];
+  uint32_t ctr_rx, ctr_tx;
+  uint64_t host_time_ms;         /* host's clock at host_time_at, 0 = unknown */
+  uint32_t host_time_at;
+  uint32_t dropped;              /* frames refused (CRC, MAC, replay): for diagnostics */
+} xb_board;
+
+void xb_init(xb_board *b, const xb_hal *hal, const char *board_id, const char *fw_name, const char *fw_version,
+             const xb_entity *entities, uint8_t n, xb_apply_fn apply, void *apply_ctx);
+void xb_feed(xb_board *b, const uint8_t *p, size_t n);
+void xb_report(xb_board *b, uint16_t key, int32_t value);
+void xb_report_error(xb_board *b, uint16_t key, uint8_t code);
+/* Sends batched readings when due; call it from the main loop. */
+void xb_poll(xb_board *b);
+void xb_log(xb_board *b, uint8_t level, const char *text);
+/* Unix time in ms from the host's TIME message, 0 while unknown. */
+uint64_t xb_time_ms(xb_board *b);
+#endif

@@ -1,0 +1,47 @@
+// Session keys and nonces (NaCl secretbox = XSalsa20-Poly1305, tweetnacl on the host). Keys come
+// from the board's pre-shared secret and both sides' fresh nonces, so every session has its own
+// pair; the frame header is bound into the secretbox nonce, so a changed type or counter
+// fails the MAC like a changed body. Layout: firmware-bridge/proto/bridge.proto.
+import nacl from 'tweetnacl';
+
+export const PSK_BYTES = 32;
+export const SESSION_NONCE_BYTES = 16;
+export const TAG_BYTES = 16;
+export const DIR_HOST_TO_BOARD = 1;
+export const DIR_BOARD_TO_HOST = 2;
+const LABEL = new TextEncoder().encode('xiota-bridge-v1');
+
+export interface SessionKeys { hostToBoard: Uint8Array; boardToHost: Uint8Array }
+
+/** SHA-512(label ‖ psk ‖ host nonce ‖ board nonce ‖ len ‖ board id): two 32-byte keys. */
+export function deriveKeys(psk: Uint8Array, hostNonce: Uint8Array, boardNonce: Uint8Array, boardId: string): SessionKeys {
+  if (psk.length !== PSK_BYTES) throw new RangeError(`a board key is ${PSK_BYTES} bytes, got ${psk.length}`);
+  if (hostNonce.length !== SESSION_NONCE_BYTES || boardNonce.length !== SESSION_NONCE_BYTES) throw new RangeError(`session nonces are ${SESSION_NONCE_BYTES} bytes`);
+  const id = new TextEncoder().encode(boardId);
+  if (id.length > 255) throw new RangeError('board id longer than 255 bytes');
+  const input = new Uint8Array(LABEL.length + PSK_BYTES + 2 * SESSION_NONCE_BYTES + 1 + id.length);
+  let o = 0;
+  for (const part of [LABEL, psk, hostNonce, boardNonce, Uint8Array.of(id.length), id]) { input.set(part, o); o += part.length; }
+  const h = nacl.hash(input);
+  return { hostToBoard: h.slice(0, 32), boardToHost: h.slice(32, 64) };
+}
+
+/** direction ‖ ver_flags ‖ type ‖ ctr LE ‖ zeros: unique per key while counters never repeat. */
+export function frameNonce(direction: number, verFlags: number, type: number, ctr: number): Uint8Array {
+  const n = new Uint8Array(nacl.secretbox.nonceLength);
+  n[0] = direction; n[1] = verFlags; n[2] = type;
+  n[3] = ctr & 0xff; n[4] = (ctr >>> 8) & 0xff; n[5] = (ctr >>> 16) & 0xff; n[6] = (ctr >>> 24) & 0xff;
+  return n;
+}
+
+export function seal(key: Uint8Array, nonce: Uint8Array, body: Uint8Array): Uint8Array {
+  return nacl.secretbox(body, nonce, key);
+}
+
+/** null when the tag does not verify. */
+export function open(key: Uint8Array, nonce: Uint8Array, boxed: Uint8Array): Uint8Array | null {
+  if (boxed.length < TAG_BYTES) return null;
+  return nacl.secretbox.open(boxed, nonce, key);
+}
+
+export const randomBytes = (n: number): Uint8Array => nacl.randomBytes(n);
