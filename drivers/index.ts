@@ -9,6 +9,7 @@ import { createW1Driver, type W1Options } from './w1';
 import { createIioDriver, type IioOptions } from './iio';
 import { createSerialDriver, type SerialOptions } from './serial';
 import { createMqttDriver, type MqttOptions } from './mqtt';
+import { createBridgeDriver, type BridgeOptions } from './bridge';
 
 export type * from './types';
 export { DriverHost, type DriverHostOptions, type DriverFault, type DriverState, type HostTimers } from './host';
@@ -19,6 +20,7 @@ export { createIioDriver, type IioOptions, type IioDeviceOptions } from './iio';
 export { createSerialDriver, type SerialOptions, type SerialProtocol } from './serial';
 export { createMqttDriver, type MqttOptions, type MqttThingOptions, type MqttFieldOptions } from './mqtt';
 export type { MappedField } from './lines';
+export { createBridgeDriver, type BridgeOptions } from './bridge';
 
 export interface DriverOptionsByKind {
   simulated: SimulatedOptions;
@@ -27,6 +29,7 @@ export interface DriverOptionsByKind {
   iio: IioOptions;
   serial: SerialOptions;
   mqtt: MqttOptions;
+  bridge: BridgeOptions;
 }
 export type DriverKind = keyof DriverOptionsByKind;
 
@@ -42,10 +45,11 @@ const FACTORIES: { [K in DriverKind]: (id: string, o: DriverOptionsByKind[K], de
   iio: createIioDriver,
   serial: createSerialDriver,
   mqtt: createMqttDriver,
+  bridge: createBridgeDriver,
 };
 
 // Fields without which a factory cannot even describe its things.
-const REQUIRED: Partial<Record<DriverKind, string[]>> = { simulated: ['things'], serial: ['path', 'protocol'], mqtt: ['url', 'things'] };
+const REQUIRED: Partial<Record<DriverKind, string[]>> = { simulated: ['things'], serial: ['path', 'protocol'], mqtt: ['url', 'things'], bridge: ['path', 'board'] };
 
 export const DRIVER_KINDS = Object.keys(FACTORIES) as DriverKind[];
 

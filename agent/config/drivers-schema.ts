@@ -12,13 +12,14 @@ import type { IioOptions, IioDeviceOptions } from '../../drivers/iio';
 import type { SerialOptions, SerialProtocol } from '../../drivers/serial';
 import type { MqttOptions, MqttThingOptions, MqttFieldOptions } from '../../drivers/mqtt';
 import type { MappedField } from '../../drivers/lines';
+import type { BridgeOptions } from '../../drivers/bridge';
 import type { FieldType, Value } from '../../drivers/types';
 import { s, Schema, INVALID, Invalid, CheckContext, Path, error, warn, describe, pathToString } from './schema';
 import { expandEnv } from './secrets';
 
 export type { DriverKind, DriverOptionsByKind, SimulatedOptions, LinuxOptions, W1Options, IioOptions, SerialOptions, MqttOptions };
 
-export const DRIVER_KINDS = ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt'] as const satisfies readonly DriverKind[];
+export const DRIVER_KINDS = ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt', 'bridge'] as const satisfies readonly DriverKind[];
 
 interface DriverEntry<K extends DriverKind> {
   /** Unique instance id. */
@@ -202,6 +203,22 @@ export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKin
     if (o.protocol !== 'nmea' && !o.fields) error(ctx, [...path, 'fields'], `the ${o.protocol} protocol needs a fields mapping (name, type, path)`);
   }),
   mqtt: mqttOptions,
+  // drivers/bridge.ts: a board running the firmware-bridge library (firmware-bridge/proto/bridge.proto).
+  bridge: s.object<BridgeOptions>({
+    path: s.string(),
+    baudRate: s.integer().min(50).max(4_000_000).optional(),
+    board: s.string().match(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a board id of 1-32 letters, digits, "_" or "-" (the one given to xiota bridge pair)'),
+    keysFile: s.string().optional(),
+    plaintext: s.boolean().optional(),
+    handshakeTimeoutMs: s.milliseconds().min(100).max(120_000).clamp().optional(),
+    pingMs: s.milliseconds().min(100).max(600_000).clamp().optional(),
+    deadAfterMs: s.milliseconds().min(200).max(3_600_000).clamp().optional(),
+    setTimeoutMs: s.milliseconds().min(50).max(120_000).clamp().optional(),
+    retryMs: s.milliseconds().min(10).max(60_000).clamp().optional(),
+    rekeyAt: s.integer().min(16).max(0xffff0000).optional(),
+  }).refine((o, path, ctx) => {
+    if (o.plaintext) warn(ctx, [...path, 'plaintext'], 'plaintext bridge frames are not authenticated: anyone on the line can forge readings and sets; for development only');
+  }),
 };
 
 const KINDS_WITH_POLL: ReadonlySet<DriverKind> = new Set(['simulated', 'linux', 'w1', 'iio']);

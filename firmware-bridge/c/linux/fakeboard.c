@@ -1,1 +1,134 @@
-int main(void){return 0;}
+/* A fake board for the tests: the portable library driving a pty (or any tty) on Linux.
+ *   fakeboard --port PATH --id BOARD_ID (--key HEX64 | --no-key) [--plaintext-ok] [--period MS]
+ * Every period it reports temperature = 20.0 + n/10 °C (raw 200 + n: a counter, so a test can
+ * tell every reading is genuine and in order) and humidity = n % 101. Sets are logged on stderr
+ * as "set key=K value=V"; setpoint 13 fails (to test failed acks). SIGUSR1 resets the board in
+ * the middle of its next frame, as a watchdog or a brown-out would. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include "xiota_bridge.h"
+#include "demo_entities.h"
+
+static int fd = -1;
+static uint8_t psk[32];
+static int have_key;
+static volatile sig_atomic_t reset_requested, stop_requested;
+static int cut_after = -1; /* bytes still written before a reset cuts the frame */
+static int32_t relay, setpoint = 20;
+
+static void hal_write(void *ctx, const uint8_t *p, size_t n) {
+  (void)ctx;
+  if (reset_requested && cut_after < 0) cut_after = 5;
+  if (cut_after >= 0) { /* resetting: only the first bytes of this frame get out */
+    size_t k = n < (size_t)cut_after ? n : (size_t)cut_after;
+    cut_after -= (int)k;
+    n = k;
+  }
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) { if (errno == EINTR || errno == EAGAIN) continue; return; }
+    p += w; n -= (size_t)w;
+  }
+}
+static uint32_t hal_millis(void *ctx) {
+  struct timespec t;
+  (void)ctx;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint32_t)(t.tv_sec * 1000u + t.tv_nsec / 1000000);
+}
+static void hal_random(void *ctx, uint8_t *p, size_t n) {
+  FILE *f = fopen("/dev/urandom", "rb");
+  (void)ctx;
+  if (!f || fread(p, 1, n, f) != n) { fprintf(stderr, "fakeboard: no /dev/urandom\n"); exit(1); }
+  fclose(f);
+}
+static int hal_key(void *ctx, uint8_t k[32]) { (void)ctx; if (have_key) memcpy(k, psk, 32); return have_key; }
+
+static uint8_t apply(void *ctx, uint16_t key, int32_t value, int32_t *result) {
+  (void)ctx;
+  fprintf(stderr, "set key=%u value=%ld\n", key, (long)value);
+  if (key == 10) { relay = value ? 1 : 0; *result = relay; return XB_ACK_OK; }
+  if (key == 11) {
+    if (value == 13) { *result = setpoint; return XB_ACK_FAILED; }
+    setpoint = value; *result = setpoint; return XB_ACK_OK;
+  }
+  return XB_ACK_UNKNOWN_KEY;
+}
+
+static void on_signal(int sig) { if (sig == SIGUSR1) reset_requested = 1; else stop_requested = 1; }
+
+int main(int argc, char **argv) {
+  const char *port = NULL, *id = NULL;
+  int plaintext_ok = 0, period = 200, i;
+  uint32_t n = 0, last = 0;
+  struct termios tio;
+  static xb_board b;
+  xb_hal hal = { NULL, hal_write, hal_millis, hal_random, hal_key };
+  for (i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--port") && i + 1 < argc) port = argv[++i];
+    else if (!strcmp(argv[i], "--id") && i + 1 < argc) id = argv[++i];
+    else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+      const char *h = argv[++i];
+      int j;
+      if (strlen(h) != 64) { fprintf(stderr, "fakeboard: --key takes 64 hex digits\n"); return 2; }
+      for (j = 0; j < 32; j++) { unsigned v; sscanf(h + 2 * j, "%2x", &v); psk[j] = (uint8_t)v; }
+      have_key = 1;
+    } else if (!strcmp(argv[i], "--no-key")) have_key = 0;
+    else if (!strcmp(argv[i], "--plaintext-ok")) plaintext_ok = 1;
+    else if (!strcmp(argv[i], "--period") && i + 1 < argc) period = atoi(argv[++i]);
+    else { fprintf(stderr, "fakeboard: unknown argument %s\n", argv[i]); return 2; }
+  }
+  if (!port || !id) { fprintf(stderr, "usage: fakeboard --port PATH --id BOARD_ID (--key HEX64 | --no-key) [--plaintext-ok] [--period MS]\n"); return 2; }
+  fd = open(port, O_RDWR | O_NOCTTY);
+  if (fd < 0) { perror(port); return 1; }
+  if (tcgetattr(fd, &tio) == 0) { /* raw, no flow control: bytes are binary */
+    cfmakeraw(&tio);
+    tio.c_cflag |= CLOCAL | CREAD;
+    tio.c_cflag &= ~(tcflag_t)CRTSCTS;
+    tio.c_cc[VMIN] = 1; tio.c_cc[VTIME] = 0;
+    tcsetattr(fd, TCSANOW, &tio);
+  }
+  signal(SIGUSR1, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  xb_init(&b, &hal, id, "xiota-fake", "1.0.0", DEMO_ENTITIES, DEMO_N, apply, NULL);
+  b.plaintext_ok = (uint8_t)plaintext_ok;
+  xb_report(&b, 10, relay);
+  xb_report(&b, 11, setpoint);
+  fprintf(stderr, "fakeboard %s ready on %s\n", id, port);
+  while (!stop_requested) {
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    uint8_t buf[256];
+    int r = poll(&pfd, 1, 5);
+    if (r > 0 && (pfd.revents & POLLIN)) {
+      ssize_t got = read(fd, buf, sizeof buf);
+      if (got > 0) xb_feed(&b, buf, (size_t)got);
+    }
+    if ((int32_t)(hal_millis(NULL) - last) >= period) {
+      last = hal_millis(NULL);
+      xb_report(&b, 1, (int32_t)(200 + n));
+      xb_report(&b, 2, (int32_t)(n % 101));
+      n++;
+      if (n > 1000) n = 0;
+    }
+    xb_poll(&b);
+    if (reset_requested && cut_after == 0) { /* the frame was cut: come back up blank */
+      xb_init(&b, &hal, id, "xiota-fake", "1.0.0", DEMO_ENTITIES, DEMO_N, apply, NULL);
+      b.plaintext_ok = (uint8_t)plaintext_ok;
+      xb_report(&b, 10, relay);
+      xb_report(&b, 11, setpoint);
+      reset_requested = 0; cut_after = -1;
+      fprintf(stderr, "reset\n");
+    }
+  }
+  close(fd);
+  return 0;
+}

@@ -1,0 +1,240 @@
+// The firmware bridge over a serial port: a microcontroller running the xiota bridge library
+// (firmware-bridge/c) joins the agent authenticated; each of its sensors and actuators becomes
+// a thing (`<board>.<key>`). Protocol and session: firmware-bridge/host. A board that goes away
+// is a fault and its things read as failed until it is back; the session is retried with
+// backoff min(1.8^n, 60) s (the ESPHome client's curve) and each outage is logged once.
+// serialport is loaded when the port is opened, not at start-up.
+import type { SerialPort } from 'serialport';
+type SerialPortModule = typeof import('serialport');
+import type { Driver, DriverContext, Reading, ThingSpec, Value } from './types';
+import { XiotaError } from '../agent/errors';
+import { errorText } from './values';
+import { HostSession, SetFailed, type BoardInfo, type DropReason, type Timers } from '../firmware-bridge/host/session';
+import { DEFAULT_KEYS_FILE, readAnySchema, readKeys, readSchema, schemaCachePath, writeSchema } from '../firmware-bridge/host/keys';
+import { diffSchema, entityThing, rawToValue, thingId, valueToRaw, VALUE_FIELD } from '../firmware-bridge/host/things';
+import type { BoardValue, Entity } from '../firmware-bridge/host/messages';
+
+export interface BridgeOptions {
+  /** Device path: `/dev/ttyUSB0`, `/dev/ttyACM0`, a pty. */
+  path: string;
+  baudRate?: number;
+  /** The board id this port must answer with (the one it was paired under). */
+  board: string;
+  /** Keys made by `xiota bridge pair` (default /var/lib/xiota/bridge-keys.json). */
+  keysFile?: string;
+  /** Development only: no authentication, CRC alone. The board must allow it too. */
+  plaintext?: boolean;
+  /** How long the first handshake may take before start() fails (default 5000 ms). */
+  handshakeTimeoutMs?: number;
+  pingMs?: number;
+  deadAfterMs?: number;
+  setTimeoutMs?: number;
+  /** First retry delay after a lost board or port; grows ×1.8 up to 60 s (default 1000 ms). */
+  retryMs?: number;
+  /** Re-key when a counter reaches this (default 2^32 - 2^16; tests lower it). */
+  rekeyAt?: number;
+}
+
+export class BridgeDriver implements Driver {
+  readonly kind = 'bridge';
+  private port?: SerialPort;
+  private ctx?: DriverContext;
+  private session?: HostSession;
+  private stopped = true;
+  private entities: Entity[] = [];
+  private declared: Entity[] = [];
+  private retries = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private lastOutage?: string;
+  private firstUp?: { resolve: () => void; reject: (e: Error) => void };
+  private drops = new Map<DropReason, number>();
+  private dropWindowStart = 0;
+  private readonly keysFile: string;
+
+  constructor(readonly id: string, private readonly opts: BridgeOptions, private readonly now: () => number = Date.now, private readonly timers?: Timers) {
+    this.keysFile = opts.keysFile ?? DEFAULT_KEYS_FILE;
+    // Things are known before the board answers when its schema is cached.
+    const cached = readAnySchema(schemaCachePath(this.keysFile), opts.board);
+    if (cached) this.declared = this.entities = cached.entities;
+  }
+
+  things(): ThingSpec[] {
+    return this.declared.map((e) => entityThing(this.opts.board, e));
+  }
+
+  async start(ctx: DriverContext): Promise<void> {
+    this.ctx = ctx;
+    this.stopped = false;
+    this.retries = 0;
+    const up = new Promise<void>((resolve, reject) => { this.firstUp = { resolve, reject }; });
+    await this.open();
+    if (this.declared.length) {
+      // Known things: run now; the board may come later (its things read as failed until then).
+      this.firstUp = undefined;
+      up.catch(() => undefined);
+      return;
+    }
+    await up;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.session?.stop();
+    this.session = undefined;
+    const p = this.port;
+    this.port = undefined;
+    if (p?.isOpen) await new Promise<void>((resolve) => p.close(() => resolve()));
+  }
+
+  async set(thing: string, field: string, value: Value): Promise<void> {
+    const e = this.entities.find((x) => thingId(this.opts.board, x.key) === thing);
+    if (!e || field !== VALUE_FIELD || !e.writable) throw new XiotaError('XIOTA_E_DRIVER', `bridge ${this.id}: ${thing}/${field} is not writable`, { thing, field });
+    const r = valueToRaw(e, value);
+    if (!r.ok) throw new XiotaError('XIOTA_E_DRIVER', `bridge ${this.id}: cannot set ${thing} (${e.name}): ${r.error}`, { thing, field });
+    if (!this.session) throw new XiotaError('XIOTA_E_DRIVER', `bridge ${this.id}: board "${this.opts.board}" is not connected; try again when it is back`, { thing });
+    try {
+      const ack = await this.session.set(e.key, r.raw);
+      // The ack carries the value now in force: it is the newest reading of that thing.
+      this.ctx?.emit({ thing, timestamp: this.now(), values: [{ field: VALUE_FIELD, value: rawToValue(e, ack.value) }] });
+    } catch (err) {
+      const status = err instanceof SetFailed ? err.status : undefined;
+      throw new XiotaError('XIOTA_E_DRIVER', `bridge ${this.id}: set ${thing} (${e.name}) = ${JSON.stringify(value)} failed: ${errorText(err)}`, { thing, field, ...(status !== undefined ? { status } : {}) }, { cause: err });
+    }
+  }
+
+  private open(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const { SerialPort: Port } = require('serialport') as SerialPortModule;
+      const port = new Port({ path: this.opts.path, baudRate: this.opts.baudRate ?? 115200, autoOpen: false, lock: false });
+      port.on('data', (chunk: Buffer) => { if (this.port === port) this.session?.feed(chunk); });
+      port.on('error', (err) => this.outage(`serial ${this.opts.path}: ${errorText(err)}`));
+      port.on('close', () => {
+        if (this.port !== port) return;
+        this.port = undefined;
+        this.session?.stop();
+        this.session = undefined;
+        if (!this.stopped) this.outage(`serial ${this.opts.path} closed (unplugged?)`);
+      });
+      port.open((err) => {
+        if (err) {
+          reject(new XiotaError('XIOTA_E_DRIVER', `bridge ${this.id}: cannot open ${this.opts.path}: ${err.message} (check the path, and that the user is in the dialout group)`, { path: this.opts.path }, { cause: err }));
+          return;
+        }
+        if (this.stopped) { port.close(); resolve(); return; }
+        this.port = port;
+        this.startSession();
+        resolve();
+      });
+    });
+  }
+
+  private startSession(): void {
+    const port = this.port;
+    if (!port) return;
+    this.session?.stop();
+    const o = this.opts;
+    this.session = new HostSession({
+      boardId: o.board,
+      plaintext: o.plaintext ?? false,
+      keyFor: (id) => readKeys(this.keysFile).get(id),
+      send: (bytes) => { if (port.isOpen) port.write(Buffer.from(bytes)); },
+      knownSchema: (id, hash) => readSchema(schemaCachePath(this.keysFile), id, hash),
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      pingEveryMs: o.pingMs,
+      deadAfterMs: o.deadAfterMs,
+      setTimeoutMs: o.setTimeoutMs,
+      rekeyAt: o.rekeyAt,
+      timers: this.timers,
+      now: this.now,
+    }, {
+      up: (info) => this.onUp(info),
+      readings: (values, at) => this.onReadings(values, at),
+      down: (reason, refused) => this.outage(reason, refused),
+      log: (level, text, verified) => {
+        const fn = ([this.ctx?.log.debug, this.ctx?.log.info, this.ctx?.log.warn, this.ctx?.log.error][level] ?? this.ctx?.log.info)?.bind(this.ctx?.log);
+        if (verified) fn?.(`board ${o.board}: ${text}`, { board: o.board });
+        else this.ctx?.log.debug(`board ${o.board} (unverified, before the session): ${text}`, { board: o.board });
+      },
+      dropped: (reason, detail) => this.onDrop(reason, detail),
+    });
+    try {
+      this.session.start();
+    } catch (e) {
+      this.outage(errorText(e), true); // an unreadable keys file
+    }
+  }
+
+  private onUp(info: BoardInfo): void {
+    this.retries = 0;
+    this.lastOutage = undefined;
+    if (info.described) {
+      try { writeSchema(schemaCachePath(this.keysFile), info.boardId, info.schemaHash, info.entities); }
+      catch (e) { this.ctx?.log.warn(`bridge ${this.id}: cannot cache the board's schema (${errorText(e)}); it is asked again at every connect`); }
+    }
+    if (!this.declared.length) this.declared = info.entities;
+    else {
+      const diff = diffSchema(this.declared, info.entities);
+      if (diff.length) this.ctx?.fault(`board "${info.boardId}" changed its schema (firmware ${info.fwVersion}): ${diff.join('; ')}; restart the agent to publish the new things`, { board: info.boardId });
+    }
+    this.entities = info.entities;
+    this.ctx?.log.info(`board ${info.boardId} up`, { firmware: `${info.fwName} ${info.fwVersion}`, entities: info.entities.length, schema: info.described ? 'described' : 'cached', auth: !this.opts.plaintext });
+    this.firstUp?.resolve();
+    this.firstUp = undefined;
+  }
+
+  private onReadings(values: BoardValue[], receivedAt: number): void {
+    for (const v of values) {
+      const e = this.declared.find((x) => x.key === v.key) && this.entities.find((x) => x.key === v.key);
+      if (!e) continue; // an undeclared key: reported once by the schema diff
+      // A board without a clock says how old the sample is; the host's clock dates it.
+      const timestamp = receivedAt - v.ageMs;
+      const reading: Reading = { thing: thingId(this.opts.board, v.key), timestamp, values: [v.error ? { field: VALUE_FIELD, error: `sensor error ${v.error} on the board` } : { field: VALUE_FIELD, value: rawToValue(e, v.value) }] };
+      this.ctx?.emit(reading);
+    }
+  }
+
+  /** Dropped frames are counted and reported at most once per 10 s. */
+  private onDrop(reason: DropReason, detail: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    const t = this.now();
+    if (t - this.dropWindowStart < 10_000) return;
+    this.dropWindowStart = t;
+    const summary = [...this.drops].map(([r, n]) => `${n} ${r}`).join(', ');
+    this.drops.clear();
+    this.ctx?.fault(`bridge ${this.opts.path}: dropped frames from board "${this.opts.board}" (${summary}; last: ${detail})`, { board: this.opts.board });
+  }
+
+  /** A lost board or port: one fault per outage, things marked failed, retry with backoff. */
+  private outage(reason: string, refused = false): void {
+    if (this.stopped) return;
+    this.session?.stop();
+    if (this.firstUp) {
+      // No schema known yet: start() fails and the DriverHost retries it with its own backoff.
+      this.firstUp.reject(new XiotaError('XIOTA_E_DRIVER', `bridge ${this.id}: ${reason}`, { board: this.opts.board }));
+      this.firstUp = undefined;
+      return;
+    }
+    if (reason !== this.lastOutage) {
+      this.lastOutage = reason;
+      const failed = this.declared.length ? `; its ${this.declared.length} things read as failed until it is back` : '';
+      this.ctx?.fault(`bridge ${this.id}: ${reason}${failed}; retrying with backoff`, { board: this.opts.board, refused });
+      const ts = this.now();
+      for (const e of this.declared) this.ctx?.emit({ thing: thingId(this.opts.board, e.key), timestamp: ts, values: [{ field: VALUE_FIELD, error: `board ${this.opts.board} offline: ${reason}` }] });
+    }
+    const wait = Math.min((this.opts.retryMs ?? 1000) * 1.8 ** this.retries, 60_000);
+    this.retries++;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.stopped) return;
+      if (this.port?.isOpen) this.startSession();
+      else this.open().catch((e: unknown) => this.outage(errorText(e)));
+    }, wait);
+  }
+}
+
+export function createBridgeDriver(id: string, options: BridgeOptions, deps: { now?: () => number } = {}): Driver {
+  return new BridgeDriver(id, options, deps.now);
+}

@@ -1,0 +1,305 @@
+// Host side of one board session over a byte link (firmware-bridge/proto/bridge.proto). The
+// host starts it: HELLO_REQ (repeated, since opening a port may reset the board and the first
+// bytes can be lost), HELLO with the board's id and nonce, then INFO as the first frame under
+// the session keys, DESCRIBE only when the schema hash is new, TIME, and a full state dump.
+// Frames that fail the CRC, the MAC, the counter or the mode are dropped one by one and
+// counted; the session survives them. A board that stops answering pings is down.
+import { cobsDecode, FrameSplitter, wireFrame } from './cobs';
+import { deriveKeys, DIR_BOARD_TO_HOST, DIR_HOST_TO_BOARD, randomBytes, SESSION_NONCE_BYTES, type SessionKeys } from './crypto';
+import { FLAG_AUTH, openFrame, parseFrame, PROTOCOL_VERSION, sealFrame, type FrameError } from './frame';
+import { ACK_STATUS_TEXT, AckStatus, decodeBody, encodeBody, ErrorCode, FrameType, type Ack, type BoardValue, type Entity, type Info, type Message } from './messages';
+
+export interface Timers { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void }
+const realTimers: Timers = { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+
+export interface SessionOptions {
+  /** The board id the config expects; a board answering with another id is refused. */
+  boardId: string;
+  /** Development only: no keys, frames carry the CRC alone. */
+  plaintext: boolean;
+  /** The board's 32-byte pre-shared key, looked up at every handshake (pairing may change it). */
+  keyFor: (boardId: string) => Uint8Array | undefined;
+  send: (bytes: Uint8Array) => void;
+  /** Entities known for a schema hash (a cache), so DESCRIBE is skipped when nothing changed. */
+  knownSchema?: (boardId: string, hash: number) => Entity[] | undefined;
+  helloEveryMs?: number;
+  handshakeTimeoutMs?: number;
+  pingEveryMs?: number;
+  /** No authenticated frame for this long: the board is gone. */
+  deadAfterMs?: number;
+  setTimeoutMs?: number;
+  /** Re-key when either counter reaches this (default 2^32 - 2^16; tests lower it). */
+  rekeyAt?: number;
+  timers?: Timers;
+  now?: () => number;
+}
+
+export interface BoardInfo extends Info { boardId: string; entities: Entity[]; described: boolean }
+
+/** Why a frame was dropped: counted and reported by the driver, never fatal. */
+export type DropReason = FrameError | 'cobs' | 'mac' | 'replay' | 'plaintext' | 'decode' | 'unexpected';
+
+export interface SessionEvents {
+  up(info: BoardInfo): void;
+  readings(values: BoardValue[], receivedAt: number, full: boolean): void;
+  /** The session ended (board gone, refused, reset); `refused` = a configuration problem. */
+  down(reason: string, refused: boolean): void;
+  log(level: number, text: string, verified: boolean): void;
+  dropped(reason: DropReason, detail: string): void;
+}
+
+type Phase = 'idle' | 'hello' | 'info' | 'describe' | 'up';
+
+export class SetFailed extends Error {
+  constructor(message: string, readonly status?: number) { super(message); this.name = 'SetFailed'; }
+}
+
+export class HostSession {
+  private phase: Phase = 'idle';
+  private keys?: SessionKeys;
+  private hostNonce: Uint8Array = new Uint8Array(0);
+  private txCtr = 0;
+  private rxCtr = 0;
+  private info?: Info;
+  private entities: Entity[] = [];
+  private timers: Timers;
+  private now: () => number;
+  private helloTimer?: unknown;
+  private deadlineTimer?: unknown;
+  private pingTimer?: unknown;
+  private lastHeard = 0;
+  private pingSeq = 0;
+  private nextRequest = 1;
+  private readonly pending = new Map<number, { resolve: (a: Ack) => void; reject: (e: Error) => void; timer: unknown }>();
+  private readonly splitter: FrameSplitter;
+
+  constructor(private readonly o: SessionOptions, private readonly ev: SessionEvents) {
+    this.timers = o.timers ?? realTimers;
+    this.now = o.now ?? Date.now;
+    this.splitter = new FrameSplitter((f) => this.onEncoded(f), (n) => this.ev.dropped('long', `${n} bytes without a frame delimiter`));
+  }
+
+  get state(): Phase { return this.phase; }
+  get counters(): { tx: number; rx: number } { return { tx: this.txCtr, rx: this.rxCtr }; }
+
+  /** Starts (or restarts) the handshake. */
+  start(): void {
+    this.clearTimers();
+    this.failPending('the session restarted before the board acknowledged');
+    this.splitter.reset();
+    if (!this.o.plaintext && !this.o.keyFor(this.o.boardId)) {
+      this.end(`board "${this.o.boardId}" is not paired: run \`xiota bridge pair ${this.o.boardId}\` and put the key it prints into the board's firmware`, true);
+      return;
+    }
+    this.phase = 'hello';
+    this.keys = undefined;
+    this.hostNonce = randomBytes(SESSION_NONCE_BYTES);
+    this.txCtr = 0;
+    this.rxCtr = 0;
+    const hello = () => {
+      this.sendPlain({ type: 'HELLO_REQ', body: { hostNonce: this.hostNonce, version: PROTOCOL_VERSION, auth: !this.o.plaintext } });
+      this.helloTimer = this.timers.setTimeout(hello, this.o.helloEveryMs ?? 500);
+    };
+    hello();
+    this.deadlineTimer = this.timers.setTimeout(() => {
+      this.end(`board "${this.o.boardId}" did not complete the handshake within ${this.o.handshakeTimeoutMs ?? 5000} ms (${this.phase === 'hello' ? 'no answer to hello: is it running the bridge firmware, on this port?' : `stuck at ${this.phase}`})`, false);
+    }, this.o.handshakeTimeoutMs ?? 5000);
+  }
+
+  stop(): void {
+    this.clearTimers();
+    this.failPending('the driver stopped');
+    this.phase = 'idle';
+    this.keys = undefined;
+  }
+
+  /** Bytes from the link. */
+  feed(chunk: Uint8Array): void { this.splitter.push(chunk); }
+
+  /** Sends a set; resolves with the board's ack (status OK), rejects with SetFailed otherwise. */
+  set(key: number, value: number): Promise<Ack> {
+    if (this.phase !== 'up') return Promise.reject(new SetFailed(`board "${this.o.boardId}" is not connected`));
+    const requestId = this.nextRequest;
+    this.nextRequest = this.nextRequest >= 0xffffffff ? 1 : this.nextRequest + 1;
+    return new Promise<Ack>((resolve, reject) => {
+      const ms = this.o.setTimeoutMs ?? 3000;
+      const timer = this.timers.setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new SetFailed(`board "${this.o.boardId}" did not acknowledge set ${requestId} within ${ms} ms; it may or may not have applied it`));
+      }, ms);
+      this.pending.set(requestId, { resolve, reject, timer });
+      this.sendSealed({ type: 'SET', body: { requestId, key, value } });
+    });
+  }
+
+  private sendPlain(m: Message): void {
+    this.o.send(wireFrame(sealFrame(FrameType[m.type], 0, encodeBody(m), DIR_HOST_TO_BOARD, undefined)));
+  }
+
+  private sendSealed(m: Message): void {
+    if (this.txCtr >= 0xffffff00) return; // the board refuses these too; a re-key is due first
+    this.txCtr++;
+    this.o.send(wireFrame(sealFrame(FrameType[m.type], this.txCtr, encodeBody(m), DIR_HOST_TO_BOARD, this.keys?.hostToBoard)));
+  }
+
+  private rekeyDue(): boolean {
+    const at = this.o.rekeyAt ?? 0xffff0000;
+    return this.txCtr >= at || this.rxCtr >= at;
+  }
+
+  private rekey(): void {
+    // Counters must never wrap under one key (a repeated nonce would leak plaintext and
+    // allow forgeries); a fresh handshake gives fresh keys. Timers are reset by start().
+    this.ev.log(1, `re-keying the session with board "${this.o.boardId}" before its counters wrap`, true);
+    this.start();
+  }
+
+  private onEncoded(encoded: Uint8Array): void {
+    const raw = cobsDecode(encoded);
+    if (!raw) { this.ev.dropped('cobs', 'not valid COBS'); return; }
+    const f = parseFrame(raw);
+    if (typeof f === 'string') { this.ev.dropped(f, `${raw.length}-byte frame`); return; }
+    const authed = (f.verFlags & FLAG_AUTH) !== 0;
+    const name = f.type;
+    // Before a session the board speaks plaintext with ctr 0: HELLO, ERROR and boot LOGs.
+    if (!authed && f.ctr === 0 && (name === FrameType.HELLO || name === FrameType.ERROR || name === FrameType.LOG)) {
+      this.onPlain(name, f.payload);
+      return;
+    }
+    if (this.phase === 'idle' || this.phase === 'hello') { this.ev.dropped('unexpected', `frame type ${name} before the handshake`); return; }
+    if (authed === this.o.plaintext) { this.ev.dropped('plaintext', authed ? 'authenticated frame in a plaintext session' : `plaintext frame type ${name} refused in an authenticated session`); return; }
+    if (f.ctr <= this.rxCtr) { this.ev.dropped('replay', `counter ${f.ctr} not above ${this.rxCtr}`); return; }
+    let body = f.payload;
+    if (authed) {
+      const opened = openFrame(f, DIR_BOARD_TO_HOST, this.keys!.boardToHost);
+      if (!opened) { this.ev.dropped('mac', `frame ${f.ctr} failed authentication`); return; }
+      body = opened;
+    }
+    let m: Message;
+    try { m = decodeBody(f.type, body); } catch (e) { this.ev.dropped('decode', (e as Error).message); return; }
+    this.rxCtr = f.ctr; // advanced only for a genuine frame (a forgery cannot push it forward)
+    this.lastHeard = this.now();
+    this.onMessage(m);
+    // Between sets, so no acknowledgement is lost to the new keys.
+    if (this.phase === 'up' && this.pending.size === 0 && this.rekeyDue()) this.rekey();
+  }
+
+  private onPlain(type: number, payload: Uint8Array): void {
+    let m: Message;
+    try { m = decodeBody(type, payload); } catch (e) { this.ev.dropped('decode', (e as Error).message); return; }
+    if (m.type === 'LOG') { this.ev.log(m.body.level, m.body.text, false); return; }
+    if (m.type === 'ERROR') {
+      const id = this.o.boardId;
+      const c = m.body.code;
+      if (c === ErrorCode.UNPAIRED) this.end(`board "${id}" has no key stored: run \`xiota bridge pair ${id}\` and load the key into its firmware`, true);
+      else if (c === ErrorCode.AUTH_MODE) this.end(`board "${id}" refuses the ${this.o.plaintext ? 'plaintext' : 'authenticated'} mode (${m.body.text}); plaintext is for development only and must be set on both ends`, true);
+      else if (c === ErrorCode.NO_SESSION && this.phase !== 'hello' && this.phase !== 'idle') this.end(`board "${id}" lost its session (reset?)`, false);
+      else if (this.phase !== 'idle') this.ev.dropped('unexpected', `unauthenticated error ${c} from the board: ${m.body.text}`);
+      return;
+    }
+    if (m.type !== 'HELLO' || this.phase !== 'hello') { this.ev.dropped('unexpected', `plaintext ${m.type} outside the handshake`); return; }
+    const h = m.body;
+    if (h.boardId !== this.o.boardId) { this.end(`the board on this port says it is "${h.boardId}", the config expects "${this.o.boardId}"; refusing it (wrong port, or a board not meant for this driver?)`, true); return; }
+    if (h.version !== PROTOCOL_VERSION) { this.end(`board "${h.boardId}" speaks bridge protocol ${h.version}, this agent speaks ${PROTOCOL_VERSION}: update the firmware or the agent`, true); return; }
+    if (h.auth === this.o.plaintext) {
+      this.end(h.auth ? `board "${h.boardId}" answered authenticated but the config says plaintext: remove plaintext from the driver options` : `board "${h.boardId}" answered in plaintext but the config requires authentication; refusing it (pair it: xiota bridge pair ${h.boardId})`, true);
+      return;
+    }
+    if (h.boardNonce.length !== SESSION_NONCE_BYTES) { this.ev.dropped('decode', 'HELLO without a 16-byte nonce'); return; }
+    if (!this.o.plaintext) {
+      const psk = this.o.keyFor(h.boardId);
+      if (!psk) { this.end(`board "${h.boardId}" is not paired: run \`xiota bridge pair ${h.boardId}\``, true); return; }
+      this.keys = deriveKeys(psk, this.hostNonce, h.boardNonce, h.boardId);
+    }
+    if (this.helloTimer !== undefined) this.timers.clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+    this.phase = 'info';
+  }
+
+  private onMessage(m: Message): void {
+    switch (m.type) {
+      case 'INFO':
+        if (this.phase !== 'info') return;
+        this.info = m.body;
+        this.entities = [];
+        {
+          const cached = this.o.knownSchema?.(this.o.boardId, m.body.schemaHash);
+          if (cached && cached.length === m.body.entityCount) { this.entities = cached; this.goUp(false); }
+          else if (m.body.entityCount === 0) this.goUp(true);
+          else { this.phase = 'describe'; this.sendSealed({ type: 'DESCRIBE_REQ', body: {} }); }
+        }
+        return;
+      case 'DESCRIBE':
+        if (this.phase !== 'describe') return;
+        if (m.body.count !== this.info!.entityCount || m.body.index !== this.entities.length) {
+          this.end(`board "${this.o.boardId}" described entity ${m.body.index} of ${m.body.count}, expected ${this.entities.length} of ${this.info!.entityCount}`, false);
+          return;
+        }
+        this.entities.push(m.body.entity);
+        if (this.entities.length === this.info!.entityCount) this.goUp(true);
+        return;
+      case 'READINGS':
+        if (this.phase === 'up') this.ev.readings(m.body.values, this.now(), m.body.full);
+        return;
+      case 'ACK': {
+        const p = this.pending.get(m.body.requestId);
+        if (!p) return; // late: its set already timed out
+        this.pending.delete(m.body.requestId);
+        this.timers.clearTimeout(p.timer);
+        if (m.body.status === AckStatus.OK) p.resolve(m.body);
+        else p.reject(new SetFailed(`board "${this.o.boardId}" refused the set: ${ACK_STATUS_TEXT[m.body.status] ?? `status ${m.body.status}`} (value now ${m.body.value})`, m.body.status));
+        return;
+      }
+      case 'PONG': return; // lastHeard is enough
+      case 'LOG': this.ev.log(m.body.level, m.body.text, true); return;
+      case 'ERROR': this.ev.log(3, `board error ${m.body.code}: ${m.body.text}`, true); return;
+      default: this.ev.dropped('unexpected', `${m.type} from a board`);
+    }
+  }
+
+  private goUp(described: boolean): void {
+    if (this.deadlineTimer !== undefined) this.timers.clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.phase = 'up';
+    this.lastHeard = this.now();
+    this.ev.up({ ...this.info!, boardId: this.o.boardId, entities: this.entities, described });
+    if (this.phase !== 'up') return; // the consumer stopped us
+    this.sendSealed({ type: 'TIME', body: { unixMs: Math.round(this.now()) } });
+    this.sendSealed({ type: 'STATE_REQ', body: {} });
+    this.schedulePing();
+  }
+
+  private schedulePing(): void {
+    this.pingTimer = this.timers.setTimeout(() => {
+      this.pingTimer = undefined;
+      if (this.phase !== 'up') return;
+      const dead = this.o.deadAfterMs ?? 10_000;
+      if (this.now() - this.lastHeard >= dead) { this.end(`board "${this.o.boardId}" went silent (nothing for ${dead} ms)`, false); return; }
+      if (this.rekeyDue()) { this.rekey(); return; }
+      this.pingSeq = (this.pingSeq + 1) >>> 0;
+      this.sendSealed({ type: 'PING', body: { seq: this.pingSeq } });
+      if (this.phase === 'up') this.schedulePing();
+    }, this.o.pingEveryMs ?? 2000);
+  }
+
+  private end(reason: string, refused: boolean): void {
+    this.clearTimers();
+    this.failPending(`the link to board "${this.o.boardId}" ended before it acknowledged (${reason})`);
+    this.phase = 'idle';
+    this.keys = undefined;
+    this.ev.down(reason, refused);
+  }
+
+  private failPending(why: string): void {
+    for (const [id, p] of this.pending) {
+      this.timers.clearTimeout(p.timer);
+      p.reject(new SetFailed(why));
+      this.pending.delete(id);
+    }
+  }
+
+  private clearTimers(): void {
+    for (const t of [this.helloTimer, this.deadlineTimer, this.pingTimer]) if (t !== undefined) this.timers.clearTimeout(t);
+    this.helloTimer = this.deadlineTimer = this.pingTimer = undefined;
+  }
+}
