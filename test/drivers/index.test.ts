@@ -5,7 +5,8 @@ import { isXiotaError } from '../../agent/errors';
 import { fixtures } from './_fixtures';
 
 test('registry builds every kind and refuses unknown kinds and bad options', () => {
-  assert.equal(DRIVER_KINDS, ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt']);
+  assert.equal(DRIVER_KINDS, ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt', 'bridge']);
+  assert.is(createDriver('bridge', 'b', { path: '/dev/null', board: 'board-1', keysFile: '/nonexistent/keys.json' }).kind, 'bridge');
   assert.is(createDriver('simulated', 's', { things: [] }).kind, 'simulated');
   assert.is(createDriver('linux', 'l', {}).kind, 'linux');
   assert.is(createDriver('w1', 'w', {}).kind, 'w1');
