@@ -60,7 +60,7 @@ export function listen<K extends keyof AgentEvents>(m: ModuleContext, events: Ev
 export const MODULES: readonly AgentModule[] = [
   { name: 'disco', install: (m, d) => disco.install(m, { disco: d.disco }) },
   { name: 'basics', install: (m, d) => basic.install(m, { software: d.software, now: d.now }) },
-  { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence }) },
+  { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence, sources: { latest: d.latest, things: d.things, events: d.events }, now: d.now }) },
   { name: 'subscriptions', install: (m, d) => subscriptions.install(m, { access: d.access, now: d.now }) },
   { name: 'commands', install: (m, d) => { commands.install(m, d); } },
   { name: 'chat', install: (m, d) => chat.install(m, d) },

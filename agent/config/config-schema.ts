@@ -7,6 +7,7 @@ import { s, Schema, CheckContext, Path, INVALID, Invalid, error, warn, describe 
 import { alertsSchema, checkAlertFields } from '../alerts/schema';
 import { driverEntry } from './drivers-schema';
 import { accessSchema } from './access-schema';
+import { templateProblem } from '../xep/presence-status';
 import {
   AccountConfig, Config, ScramKeys, ServerConfig, TlsConfig, SaslConfig, SessionConfig, ReconnectConfig,
   PresenceConfig, OutboxConfig, PubsubConfig, PublishDefaults, FieldPublishOverride, ThingPublishOverride,
@@ -134,6 +135,10 @@ const presence = s.object<PresenceConfig>({
   // RFC 6121 4.7.2.3
   priority: s.integer().min(-128).max(127).default(0),
   showReadings: s.boolean().default(true),
+  statusTemplate: s.string().validate(templateProblem).optional(),
+  // Each change wakes every follower's client; a phone's server holds presence while it
+  // sleeps (XEP-0352), a desktop client shows each one.
+  minIntervalS: s.seconds().min(0).max(86_400).clamp().default(60),
 });
 
 const outbox = s.object<OutboxConfig>({

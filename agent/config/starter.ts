@@ -66,7 +66,9 @@ access:
 presence:
   status: online
   priority: 0                        # -128..127 (RFC 6121 4.7.2.3)
-  show_readings: true                # put the latest readings in the status text
+  show_readings: true                # put the latest readings in the status text: 22.5 °C · 41 % · fan off
+  # status_template: "{greenhouse.temperature} · fan {greenhouse.fan}"   # your own line instead
+  min_interval_s: 60                 # update the status at most this often (only when it changes)
 
 alerts:
   # Chat messages to the owners (or to the JIDs in a rule's to:), kept by the server while

@@ -81,6 +81,10 @@ export interface PresenceConfig {
   priority: number;
   /** Put the latest readings in the presence status text. */
   showReadings: boolean;
+  /** The status text with `{thing.field}` references; absent: every field (`22.5 °C · 41 % · fan off`). */
+  statusTemplate?: string;
+  /** At most one presence update per this many seconds; only changes are sent. */
+  minIntervalS: number;
 }
 
 export interface OutboxConfig {

@@ -47,8 +47,9 @@ class Follower(ClientXMPP):
         self.add_event_handler('pubsub_publish', self.on_publish)
         for t in ('subscribe', 'subscribed', 'unsubscribe', 'unsubscribed'):
             self.add_event_handler('presence_' + t, self.on_sub_presence)
-        self.add_event_handler('presence_available', self.on_available)
-        self.add_event_handler('presence_unavailable', self.on_available)
+        # slixmpp names an available presence with <show/> by its show ('presence_away'):
+        # take them all from the generic event.
+        self.add_event_handler('presence', self.on_available)
 
     async def on_start(self, _):
         await self.get_roster()
@@ -61,7 +62,10 @@ class Follower(ClientXMPP):
     def on_available(self, p):
         if bare(p['from']) == bare(self.boundjid):
             return
-        out({'event': 'status', 'from': str(p['from']), 'type': p['type'], 'show': p['show'], 'status': p['status']})
+        kind = p['type']
+        if kind in ('subscribe', 'subscribed', 'unsubscribe', 'unsubscribed', 'error', 'probe'):
+            return
+        out({'event': 'status', 'from': str(p['from']), 'type': 'unavailable' if kind == 'unavailable' else 'available', 'show': p['show'], 'status': p['status']})
 
     def on_publish(self, msg):
         items = msg.xml.find('{%s}event/{%s}items' % (NS_PUBSUB_EVENT, NS_PUBSUB_EVENT))

@@ -17,6 +17,13 @@ export interface TestContext {
   iqs: PendingIq[];
   /** Fires the module's onSession handlers. */
   online(o?: { resumed?: boolean; features?: Element }): void;
+  /** Fires the module's onOffline handlers. */
+  offline(): void;
+  /** The injected clock (ms) that m.after() timers run on. */
+  clock: { t: number };
+  now(): number;
+  /** Moves the clock, running m.after() timers as they come due. */
+  advance(ms: number): void;
   unload(): void;
 }
 
@@ -25,7 +32,11 @@ export function testContext(jid = 'dev@example.org'): TestContext {
   const iqs: PendingIq[] = [];
   const router = new Router((el) => sent.push(el), silentLogger);
   const sessions: ((i: OnlineInfo) => void)[] = [];
+  const offlines: (() => void)[] = [];
   const undo: (() => void)[] = [];
+  const clock = { t: 0 };
+  let timers: { at: number; fn: () => void; seq: number }[] = [];
+  let seq = 0;
   const ctx: ModuleContext = {
     name: 'test',
     log: silentLogger,
@@ -34,11 +45,15 @@ export function testContext(jid = 'dev@example.org'): TestContext {
     addFeature: () => {},
     addItems: () => {},
     onSession: (fn) => { sessions.push(fn); },
-    onOffline: () => {},
+    onOffline: (fn) => { offlines.push(fn); },
     send: (el) => { sent.push(el); },
     iq: (req) => new Promise<Element>((resolve, reject) => { iqs.push({ req, resolve, reject }); }),
     every: () => () => {},
-    after: () => () => {},
+    after: (ms, fn) => {
+      const tm = { at: clock.t + ms, fn, seq: seq++ };
+      timers.push(tm);
+      return () => { timers = timers.filter((x) => x !== tm); };
+    },
     onUnload: (fn) => { undo.push(fn); },
   };
   return {
@@ -47,7 +62,21 @@ export function testContext(jid = 'dev@example.org'): TestContext {
       const info = { jid: `${jid}/r`, resumed: o.resumed ?? false, features: o.features ?? x('features') } as unknown as OnlineInfo;
       for (const fn of sessions) fn(info);
     },
-    unload: () => { for (const f of undo.splice(0).reverse()) f(); },
+    offline: () => { for (const fn of offlines) fn(); },
+    clock,
+    now: () => clock.t,
+    advance: (ms) => {
+      const end = clock.t + ms;
+      for (;;) {
+        const due = timers.filter((tm) => tm.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+        if (!due) break;
+        timers = timers.filter((tm) => tm !== due);
+        clock.t = Math.max(clock.t, due.at);
+        due.fn();
+      }
+      clock.t = end;
+    },
+    unload: () => { for (const f of undo.splice(0).reverse()) f(); timers = []; },
   };
 }
 
