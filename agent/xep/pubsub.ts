@@ -2,6 +2,7 @@
 // The session's iq() adds the `id`; `to` is the PubSub service, or absent for PEP, where the
 // account's own bare JID is the service (XEP-0163 4: the user's server acts for the account).
 import { Element, x } from '../xml/element';
+import { submitForm } from './forms';
 
 export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 export const NS_PUBSUB_OWNER = 'http://jabber.org/protocol/pubsub#owner';
@@ -37,13 +38,8 @@ export function nodeConfigFields(config: NodeConfig): [string, string][] {
   return f;
 }
 
-/** A submitted data form (XEP-0004 3.1) with a hidden FORM_TYPE (XEP-0068). */
-export function submitForm(formType: string, fields: [string, string][]): Element {
-  const form = x('x', { xmlns: NS_DATA, type: 'submit' },
-    x('field', { var: 'FORM_TYPE', type: 'hidden' }, x('value', null, formType)));
-  for (const [k, v] of fields) form.append(x('field', { var: k }, x('value', null, v)));
-  return form;
-}
+/** A submitted data form (XEP-0004 3.1) with a hidden FORM_TYPE (XEP-0068): agent/xep/forms.ts. */
+export { submitForm };
 
 // The iq itself stays namespace-less: the session serializes it in the stream's jabber:client.
 function iqSet(to: string | undefined, child: Element): Element {
