@@ -2,13 +2,15 @@
 // The session's iq() adds the `id`; `to` is the PubSub service, or absent for PEP, where the
 // account's own bare JID is the service (XEP-0163 4: the user's server acts for the account).
 import { Element, x } from '../xml/element';
-import { submitForm } from './forms';
+import { NS_DISCO_INFO } from './disco';
+import { NS_DATA, submitForm } from './forms';
+
+export { NS_DATA };
 
 export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 export const NS_PUBSUB_OWNER = 'http://jabber.org/protocol/pubsub#owner';
 export const NS_PUBSUB_EVENT = 'http://jabber.org/protocol/pubsub#event';
 export const NS_PUBSUB_ERRORS = 'http://jabber.org/protocol/pubsub#errors';
-export const NS_DATA = 'jabber:x:data';
 export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 export const FORM_PUBLISH_OPTIONS = 'http://jabber.org/protocol/pubsub#publish-options';
 export const FORM_NODE_CONFIG = 'http://jabber.org/protocol/pubsub#node_config';
@@ -215,7 +217,6 @@ export function classifyPublishError(errorIq: Element): ClassifiedError {
 
 // --- What a PubSub service says it supports (XEP-0030 disco#info, XEP-0060 10) -------------
 
-export const NS_DISCO_INFO_Q = 'http://jabber.org/protocol/disco#info';
 /** XEP-0060 10 feature names the node setup reads. */
 export const FEATURE = {
   publishOptions: `${NS_PUBSUB}#publish-options`,
@@ -228,12 +229,12 @@ export const FEATURE = {
 
 /** XEP-0030 3.1 disco#info to the service (PEP: the account's own bare JID, XEP-0163 4). */
 export function discoInfoIq(to: string): Element {
-  return iqGet(to, x('query', { xmlns: NS_DISCO_INFO_Q }));
+  return iqGet(to, x('query', { xmlns: NS_DISCO_INFO }));
 }
 
 /** The features of a disco#info result; undefined when the result holds no query (nothing learnt). */
 export function parseDiscoFeatures(result: Element): Set<string> | undefined {
-  const q = result.getChild('query', NS_DISCO_INFO_Q);
+  const q = result.getChild('query', NS_DISCO_INFO);
   if (!q) return undefined;
   return new Set(q.getChildren('feature').map((f) => f.attrs.var ?? '').filter(Boolean));
 }
