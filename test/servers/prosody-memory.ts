@@ -14,8 +14,9 @@ import { join } from 'node:path';
  * missing re-index, as `memory_fixed`. The store also refuses more than
  * storage_archive_item_limit items (default 1000) with an internal-server-error: raised.
  */
-export function memoryStoreConfig(pluginDir: string): string {
-  const candidates = ['/usr/lib/prosody/modules/mod_storage_memory.lua', '/usr/lib64/prosody/modules/mod_storage_memory.lua', '/usr/local/lib/prosody/modules/mod_storage_memory.lua'];
+export function memoryStoreConfig(pluginDir: string, modulesDir?: string): string {
+  // modulesDir: another Prosody's modules (Prosody 13 under /opt/xiota-servers has the same bug).
+  const candidates = modulesDir ? [join(modulesDir, 'mod_storage_memory.lua')] : ['/usr/lib/prosody/modules/mod_storage_memory.lua', '/usr/lib64/prosody/modules/mod_storage_memory.lua', '/usr/local/lib/prosody/modules/mod_storage_memory.lua'];
   const src = candidates.find((f) => existsSync(f));
   if (!src) throw new Error(`mod_storage_memory.lua not found in ${candidates.join(', ')}: where does this Prosody keep its modules?`);
   const BUG = '\t\ttable.remove(a, a[key]);\n';
