@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProsodyServer } from '../../scripts/local-prosody';
+import type { XmppServer } from '../../scripts/servers';
 
 export type Event = Record<string, unknown> & { event: string };
 
@@ -24,7 +24,7 @@ export interface Follower {
   close(): Promise<void>;
 }
 
-export async function follower(srv: ProsodyServer, user: string, password: string): Promise<Follower> {
+export async function follower(srv: Pick<XmppServer, 'host' | 'c2sPort' | 'caFile'>, user: string, password: string): Promise<Follower> {
   const jid = `${user}@${srv.host}`;
   const proc = spawn('/usr/bin/python3', [script(), `${jid}/phone`, password, String(srv.c2sPort), srv.caFile], { stdio: ['pipe', 'pipe', 'pipe'] });
   const queue: Event[] = [];

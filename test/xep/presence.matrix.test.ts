@@ -1,5 +1,5 @@
-// show_readings against Prosody: a subscribed slixmpp sees the readings in the device's
-// presence status, `away` naming a failing sensor and back, and no duplicate presence after
+// show_readings on each server of the matrix: a subscribed slixmpp sees the readings in the
+// device's presence status, `away` naming a failing sensor and back, and no duplicate presence after
 // the session is resumed (XEP-0198) with nothing changed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,24 +9,24 @@ import { join } from 'node:path';
 import { Agent } from '../../agent/agent';
 import { configFromObject } from '../../agent/config';
 import { createSimulatedDriver, type SimulatedFault } from '../../drivers/simulated';
-import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
+import { serverUnderTest, startServer, type XmppServer } from '../../scripts/servers';
 import { waitFor } from '../session/_helpers';
 import { follower, type Event, type Follower } from './_follower';
 
-const t = suite('presence show_readings (Prosody + slixmpp)');
-let srv: ProsodyServer;
+const t = suite('presence show_readings (slixmpp)');
+let srv: XmppServer;
 let dir: string;
 let agent: Agent | undefined;
 let alice: Follower | undefined;
 
 t.before(async () => {
-  srv = await startProsody({ users: [{ user: 'dev', password: 'dev-pass' }, { user: 'alice', password: 'alice-pass' }] });
+  srv = await startServer(serverUnderTest(), { users: [{ user: 'dev', password: 'dev-pass' }, { user: 'alice', password: 'alice-pass' }] });
   dir = mkdtempSync(join(tmpdir(), 'xiota-presence-'));
 });
 t.after(async () => {
   await agent?.stop().catch(() => undefined);
   await alice?.close();
-  await srv?.stop();
+  await srv?.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 

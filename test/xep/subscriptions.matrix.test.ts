@@ -1,5 +1,5 @@
-// Presence subscriptions end to end: a real Prosody, the Agent with a simulated driver and
-// PEP's default access_model `presence`, and slixmpp (test/clients/follower.py) as each
+// Presence subscriptions end to end on each server of the matrix (Prosody, ejabberd): the
+// Agent with a simulated driver and PEP's default access_model `presence`, and slixmpp (test/clients/follower.py) as each
 // person's client. An owner and a reader are approved and read the PEP items; a stranger is
 // refused and reads nothing; with ask_owners the owner gets one chat message and, after
 // `allow`, the stranger reads items; a revoke takes the subscription and the items away.
@@ -12,25 +12,25 @@ import { Agent } from '../../agent/agent';
 import { configFromObject } from '../../agent/config';
 import { createLogger } from '../../agent/log';
 import { createSimulatedDriver } from '../../drivers/simulated';
-import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
+import { serverUnderTest, startServer, type XmppServer } from '../../scripts/servers';
 import { waitFor } from '../session/_helpers';
 import { follower, type Follower } from './_follower';
 
-const t = suite('presence subscriptions (Prosody + slixmpp)');
+const t = suite('presence subscriptions (slixmpp)');
 const USERS = ['dev', 'alice', 'carol', 'bob', 'dave'];
-let srv: ProsodyServer;
+let srv: XmppServer;
 let dir: string;
 const open: Follower[] = [];
 let agent: Agent | undefined;
 
 t.before(async () => {
-  srv = await startProsody({ users: USERS.map((u) => ({ user: u, password: `${u}-pass` })) });
+  srv = await startServer(serverUnderTest(), { users: USERS.map((u) => ({ user: u, password: `${u}-pass` })) });
   dir = mkdtempSync(join(tmpdir(), 'xiota-subs-'));
 });
 t.after(async () => {
   await agent?.stop().catch(() => undefined);
   for (const f of open) await f.close();
-  await srv?.stop();
+  await srv?.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
