@@ -2,7 +2,8 @@
 // "accepted" once it is on disk in the outbox (the issue's promise): every accepted reading
 // must end on the node exactly once, in reading order. Readings the driver produced but that
 // were not yet accepted at a kill are legitimately lost (the sensor samples again): each
-// restart continues the counter at the first seq not accepted.
+// restart continues the counter at the first seq not accepted. Runs on each real server of the
+// matrix (XIOTA_SERVER).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,29 +12,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox } from '../../agent/outbox/outbox';
 import type { XmppClient } from '../../agent/session/client';
-import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
+import { prosodyPaths, type ProsodyVersion } from '../../scripts/local-prosody';
+import { serverUnderTest, splitLabel, startServer, type XmppServer } from '../../scripts/servers';
 import { clientFor, waitFor } from '../session/_helpers';
 import { checkNode, type ChildSpec } from './_agent-child';
 import { memoryStoreConfig } from '../servers/prosody-memory';
 
 const t = suite('faults: kill');
 
-let srv: ProsodyServer;
+const label = serverUnderTest();
+const NODE = 'urn:xiota:counter';
+const TOTAL = Number(process.env.FAULTS_KILL_N ?? 3000);
+const KILLS = 3;
+let srv: XmppServer;
 let dir: string;
 const children: ChildProcess[] = [];
 t.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'xiota-faults-kill-'));
-  srv = await startProsody({ extraConfig: memoryStoreConfig(join(dir, 'prosody-plugins')), users: [{ user: 'dev', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }] });
+  // Prosody: the fixed memory store (test/servers/prosody-memory.ts); ejabberd: its stock
+  // Mnesia store, max_items_node raised from 1000 and the c2s shaper (3000 B/s) off.
+  const { kind, version } = splitLabel(label);
+  srv = await startServer(label, {
+    throughput: true,
+    pepMaxItems: TOTAL + 1000,
+    ...(kind === 'prosody' ? { prosody: { extraConfig: memoryStoreConfig(join(dir, 'prosody-plugins'), prosodyPaths(version as ProsodyVersion).modulesDir) } } : {}),
+    users: [{ user: 'dev', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }],
+  });
 });
 t.after(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await srv?.stop();
+  await srv?.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const NODE = 'urn:xiota:counter';
-const TOTAL = Number(process.env.FAULTS_KILL_N ?? 3000);
-const KILLS = 3;
 
 interface Round {
   child: ChildProcess;
@@ -158,7 +169,7 @@ t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted readi
     // accepted range of the round whose id they carry.
     const extra = c.rows.filter((row) => { const i = roundOf(row.instance); return i >= 0 && row.seq > rounds[i]!.last; });
     const kept = c.rows.filter((row) => !extra.includes(row));
-    console.log(`kill: ${TOTAL} readings, ${KILLS} kills\n  ${figures.join('\n  ')}\n  node: ${c.items} items, ${extra.length} published but never accepted (seqs ${extra.map((e) => e.seq).join(',') || 'none'})`);
+    console.log(`${label} kill: ${TOTAL} readings, ${KILLS} kills\n  ${figures.join('\n  ')}\n  node: ${c.items} items, ${extra.length} published but never accepted (seqs ${extra.map((e) => e.seq).join(',') || 'none'})`);
     assert.ok(c.rows.every((row) => roundOf(row.instance) >= 0), `every item id comes from one of the rounds: ${[...new Set(c.rows.map((row) => row.instance))]}`);
     assert.ok(extra.every((row) => roundOf(row.instance) < KILLS), 'only killed rounds leave extra items');
     assert.ok(extra.length <= 200, `extra items are the few in flight at a kill (${extra.length})`);
