@@ -1,7 +1,10 @@
 // `npm run demo`: the README's first command. A throwaway local Prosody, the agent (the real
 // `xiota` CLI as a child process) publishing a simulated room and this machine's /proc and
-// /sys to its PEP nodes, and a watcher account printing the readings live as XEP-0060 events
-// arrive. Ctrl-C stops everything and removes the temp dir. DEMO_SECONDS=N stops by itself
+// /sys to its PEP nodes, and a watcher account, one of the device's owners, that follows the
+// device (a presence subscription, so PEP's default access_model `presence` lets it in),
+// asks it one chat question and prints the readings live as XEP-0060 events arrive. It
+// prints the throwaway accounts so you can log in from a real client (Profanity, Gajim) while
+// it runs. Ctrl-C stops everything and removes the temp dir. DEMO_SECONDS=N stops by itself
 // after N seconds and exits 0 only if the watcher printed a reading (the smoke test).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, rmSync } from 'node:fs';
@@ -20,6 +23,8 @@ import type { DriverContext } from '../drivers/types';
 const CLI = join(__dirname, '../agent/cli/main.js');
 const GATEWAY = { user: 'gateway', password: 'gateway-demo-pass' };
 const WATCHER = { user: 'watcher', password: 'watcher-demo-pass' };
+// For you, from a real client: an owner too.
+const YOU = { user: 'you', password: 'you-demo-pass' };
 const PREFIX = 'urn:xiota:';
 // Thing ids the config below produces: the simulated room, and the linux driver's thing
 // (its driver id, drivers/linux.ts).
@@ -41,9 +46,14 @@ tls:
 outbox:
   dir: ${JSON.stringify(outbox)}
   flush_interval_ms: 50
+access:
+  owners: [${WATCHER.user}@${srv.host}, ${YOU.user}@${srv.host}]
+  strangers: ask_owners
+presence:
+  min_interval_s: 5
 pubsub:
   node_prefix: "${PREFIX}"
-  access_model: open                 # anyone may subscribe; a real device would use presence
+  access_model: presence             # the default: whoever follows the device's presence
   send_last_published_item: on_sub_and_presence
 publish:
   deadband: 0
@@ -124,7 +134,7 @@ async function main(): Promise<number> {
   }
   ensureProsodyInstalled({ log: say });
   say('starting a throwaway Prosody on 127.0.0.1...');
-  const srv = await startProsody({ users: [GATEWAY, WATCHER] });
+  const srv = await startProsody({ users: [GATEWAY, WATCHER, YOU] });
   let agent: ChildProcess | undefined;
   let agentDone: Promise<number> | undefined;
   let watcher: XmppClient | undefined;
@@ -146,6 +156,10 @@ async function main(): Promise<number> {
   };
   try {
     say(`Prosody ${srv.host} on 127.0.0.1:${srv.c2sPort}, accounts ${GATEWAY.user}@${srv.host} and ${WATCHER.user}@${srv.host}`);
+    // Throwaway accounts on a throwaway server: printed so a newcomer can try a real client.
+    say(`try it from a real client while this runs: log in as ${YOU.user}@${srv.host} password ${YOU.password}, server 127.0.0.1 port ${srv.c2sPort}, trusting ${srv.caFile}`);
+    say(`  add ${GATEWAY.user}@${srv.host} to your contacts (you are an owner), then chat "help" to ${GATEWAY.user}@${srv.host}/demo`);
+    say(`  e.g. profanity: /connect ${YOU.user}@${srv.host} server 127.0.0.1 port ${srv.c2sPort} tls trust`);
     const passwordFile = join(srv.dir, 'gateway.password');
     writeFileSync(passwordFile, GATEWAY.password + '\n', { mode: 0o600 });
     const configFile = join(srv.dir, 'xiota.yaml');
@@ -183,10 +197,36 @@ async function main(): Promise<number> {
         }
       }
     });
+    const gateway = `${GATEWAY.user}@${srv.host}`;
+    // Like a person's client: approve the device's request to follow us back (RFC 6121 3.1).
+    w.router.on('presence', (p) => {
+      if (p.attrs.type === 'subscribe' && p.attrs.from === gateway) w.send(x('presence', { to: gateway, type: 'subscribed' }));
+      return p.attrs.type === 'subscribe' || undefined;
+    });
+    let answered: (body: string) => void = () => {};
+    w.router.on('message', (m) => {
+      const body = m.getChildText('body');
+      if (body && m.attrs.from?.startsWith(gateway)) answered(body);
+      return body ? true : undefined;
+    });
     await w.connectOnce();
     // RFC 6121 8.5.2.1: PEP notifications to the bare JID reach only available resources.
     w.send(x('presence'));
-    const gateway = `${GATEWAY.user}@${srv.host}`;
+    // Follow the gateway: with access_model presence that is what lets us see its nodes.
+    w.send(x('presence', { to: gateway, type: 'subscribe' }));
+    // One chat question, as any XMPP client could ask it.
+    const ask = async (question: string) => {
+      const answer = new Promise<string | undefined>((resolve) => {
+        answered = resolve;
+        setTimeout(() => resolve(undefined), 5000);
+      });
+      say(`watcher asks the gateway in chat: ${question}`);
+      w.send(x('message', { to: `${gateway}/demo`, type: 'chat' }, x('body', null, question)));
+      const body = await answer;
+      answered = () => {};
+      for (const line of (body ?? '(no answer within 5 s)').split('\n')) process.stdout.write(`[chat] ${line}\n`);
+    };
+    let asked = false;
     say(`watcher online as ${w.jid}; subscribing to ${THINGS.map((t) => PREFIX + t).join(', ')} on ${gateway}`);
     // A PEP node exists once the agent first publishes to it: retry until each one does.
     const pending = new Set(THINGS);
@@ -207,6 +247,10 @@ async function main(): Promise<number> {
     if (seconds === undefined) say('Ctrl-C to stop.');
     while (!interrupted && Date.now() < deadline) {
       if (pending.size && !stopping) await subscribe();
+      if (!asked && pending.size === 0 && readings > 0 && !stopping) {
+        asked = true;
+        await ask('status');
+      }
       await new Promise((r) => setTimeout(r, pending.size ? 500 : 200));
     }
     process.removeListener('SIGINT', onSignal);

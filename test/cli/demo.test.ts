@@ -7,8 +7,8 @@ import { DEMO, envWith, killAll, startScript } from './_run';
 
 test.after(() => killAll());
 
-test('demo with DEMO_SECONDS=8: check passes, the watcher prints readings, exit 0, temp dir gone', async () => {
-  const r = await startScript(DEMO, [], { env: envWith({ DEMO_SECONDS: '8' }), timeoutMs: 25_000 }).done;
+test('demo with DEMO_SECONDS=10: check passes, the watcher prints readings, exit 0, temp dir gone', async () => {
+  const r = await startScript(DEMO, [], { env: envWith({ DEMO_SECONDS: '10' }), timeoutMs: 30_000 }).done;
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^\[check\] sasl +SCRAM-/m);
   assert.match(r.stdout, /^\[agent\] .*session online/m);
@@ -17,6 +17,10 @@ test('demo with DEMO_SECONDS=8: check passes, the watcher prints readings, exit 
   assert.match(r.stdout, /^\[watcher\] host .*memory_total=\d+(\.\d+)? (MiB|GiB|TiB) /m);
   assert.not.match(r.stdout, /=\d{7,} B\b/);
   assert.match(r.stdout, /^\[agent\] .*SIGTERM: stopping/m);
+  // the watcher is an owner following the device (access_model presence), asks in chat
+  assert.match(r.stdout, /^\[demo\] watcher asks the gateway in chat: status$/m);
+  assert.match(r.stdout, /^\[chat\] .*temperature: \d+(\.\d+)? °C/m);
+  assert.match(r.stdout, /^\[demo\] try it from a real client while this runs: log in as you@\S+ password \S+, server 127\.0\.0\.1 port \d+/m);
   const dir = /removed (\S+)$/m.exec(r.stdout)?.[1];
   assert.ok(dir, 'the demo names its temp dir');
   assert.not.ok(existsSync(dir!), `${dir} removed`);
