@@ -11,6 +11,8 @@ import type { ModuleContext } from './module';
 import type { XmppClient } from './session/client';
 import * as chat from './chat/index';
 import * as commands from './commands';
+import * as control from './xep/control';
+import * as sensordata from './xep/sensordata';
 import * as alerts from './xep/alerts';
 import * as basic from './xep/basic';
 import * as disco from './xep/disco';
@@ -28,7 +30,7 @@ export interface AgentDeps {
   client: XmppClient;
   disco: disco.Disco;
   config: Config;
-  drivers: Pick<DriverHost, 'things' | 'latestReadings' | 'set' | 'state' | 'readOnce'>;
+  drivers: Pick<DriverHost, 'things' | 'latestReadings' | 'set' | 'state' | 'readOnce' | 'readThing'>;
   access: Access;
   log: Logger;
   /** Where small state files live (beside the outbox): access decisions, ... */
@@ -64,5 +66,7 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'subscriptions', install: (m, d) => subscriptions.install(m, { access: d.access, now: d.now }) },
   { name: 'commands', install: (m, d) => { commands.install(m, d); } },
   { name: 'chat', install: (m, d) => chat.install(m, d) },
+  { name: 'sensordata', install: (m, d) => { sensordata.install(m, d); } },
+  { name: 'control', install: (m, d) => control.install(m, d) },
   { name: 'alerts', install: (m, d) => { alerts.install(m, { ...d, config: d.config.alerts }); } },
 ];

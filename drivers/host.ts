@@ -145,6 +145,30 @@ export class DriverHost {
     return out;
   }
 
+  /**
+   * One thing's values now (XEP-0323 momentary readout, XEP-0325 read-back): samples the driver
+   * owning it, joining a sample under way unless `fresh` asks for one started after this call
+   * (a read-back after a set). `deliver` passes the sample on like a scheduled poll (PubSub,
+   * modules). A push-only driver gives its latest reading. Undefined when the thing is unknown,
+   * its driver is not running, or the driver gave no reading for it. Never rejects.
+   */
+  async readThing(thing: string, o: { deliver?: boolean; fresh?: boolean } = {}): Promise<Reading | undefined> {
+    const owner = this.owner.get(thing);
+    if (!owner || owner.slot.state !== 'running') return undefined;
+    const s = owner.slot;
+    if (!s.driver.sample) return this.latest.get(thing);
+    let readings: Reading[] | undefined;
+    if (s.inFlight) {
+      const cur = s.current;
+      if (!cur) return undefined; // hung in an earlier sample: the caller falls back
+      readings = await cur;
+      if (o.fresh) readings = s.inFlight ? undefined : await this.sampleSlot(s, o.deliver ?? false);
+    } else {
+      readings = await this.sampleSlot(s, o.deliver ?? false);
+    }
+    return readings?.find((r) => r.thing === thing);
+  }
+
   /** Routes a set to the driver owning the thing, after checking the field and value. */
   async set(thing: string, field: string, value: Value): Promise<void> {
     const o = this.owner.get(thing);

@@ -1,0 +1,190 @@
+// XEP-0323 sensor data readout, thing side: `req` -> `accepted` (queued='true' for a scheduled
+// readout) or an iq error -> `started` (scheduled only) -> `fields`... -> `done` or `failure`;
+// `cancel` -> `cancelled`. The parsing and the answer's stanzas are agent/iot/readout.ts (pure);
+// this module samples, keeps the running readouts and sends.
+//
+// Momentary values are sampled fresh from the driver (DriverHost.readThing) within a deadline;
+// a field the sample does not give in time falls back to the last value known, sent with its
+// true timestamp and warning='true'. The drivers give momentary values only: a readout of
+// other field types (peak, status, computed, identity, historical*) is accepted and answered
+// with no fields (the history store is separate work).
+import type { DriverHost } from '../../drivers/host';
+import type { Reading, ThingSpec } from '../../drivers/types';
+import type { Access } from '../access-store';
+import type { ModuleContext } from '../module';
+import { StanzaError } from '../session/stanza';
+import { Element, x } from '../xml/element';
+import {
+  DEFAULT_READOUT_LIMITS, NS_SENSORDATA, answerPayloads, parseCancel, parseReq, rejection, selectThings,
+  type ReadoutLimits, type ReadoutRequest, type ThingReadout,
+} from '../iot/readout';
+
+export { NS_SENSORDATA };
+
+export interface SensorDataDeps {
+  drivers: Pick<DriverHost, 'readThing'>;
+  access: Pick<Access, 'decide'>;
+  things(): ThingSpec[];
+  latest(): Reading[];
+  now(): number;
+  /** How long a momentary sample may take before the last known values go instead (default 1000 ms). */
+  sampleDeadlineMs?: number;
+  /** Readouts running or queued at once, whole agent (default 512) and per requester (default 128). */
+  maxActive?: number;
+  maxPerRequester?: number;
+  /** How far ahead a scheduled readout (`when`) may be (default 7 days). */
+  maxAheadMs?: number;
+  limits?: ReadoutLimits;
+}
+
+interface Running {
+  requester: string;
+  seqnr: string;
+  cancelled: boolean;
+  /** Clears the timer of a queued readout. */
+  clear?: () => void;
+}
+
+/** Resolves with the value, or undefined once `ms` have passed. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(undefined), ms);
+    t.unref?.();
+    p.then((v) => { clearTimeout(t); resolve(v); }, () => { clearTimeout(t); resolve(undefined); });
+  });
+}
+
+/** Fresh values where the sample gave them, the last known ones (stale) for the rest. */
+function combine(thing: ThingSpec, fresh: Reading | undefined, before: Reading | undefined, deadlineMs: number): ThingReadout {
+  if (!fresh) {
+    if (before) return { thing, stale: before };
+    return { thing, failure: `no value: the driver gave none within ${deadlineMs} ms and none is known from before` };
+  }
+  const good = fresh.values.filter((v) => v.error === undefined && v.value !== undefined);
+  const goodNames = new Set(good.map((v) => v.field));
+  const staleValues = (before?.values ?? []).filter((v) => !goodNames.has(v.field) && v.error === undefined && v.value !== undefined);
+  const staleNames = new Set(staleValues.map((v) => v.field));
+  // A field neither sample gave well keeps the fresh sample's error.
+  const freshValues = fresh.values.filter((v) => !staleNames.has(v.field));
+  const out: ThingReadout = { thing };
+  if (freshValues.length) out.fresh = { ...fresh, values: freshValues };
+  if (staleValues.length) out.stale = { thing: thing.id, timestamp: before!.timestamp, values: staleValues };
+  return out;
+}
+
+export function install(m: ModuleContext, deps: SensorDataDeps): { active(): number } {
+  const deadlineMs = deps.sampleDeadlineMs ?? 1000;
+  const maxActive = deps.maxActive ?? 512;
+  const maxPer = deps.maxPerRequester ?? 128;
+  const maxAheadMs = deps.maxAheadMs ?? 7 * 24 * 3600_000;
+  const limits = deps.limits ?? DEFAULT_READOUT_LIMITS;
+  const running = new Map<string, Running>();
+  const perRequester = new Map<string, number>();
+  const keyOf = (jid: string, seqnr: string) => `${jid}\u0000${seqnr}`;
+
+  m.addFeature(NS_SENSORDATA);
+
+  const finish = (s: Running) => {
+    const k = keyOf(s.requester, s.seqnr);
+    if (running.get(k) !== s) return;
+    running.delete(k);
+    const n = (perRequester.get(s.requester) ?? 1) - 1;
+    if (n <= 0) perRequester.delete(s.requester);
+    else perRequester.set(s.requester, n);
+  };
+
+  const send = (to: string, payload: Element) => m.send(x('message', { to }, payload));
+
+  const run = async (s: Running, r: ReadoutRequest, things: ThingSpec[]) => {
+    try {
+      const momentary = r.kinds.has('momentary');
+      const latest = new Map(deps.latest().map((l) => [l.thing, l]));
+      const parts = momentary
+        ? await Promise.all(things.map(async (t) => {
+          // Snapshot first: a failed sample replaces the remembered values with its errors.
+          const before = latest.get(t.id);
+          const fresh = await within(deps.drivers.readThing(t.id), deadlineMs);
+          return combine(t, fresh, before, deadlineMs);
+        }))
+        : [];
+      if (s.cancelled) return;
+      for (const p of answerPayloads(s.seqnr, parts, { fields: r.fields, momentary, now: deps.now() })) send(s.requester, p);
+    } catch (e) {
+      m.log.error('readout failed', { seqnr: s.seqnr, error: e as Error });
+      if (!s.cancelled) {
+        send(s.requester, x('failure', { xmlns: NS_SENSORDATA, seqnr: s.seqnr, done: 'true' },
+          x('error', { nodeId: things[0]?.id ?? '', timestamp: new Date(deps.now()).toISOString() }, 'internal error while reading')));
+      }
+    } finally {
+      finish(s);
+    }
+  };
+
+  const onReq = (iq: Element, req: Element): Element => {
+    const from = iq.attrs.from ?? '';
+    const seq = req.attrs.seqnr;
+    // XEP-0323 'Read-out rejected': forbidden before anything else is looked at.
+    if (!deps.access.decide(from, 'read').allowed) {
+      return rejection(iq, new StanzaError('forbidden', 'reading this device needs the read right: ask one of its owners', { type: 'cancel' }), seq);
+    }
+    const r = parseReq(req, limits);
+    if (r instanceof StanzaError) return rejection(iq, r, seq);
+    const things = selectThings(r, deps.things());
+    if (things instanceof StanzaError) return rejection(iq, things, r.seqnr);
+    const k = keyOf(from, r.seqnr);
+    if (running.has(k)) return rejection(iq, new StanzaError('conflict', `readout ${r.seqnr} is still running: use a new seqnr`, { type: 'cancel' }), r.seqnr);
+    const mine = perRequester.get(from) ?? 0;
+    if (running.size >= maxActive || mine >= maxPer) {
+      return rejection(iq, new StanzaError('resource-constraint', `too many readouts at once (${running.size >= maxActive ? `${maxActive} on this device` : `${maxPer} of yours`}): wait for some to finish`, { type: 'wait' }), r.seqnr);
+    }
+    const now = deps.now();
+    if (r.when !== undefined && r.when - now > maxAheadMs) {
+      return rejection(iq, new StanzaError('bad-request', `when is more than ${Math.round(maxAheadMs / 86_400_000)} days ahead: schedule it later, closer to the time`, { type: 'modify' }), r.seqnr);
+    }
+    const s: Running = { requester: from, seqnr: r.seqnr, cancelled: false };
+    running.set(k, s);
+    perRequester.set(from, mine + 1);
+    // A `when` in the past or now is read at once (XEP-0323 'Read-out all': queued only when later).
+    const queued = r.when !== undefined && r.when > now;
+    if (queued) {
+      s.clear = m.after(r.when! - now, () => {
+        s.clear = undefined;
+        if (s.cancelled) return;
+        send(from, x('started', { xmlns: NS_SENSORDATA, seqnr: r.seqnr }));
+        void run(s, r, things);
+      });
+    } else {
+      // After the router has sent <accepted/>: the answer's messages must come behind it.
+      setImmediate(() => { void run(s, r, things); });
+    }
+    return x('accepted', { xmlns: NS_SENSORDATA, seqnr: r.seqnr, ...(queued ? { queued: 'true' } : {}) });
+  };
+
+  const onCancel = (iq: Element, el: Element): Element => {
+    const from = iq.attrs.from ?? '';
+    const seq = parseCancel(el);
+    if (seq instanceof StanzaError) return rejection(iq, seq, undefined);
+    const s = running.get(keyOf(from, seq));
+    if (!s) return rejection(iq, new StanzaError('item-not-found', `no readout ${seq} of yours is running or queued`), seq);
+    s.cancelled = true;
+    s.clear?.();
+    finish(s);
+    return x('cancelled', { xmlns: NS_SENSORDATA, seqnr: seq });
+  };
+
+  const handler = (iq: Element) => {
+    const p = iq.elements[0]!;
+    if (p.name === 'req') return onReq(iq, p);
+    if (p.name === 'cancel') return onCancel(iq, p);
+    throw new StanzaError('bad-request', `<${p.name}/> is not a XEP-0323 request: send <req/> or <cancel/>`, { type: 'modify' });
+  };
+  // XEP-0323 sends req and cancel in iq get; some clients use set: take both.
+  m.hook(`iq/get/${NS_SENSORDATA}`, handler);
+  m.hook(`iq/set/${NS_SENSORDATA}`, handler);
+  m.onUnload(() => {
+    for (const s of running.values()) { s.cancelled = true; s.clear?.(); }
+    running.clear();
+    perRequester.clear();
+  });
+  return { active: () => running.size };
+}
