@@ -1,4 +1,4 @@
-// `npm run demo`: the README's first command. A throwaway local Prosody, the agent (the real
+// `npm run demo [-- --server ejabberd]`: the README's first command. A throwaway local server (Prosody by default), the agent (the real
 // `xiota` CLI as a child process) publishing a simulated room and this machine's /proc and
 // /sys to its PEP nodes, and a watcher account, one of the device's owners, that follows the
 // device (a presence subscription, so PEP's default access_model `presence` lets it in),
@@ -6,11 +6,13 @@
 // prints the throwaway accounts so you can log in from a real client (Profanity, Gajim) while
 // it runs. Ctrl-C stops everything and removes the temp dir. DEMO_SECONDS=N stops by itself
 // after N seconds and exits 0 only if the watcher printed a reading (the smoke test).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ensureProsodyInstalled, startProsody, type ProsodyServer } from './local-prosody';
+import { ensureProsodyInstalled } from './local-prosody';
+import { ejabberdctlPath } from './local-ejabberd';
+import { parseServerLabel, startServer, SERVER_KINDS, type ServerLabel, type XmppServer } from './servers';
 import { XmppClient } from '../agent/session/client';
 import { x, type Element } from '../agent/xml/element';
 import { parsePubSubEvent, subscribeIq } from '../agent/xep/pubsub';
@@ -32,7 +34,7 @@ const THINGS = ['room', 'host'];
 
 const say = (s: string) => process.stdout.write(`[demo] ${s}\n`);
 
-function demoConfig(srv: ProsodyServer, passwordFile: string, outbox: string): string {
+function demoConfig(srv: XmppServer, passwordFile: string, outbox: string): string {
   return `# Written by scripts/demo.ts for a throwaway local Prosody; see examples/xiota.yaml.
 account:
   jid: ${GATEWAY.user}@${srv.host}
@@ -126,15 +128,58 @@ function readingLines(el: Element, units: Units): string[] {
   });
 }
 
+/** `--server NAME` (or `--server=NAME`): prosody (0.12, Debian 12), ejabberd (23.01), or a full label. */
+export function demoServer(args: string[]): ServerLabel {
+  const aliases: Record<string, ServerLabel> = { prosody: 'prosody-0.12', ejabberd: 'ejabberd-23.01', 'prosody-13': 'prosody-13', 'ejabberd-24': 'ejabberd-24.12' };
+  let value: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--server') value = args[++i];
+    else if (a.startsWith('--server=')) value = a.slice('--server='.length);
+    else throw new Error(`demo: unexpected argument ${JSON.stringify(a)}; usage: npm run demo [-- --server prosody|ejabberd|${SERVER_KINDS.join('|')}]`);
+  }
+  if (value === undefined) return 'prosody-0.12';
+  if (value && aliases[value]) return aliases[value]!;
+  try {
+    return parseServerLabel(value ?? '', 'demo --server');
+  } catch {
+    throw new Error(`demo --server: unknown server ${JSON.stringify(value ?? '')}; use prosody, ejabberd, or one of ${SERVER_KINDS.join(', ')}`);
+  }
+}
+
+function serverName(label: ServerLabel): string {
+  const [kind, version] = label.split('-') as [string, string];
+  return `${kind === 'prosody' ? 'Prosody' : 'ejabberd'} ${version}`;
+}
+
+/** Debian's ejabberd: installed with apt-get when missing and we are root (its service kept from starting), else says how. */
+function ensureEjabberdInstalled(): void {
+  if (ejabberdctlPath('23.01')) return;
+  if (process.getuid?.() !== 0) throw new Error('ejabberd is not installed. Install it with: sudo apt-get install ejabberd (then: sudo systemctl disable --now ejabberd)');
+  say('ejabberd is missing: installing it with apt-get...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'ejabberd'], { stdio: 'inherit', env });
+}
+
 async function main(): Promise<number> {
   const seconds = process.env.DEMO_SECONDS ? Number(process.env.DEMO_SECONDS) : undefined;
   if (seconds !== undefined && !(seconds > 0)) {
     process.stderr.write(`DEMO_SECONDS must be a positive number of seconds, not "${process.env.DEMO_SECONDS}"\n`);
     return 2;
   }
-  ensureProsodyInstalled({ log: say });
-  say('starting a throwaway Prosody on 127.0.0.1...');
-  const srv = await startProsody({ users: [GATEWAY, WATCHER, YOU] });
+  let label: ServerLabel;
+  try {
+    label = demoServer(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  const name = serverName(label);
+  if (label === 'prosody-0.12') ensureProsodyInstalled({ log: say });
+  else if (label === 'ejabberd-23.01') ensureEjabberdInstalled();
+  say(`starting a throwaway ${name} on 127.0.0.1...`);
+  const srv = await startServer(label, { users: [GATEWAY, WATCHER, YOU] });
   let agent: ChildProcess | undefined;
   let agentDone: Promise<number> | undefined;
   let watcher: XmppClient | undefined;
@@ -155,7 +200,7 @@ async function main(): Promise<number> {
     say(`stopped; removed ${srv.dir}`);
   };
   try {
-    say(`Prosody ${srv.host} on 127.0.0.1:${srv.c2sPort}, accounts ${GATEWAY.user}@${srv.host} and ${WATCHER.user}@${srv.host}`);
+    say(`${name} ${srv.host} on 127.0.0.1:${srv.c2sPort}, accounts ${GATEWAY.user}@${srv.host} and ${WATCHER.user}@${srv.host}`);
     // Throwaway accounts on a throwaway server: printed so a newcomer can try a real client.
     say(`try it from a real client while this runs: log in as ${YOU.user}@${srv.host} password ${YOU.password}, server 127.0.0.1 port ${srv.c2sPort}, trusting ${srv.caFile}`);
     say(`  add ${GATEWAY.user}@${srv.host} to your contacts (you are an owner), then chat "help" to ${GATEWAY.user}@${srv.host}/demo`);
