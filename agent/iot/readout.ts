@@ -222,6 +222,9 @@ export function answerPayloads(seqnr: string, parts: readonly ThingReadout[], op
   const out = [...fieldsMsgs];
   if (failures.length) out.push(x('failure', { xmlns: NS_SENSORDATA, seqnr, done: 'true' }, ...failures));
   else if (fieldsMsgs.length) fieldsMsgs[fieldsMsgs.length - 1]!.attrs.done = 'true';
+  // Nothing to send (no field of the types asked for): the schema allows an empty <fields>, and
+  // it is the only end marker slixmpp knows.
+  else out.push(x('fields', { xmlns: NS_SENSORDATA, seqnr, done: 'true' }));
   out.push(x('done', { xmlns: NS_SENSORDATA, seqnr }));
   return out;
 }
