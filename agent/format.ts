@@ -32,6 +32,18 @@ export function formatDuration(seconds: number): string {
   return sign + shown.map(([v, u]) => `${v} ${u}`).join(' ');
 }
 
+/** How long ago, in the largest unit that fits: "just now", "12 s ago", "3 min ago", "2 h ago", "4 d ago". */
+export function formatAge(ms: number): string {
+  // A timestamp slightly ahead of our clock (another device's clock) is "just now", not negative.
+  if (!Number.isFinite(ms) || ms < 1000) return 'just now';
+  const s = Math.floor(ms / 1000);
+  if (s < 120) return `${s} s ago`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `${m} min ago`;
+  const h = Math.floor(m / 60);
+  return h < 48 ? `${h} h ago` : `${Math.floor(h / 24)} d ago`;
+}
+
 /** A number rounded to `precision` decimals (when given), without trailing zeros beyond it. */
 export function formatNumber(n: number, precision?: number): string {
   if (!Number.isFinite(n)) return String(n);

@@ -6,7 +6,7 @@
 import type { Driver, DriverContext, Reading, ThingSpec, Value, FieldValue, FieldSpec } from './types';
 import { XiotaError } from '../agent/errors';
 import { silentLogger, type Logger } from '../agent/log';
-import { checkValue, describe, errorText } from './values';
+import { checkRange, checkValue, describe, errorText } from './values';
 
 export interface DriverFault {
   driver: string;
@@ -176,7 +176,8 @@ export class DriverHost {
     const spec = o.spec.fields.find((f) => f.name === field);
     if (!spec) throw new XiotaError('XIOTA_E_DRIVER', `thing "${thing}" has no field "${field}"`, { thing, field });
     if (!spec.writable || !o.slot.driver.set) throw new XiotaError('XIOTA_E_DRIVER', `field "${thing}/${field}" is read-only`, { thing, field });
-    const c = checkValue(value, spec);
+    const typed = checkValue(value, spec);
+    const c = typed.ok ? checkRange(typed.value, spec) : typed;
     if (!c.ok) throw new XiotaError('XIOTA_E_DRIVER', `cannot set "${thing}/${field}": ${c.error}`, { thing, field });
     if (o.slot.state !== 'running') throw new XiotaError('XIOTA_E_DRIVER', `cannot set "${thing}/${field}": driver ${o.slot.driver.id} is ${o.slot.state}`, { thing, field });
     try {

@@ -13,6 +13,9 @@ export interface MappedField {
   precision?: number;
   writable?: boolean;
   values?: string[];
+  /** Range of a writable numeric field (FieldSpec min/max): sets outside it are refused. */
+  min?: number;
+  max?: number;
   /** Dotted JSON path (`StatusSNS.BME280.Temperature`) or key (`temp`); default: `name`. */
   path?: string;
   /** Applied to numbers as value * scale + offset (e.g. tenths of a degree → 0.1). */
@@ -26,6 +29,8 @@ export function fieldSpecOf(m: MappedField): FieldSpec {
   if (m.precision !== undefined) s.precision = m.precision;
   if (m.writable) s.writable = true;
   if (m.values !== undefined) s.values = m.values;
+  if (m.min !== undefined) s.min = m.min;
+  if (m.max !== undefined) s.max = m.max;
   return s;
 }
 

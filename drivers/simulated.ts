@@ -4,7 +4,7 @@
 import type { Driver, DriverContext, FieldSpec, FieldType, Reading, ThingSpec, Value, FieldValue } from './types';
 import { XiotaError } from '../agent/errors';
 import { mulberry32 } from './prng';
-import { checkValue, roundTo } from './values';
+import { checkRange, checkValue, roundTo } from './values';
 
 export type Waveform = 'sine' | 'ramp' | 'random' | 'constant' | 'step';
 
@@ -18,6 +18,11 @@ export interface SimulatedFieldOptions {
   values?: string[];
   /** How a read-only field moves (default sine for numbers, step for booleans and enums). */
   waveform?: Waveform;
+  /**
+   * A read-only field: the waveform's bounds (values never leave them). A writable field has
+   * no waveform (it holds what was set), so the same keys are its valid range: declared in
+   * its FieldSpec, a set outside them is refused.
+   */
   min?: number;
   max?: number;
   /** Period of sine, ramp and step, in seconds (default 60). */
@@ -81,6 +86,8 @@ export class SimulatedDriver implements Driver {
         if (f.precision !== undefined) s.precision = f.precision;
         if (f.writable) s.writable = true;
         if (f.values !== undefined) s.values = f.values;
+        if (f.writable && f.min !== undefined) s.min = f.min;
+        if (f.writable && f.max !== undefined) s.max = f.max;
         return s;
       }),
     }));
@@ -135,7 +142,8 @@ export class SimulatedDriver implements Driver {
       throw new Error(`simulated fault: set ${thing}/${field} fails`);
     }
     const spec = this.specs.find((x) => x.id === thing)!.fields.find((x) => x.name === field)!;
-    const c = checkValue(value, spec);
+    const typed = checkValue(value, spec);
+    const c = typed.ok ? checkRange(typed.value, spec) : typed;
     if (!c.ok) throw new XiotaError('XIOTA_E_DRIVER', `simulated driver ${this.id}: ${thing}/${field} ${c.error}`, { thing, field });
     this.state.set(key(thing, field), c.value);
     this.ctx?.log.debug('simulated actuator set', { thing, field, value: c.value });

@@ -17,6 +17,13 @@ export interface FieldSpec {
   writable?: boolean;
   /** Allowed values of an enum field. */
   values?: string[];
+  /**
+   * Range of a writable numeric or int field, inclusive: DriverHost.set refuses a value
+   * outside it, chat and ad-hoc commands (XEP-0122 <range/>) offer it. Readings are not
+   * checked against it: a sensor may report beyond what may be set.
+   */
+  min?: number;
+  max?: number;
 }
 
 export interface ThingSpec {

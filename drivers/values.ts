@@ -43,6 +43,26 @@ export function checkValue(value: unknown, spec: FieldSpec): Checked {
   }
 }
 
+/**
+ * A set's value against the field's declared range (FieldSpec min/max, inclusive), after
+ * checkValue. Only sets are checked: a reading beyond the range is still a reading.
+ */
+export function checkRange(value: Value, spec: FieldSpec): Checked {
+  if (typeof value !== 'number' || (spec.min === undefined && spec.max === undefined)) return { ok: true, value };
+  if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+    return { ok: false, error: `${value} is out of range: it takes ${rangeText(spec)}` };
+  }
+  return { ok: true, value };
+}
+
+/** "5 to 30", "at least 5", "at most 30" (with the unit when declared). */
+export function rangeText(spec: Pick<FieldSpec, 'min' | 'max' | 'unit'>): string {
+  const u = spec.unit ? ` ${spec.unit}` : '';
+  if (spec.min !== undefined && spec.max !== undefined) return `${spec.min} to ${spec.max}${u}`;
+  if (spec.min !== undefined) return `at least ${spec.min}${u}`;
+  return spec.max !== undefined ? `at most ${spec.max}${u}` : 'any number';
+}
+
 const TRUE_WORDS = new Set(['true', 'on', 'yes', '1', 'open', 'high']);
 const FALSE_WORDS = new Set(['false', 'off', 'no', '0', 'closed', 'low']);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;

@@ -1,28 +1,13 @@
 // Names and values typed in chat, checked against the device's things: `greenhouse.fan`,
 // `fan`, `Greenhouse.Fan` -> one thing and field, or an error naming what exists; `on`,
 // `21,5`, `auto` -> a typed value within the field's type, range and allowed values. Pure.
-import type { FieldType, Value } from '../../drivers/types';
+import type { FieldSpec, ThingSpec, Value } from '../../drivers/types';
 import { coerceValue } from '../../drivers/values';
 import { shown } from './parse';
 
-export interface ChatField {
-  name: string;
-  type: FieldType;
-  unit?: string;
-  precision?: number;
-  writable?: boolean;
-  /** Allowed values of an enum field. */
-  values?: string[];
-  /** Range of a numeric or int field, when known (checked on set). */
-  min?: number;
-  max?: number;
-}
-
-export interface ChatThing {
-  id: string;
-  name?: string;
-  fields: ChatField[];
-}
+/** A field as chat sees it: the driver's declaration (type, unit, writable, values, range). */
+export type ChatField = FieldSpec;
+export type ChatThing = ThingSpec;
 
 export interface Target { thing: ChatThing; field?: ChatField }
 

@@ -2,8 +2,11 @@
 // flattened to `label: value` lines (slidge's convention, shared/any-client.md 2), long
 // answers cut into messages of about 3000 characters at line ends (IoTGateway's size). Pure.
 import type { Value } from '../../drivers/types';
-import { formatValue as formatForPeople } from '../format';
+import { formatAge, formatValue as formatForPeople } from '../format';
 import type { ChatField, ChatThing } from './fields';
+
+/** Ages as chat shows them ("12 s ago"): agent/format.ts, shared with the ad-hoc commands. */
+export { formatAge };
 
 /** One field's last known state. */
 export interface FieldState {
@@ -30,19 +33,6 @@ export function cleanText(s: string, max = MAX_TEXT): string {
 export function formatValue(v: Value, f?: Pick<ChatField, 'type' | 'unit' | 'precision'>): string {
   if (typeof v === 'string') return cleanText(v) || '(empty)';
   return formatForPeople(v, f?.unit, f?.type === 'int' ? 0 : f?.precision);
-}
-
-/** How long ago, in the largest unit that fits: "just now", "12 s ago", "3 min ago", "2 h ago", "4 d ago". */
-export function formatAge(ms: number): string {
-  // A timestamp slightly ahead of our clock (another device's clock) is "just now", not negative.
-  if (!Number.isFinite(ms) || ms < 1000) return 'just now';
-  const s = Math.floor(ms / 1000);
-  if (s < 120) return `${s} s ago`;
-  const m = Math.floor(s / 60);
-  if (m < 120) return `${m} min ago`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h ago`;
-  return `${Math.floor(h / 24)} d ago`;
 }
 
 /** "22.5 °C, 12 s ago" / "failed: no response, 3 s ago" / "no value yet". */

@@ -1,25 +1,15 @@
 // The device's ad-hoc commands (XEP-0050) over its things and fields: `status` (everything, as
 // a table and as flat fields), `read` (pick a thing), `set` (a form of the writable fields with
 // their current values and XEP-0122 datatypes, checked on the device). Pure over a DeviceView.
-import type { FieldType, Reading, Value } from '../../drivers/types';
+import type { FieldSpec, Reading, ThingSpec, Value } from '../../drivers/types';
 import type { Command, Step } from '../xep/commands';
 import { expectation, type DataForm, type FormField, type FormValue } from '../xep/forms';
 import { formatNumber } from '../xep/sensordata-fields';
+import { formatAge } from '../format';
 
-export interface DeviceField {
-  name: string;
-  type: FieldType;
-  unit?: string;
-  precision?: number;
-  writable?: boolean;
-  /** Allowed values of an enum field. */
-  values?: string[];
-  /** Range of a numeric or int field, when the device knows it (sent as XEP-0122 <range/>). */
-  min?: number;
-  max?: number;
-}
-
-export interface DeviceThing { id: string; name?: string; fields: DeviceField[] }
+/** A field as the commands see it: the driver's declaration; min/max become XEP-0122 <range/>. */
+export type DeviceField = FieldSpec;
+export type DeviceThing = ThingSpec;
 
 /** What these commands need from the agent: things, latest values, sets. */
 export interface DeviceView {
@@ -43,16 +33,6 @@ export function formatValue(v: Value, f: DeviceField): string {
   if (typeof v === 'boolean') return v ? 'on' : 'off';
   if (typeof v === 'number') return formatNumber(v, f.type === 'int' ? 0 : f.precision);
   return v;
-}
-
-export function formatAge(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 1000) return 'just now';
-  const s = Math.floor(ms / 1000);
-  if (s < 120) return `${s} s ago`;
-  const m = Math.floor(s / 60);
-  if (m < 120) return `${m} min ago`;
-  const h = Math.floor(m / 60);
-  return h < 48 ? `${h} h ago` : `${Math.floor(h / 24)} d ago`;
 }
 
 /** "22.5 °C, 12 s ago" for a flat field; "failed: no response, 3 s ago"; "no value yet". */

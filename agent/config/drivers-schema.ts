@@ -44,6 +44,31 @@ const value: Schema<Value> = s.custom<Value>('a number, boolean or string', (v, 
   return INVALID;
 });
 
+/**
+ * A field's `min`/`max` (FieldSpec: the range a writable numeric field's sets must fall in):
+ * numbers only, min below max, the starting value inside. `rangeIsBounds`: the simulated
+ * driver's read-only fields use them as waveform bounds, so they mean something there too.
+ */
+function checkFieldRange(f: { type: FieldType; writable?: boolean; min?: number; max?: number; initial?: Value }, path: Path, ctx: CheckContext, rangeIsBounds: boolean): void {
+  if (f.min === undefined && f.max === undefined) return;
+  const key = f.min !== undefined ? 'min' : 'max';
+  if (f.type !== 'numeric' && f.type !== 'int') {
+    error(ctx, [...path, key], `min and max apply to numeric and int fields; this field is ${f.type}: remove them`);
+    return;
+  }
+  if (f.min !== undefined && f.max !== undefined && !(f.min < f.max)) {
+    error(ctx, [...path, 'min'], `min ${f.min} must be below max ${f.max}`);
+    return;
+  }
+  if (!f.writable && !rangeIsBounds) {
+    warn(ctx, [...path, key], 'min and max are the range of sets and this field is not writable: they have no effect');
+    return;
+  }
+  if (f.writable && typeof f.initial === 'number' && ((f.min !== undefined && f.initial < f.min) || (f.max !== undefined && f.initial > f.max))) {
+    error(ctx, [...path, 'initial'], `initial ${f.initial} is outside min ${f.min ?? '-∞'} to max ${f.max ?? '∞'}`);
+  }
+}
+
 const simulatedField = s.object<SimulatedFieldOptions>({
   name: id(),
   type: s.enum(FIELD_TYPES),
@@ -59,7 +84,7 @@ const simulatedField = s.object<SimulatedFieldOptions>({
   initial: value.optional(),
 }).refine((f, path, ctx) => {
   if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
-  if (f.min !== undefined && f.max !== undefined && f.min > f.max) error(ctx, [...path, 'min'], `min ${f.min} is above max ${f.max}`);
+  checkFieldRange(f, path, ctx, true);
 });
 
 const simulatedThing = s.object<SimulatedThingOptions>({
@@ -76,11 +101,14 @@ const mappedField = s.object<MappedField>({
   precision: s.integer().min(0).max(12).optional(),
   writable: s.boolean().optional(),
   values: s.array(s.string()).nonEmpty().optional(),
+  min: s.number().optional(),
+  max: s.number().optional(),
   path: s.string().optional(),
   scale: s.number().optional(),
   offset: s.number().optional(),
 }).refine((f, path, ctx) => {
   if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
+  checkFieldRange(f, path, ctx, false);
 });
 
 const simulatedFault = s.object<SimulatedFault>({
@@ -97,6 +125,8 @@ const mqttField = s.object<MqttFieldOptions>({
   precision: s.integer().min(0).max(12).optional(),
   writable: s.boolean().optional(),
   values: s.array(s.string()).nonEmpty().optional(),
+  min: s.number().optional(),
+  max: s.number().optional(),
   path: s.string().optional(),
   scale: s.number().optional(),
   offset: s.number().optional(),
@@ -108,6 +138,7 @@ const mqttField = s.object<MqttFieldOptions>({
 }).refine((f, path, ctx) => {
   if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
   if (f.writable && !f.commandTopic) error(ctx, [...path, 'command_topic'], 'a writable field needs the command_topic its sets are published to');
+  checkFieldRange(f, path, ctx, false);
 });
 
 const mqttThing = s.object<MqttThingOptions>({
