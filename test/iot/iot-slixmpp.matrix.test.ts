@@ -31,7 +31,9 @@ let eve: IotClient; // stranger
 let dev: string;
 
 t.before(async () => {
-  srv = await startServer(label, { users: [{ user: 'dev', password: 'devpass' }, { user: 'alice', password: 'a' }, { user: 'bob', password: 'b' }, { user: 'eve', password: 'e' }] });
+  // throughput: ejabberd's stock c2s shaper (3000 B/s) would hold the 1,000-readout burst
+  // back for over a minute at the client's side; that is the server's policy, not the agent's.
+  srv = await startServer(label, { throughput: true, users: [{ user: 'dev', password: 'devpass' }, { user: 'alice', password: 'a' }, { user: 'bob', password: 'b' }, { user: 'eve', password: 'e' }] });
   dir = mkdtempSync(join(tmpdir(), 'xiota-iot-'));
   const r = configFromObject({
     account: { jid: `dev@${srv.host}/gw`, password: 'devpass' },
