@@ -34,6 +34,7 @@ export function kill(p: ChildProcess, sig: NodeJS.Signals = 'SIGKILL'): void {
 export async function ptyPair(name: string): Promise<{ a: string; b: string; proc: ChildProcess }> {
   const a = join(workDir, `${name}-a`), b = join(workDir, `${name}-b`);
   const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: 'ignore' });
+  proc.unref(); // killed on exit; must not keep the test process alive
   procs.push(proc);
   for (let i = 0; i < 100 && !(existsSync(a) && existsSync(b)); i++) await sleep(20);
   if (!existsSync(a) || !existsSync(b)) throw new Error('socat did not create the pty pair');
@@ -45,6 +46,8 @@ export interface FakeBoard { proc: ChildProcess; log: string[]; sets(): string[]
 export function startBoard(build: string, args: string[]): FakeBoard {
   const proc = spawn(join(build, 'fakeboard'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   procs.push(proc);
+  proc.unref();
+  (proc.stderr as unknown as { unref(): void }).unref();
   const log: string[] = [];
   let rest = '';
   proc.stderr!.on('data', (d: Buffer) => {
@@ -61,4 +64,14 @@ export async function until(cond: () => boolean, ms = 5000, what = 'condition'):
     if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** Starts a driver expected to refuse its board: the refusal arrives as start()'s error, or,
+ *  when the schema is cached and start() resolves, as the driver's first fault. */
+export async function refusal(d: { start(ctx: import('../../drivers/types').DriverContext): Promise<void>; stop(): Promise<void> }, rec: { ctx: import('../../drivers/types').DriverContext; faults: string[] }): Promise<string> {
+  let err = '';
+  try { await d.start(rec.ctx); } catch (e) { err = (e as Error).message; }
+  if (!err) await until(() => rec.faults.length > 0, 5000, 'the refusal');
+  await d.stop();
+  return err || rec.faults.join('\n');
 }

@@ -116,6 +116,7 @@ static void on_hello_req(xb_board *b, const uint8_t *p, uint16_t n) {
 static void send_values(xb_board *b, int full) {
   uint32_t now = b->hal->millis(b->hal->ctx);
   int i = 0;
+  b->batch_open = 0;
   while (i < b->n_entities) {
     xb_pbw w = body(b);
     int any = 0;
@@ -223,27 +224,31 @@ void xb_feed(xb_board *b, const uint8_t *p, size_t n) {
   }
 }
 
+static void mark(xb_board *b, int i) {
+  b->dirty[i] = 1; b->known[i] = 1;
+  b->stamp[i] = b->hal->millis(b->hal->ctx);
+  if (!b->batch_open) { b->batch_open = 1; b->batch_at = b->stamp[i]; }
+}
+
 void xb_report(xb_board *b, uint16_t key, int32_t value) {
   int i = find(b, key);
   if (i < 0) return;
-  b->value[i] = value; b->err[i] = 0; b->known[i] = 1; b->dirty[i] = 1;
-  b->stamp[i] = b->hal->millis(b->hal->ctx);
+  b->value[i] = value; b->err[i] = 0;
+  mark(b, i);
 }
 
 void xb_report_error(xb_board *b, uint16_t key, uint8_t code) {
   int i = find(b, key);
   if (i < 0) return;
-  b->err[i] = code ? code : 1; b->known[i] = 1; b->dirty[i] = 1;
-  b->stamp[i] = b->hal->millis(b->hal->ctx);
+  b->err[i] = code ? code : 1;
+  mark(b, i);
 }
 
 void xb_poll(xb_board *b) {
-  uint32_t now;
-  int i, due = 0, count = 0;
-  if (!b->session) return; /* kept dirty: the state dump after the next HELLO carries them */
-  now = b->hal->millis(b->hal->ctx);
-  for (i = 0; i < b->n_entities; i++) if (b->dirty[i]) { count++; if (now - b->stamp[i] >= XB_BATCH_MS) due = 1; }
-  if (due || count >= 8) send_values(b, 0);
+  int i, count = 0;
+  if (!b->session || !b->batch_open) return; /* kept dirty: the state dump after the next HELLO carries them */
+  for (i = 0; i < b->n_entities; i++) count += b->dirty[i];
+  if (count >= 8 || (uint32_t)(b->hal->millis(b->hal->ctx) - b->batch_at) >= XB_BATCH_MS) send_values(b, 0);
 }
 
 void xb_log(xb_board *b, uint8_t level, const char *text) {

@@ -43,6 +43,8 @@ typedef struct {
   int32_t value[XB_MAX_ENTITIES];
   uint32_t stamp[XB_MAX_ENTITIES];
   uint8_t err[XB_MAX_ENTITIES], dirty[XB_MAX_ENTITIES], known[XB_MAX_ENTITIES];
+  uint8_t batch_open;            /* changes wait since batch_at, at most XB_BATCH_MS */
+  uint32_t batch_at;
   /* link */
   uint8_t rx[XB_MAX_FRAME + 8];
   uint16_t rx_len;
