@@ -1,6 +1,9 @@
 // Faults under a stream of numbered readings, on each real server of the matrix
 // (XIOTA_SERVER): the server killed and restarted; the link cut by a proxy 50 times. In the end
 // the node holds every reading exactly once, in order.
+// CI time: the slowest matrix file (~30-50 s a server), so it runs on Debian 12's own
+// prosody-0.12 and ejabberd-23.01 and is n/a on the backports builds unless
+// XIOTA_FULL_MATRIX=1 (it passed on all four when measured, 2026-12-01).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +14,7 @@ import { configFromObject } from '../../agent/config';
 import { createLogger } from '../../agent/log';
 import { prosodyPaths, type ProsodyVersion } from '../../scripts/local-prosody';
 import { serverUnderTest, splitLabel, startServer, type XmppServer } from '../../scripts/servers';
+import { matches, onlyOn, withinBudget } from '../servers/matrix';
 import { clientFor, waitFor } from '../session/_helpers';
 import { startProxy } from '../servers/proxy';
 import { memoryStoreConfig } from '../servers/prosody-memory';
@@ -22,12 +26,16 @@ import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 
 const t = suite('faults: stream');
 const label = serverUnderTest();
+const SERVERS = withinBudget(['prosody-0.12', 'ejabberd-23.01']);
+const BUDGET = 'the slowest fault test runs on prosody-0.12 and ejabberd-23.01 only, to keep CI under 15 minutes (XIOTA_FULL_MATRIX=1 runs it on every server)';
 const MAX_ITEMS = Number(process.env.FAULTS_MAX ?? 20_000);
 let srv: XmppServer;
 let pluginDir: string;
 const dirs: string[] = [];
 const agents: Agent[] = [];
+const watchers: XmppClient[] = [];
 t.before(async () => {
+  if (!matches(label, SERVERS)) return;
   // Prosody: PEP items in memory (its file store rewrites the node's items on every publish,
   // ~30 publishes/s with thousands of items here), with the memory store's replace bug fixed
   // (0.12.3 and 13.0.1 alike): see test/servers/prosody-memory.ts. Items published before the
@@ -47,6 +55,8 @@ t.before(async () => {
 });
 t.after(async () => {
   for (const a of agents) await a.stop().catch(() => undefined);
+  // A failed case leaves its watcher reconnecting: the process would never end.
+  for (const w of watchers) await w.stop().catch(() => undefined);
   await srv?.cleanup();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -128,6 +138,7 @@ const NODE = 'urn:xiota:counter';
 /** A watcher that subscribes (again after each reconnect) and records every event. */
 async function watch(user: string, seen: Seen): Promise<XmppClient> {
   const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'w', maxStanzaBytes: 64 * 1024 * 1024, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...(process.env.FAULTS_DEBUG ? { log: createLogger({ level: 'debug', json: false }).child({ who: 'watcher' }) } : {}) });
+  watchers.push(w);
   w.router.on('message/http://jabber.org/protocol/pubsub#event', (m) => {
     for (const it of parsePubSubEvent(m)?.items ?? []) {
       if (!it.payload) continue;
@@ -150,7 +161,7 @@ async function watch(user: string, seen: Seen): Promise<XmppClient> {
   return w;
 }
 
-t('server killed during 10,000 readings and restarted: every reading exactly once, in order', async () => {
+onlyOn(t, SERVERS, 'server killed during 10,000 readings and restarted: every reading exactly once, in order', BUDGET, async () => {
   const N = Number(process.env.FAULTS_KILL_N ?? 10_000);
   const driver = new CounterDriver('counter', { count: N, batch: 20, tickMs: 2 });
   const agent = makeAgent('dev', srv.c2sPort, driver);
@@ -180,7 +191,7 @@ t('server killed during 10,000 readings and restarted: every reading exactly onc
   seen.check(N);
 });
 
-t('the link cut by a proxy 50 times during a stream of readings: every reading on the node exactly once, in order', async () => {
+onlyOn(t, SERVERS, 'the link cut by a proxy 50 times during a stream of readings: every reading on the node exactly once, in order', BUDGET, async () => {
   const N = Number(process.env.FAULTS_CUT_N ?? 2000);
   const CUTS = Number(process.env.FAULTS_CUTS ?? 50);
   const proxy = await startProxy({ port: srv.c2sPort });
@@ -222,6 +233,7 @@ t('the link cut by a proxy 50 times during a stream of readings: every reading o
   assert.is(hits, CUTS, 'every cut hit a live session');
   const seen = new Seen();
   const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'cuts', maxStanzaBytes: 64 * 1024 * 1024 });
+  watchers.push(w);
   await w.connectOnce();
   await seen.query(w, 'dev2');
   await w.stop();

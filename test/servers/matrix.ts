@@ -36,3 +36,11 @@ export function onlyOn<T>(test: Test<T>, servers: ServerMatch | readonly ServerM
   if (matches(label, servers)) test(name, fn);
   else notApplicable(test, label, name, reason);
 }
+
+/**
+ * The servers a slow case runs on in CI: `servers`, or every server when XIOTA_FULL_MATRIX=1
+ * (a nightly, or a check before a release). Use with onlyOn() and say why in its reason.
+ */
+export function withinBudget(servers: readonly ServerMatch[]): readonly ServerMatch[] {
+  return process.env.XIOTA_FULL_MATRIX === '1' ? ['prosody', 'ejabberd'] : servers;
+}
