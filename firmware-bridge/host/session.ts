@@ -91,12 +91,14 @@ export class HostSession {
       this.end(`board "${this.o.boardId}" is not paired: run \`xiota bridge pair ${this.o.boardId}\` and put the key it prints into the board's firmware`, true);
       return;
     }
-    this.phase = 'hello';
-    this.keys = undefined;
-    this.hostNonce = randomBytes(SESSION_NONCE_BYTES);
-    this.txCtr = 0;
-    this.rxCtr = 0;
+    // Each attempt starts afresh (new nonce, counters at 0): a HELLO, INFO or DESCRIBE lost on
+    // the line costs one retry interval, not the whole handshake timeout.
     const hello = () => {
+      this.phase = 'hello';
+      this.keys = undefined;
+      this.hostNonce = randomBytes(SESSION_NONCE_BYTES);
+      this.txCtr = 0;
+      this.rxCtr = 0;
       this.sendPlain({ type: 'HELLO_REQ', body: { hostNonce: this.hostNonce, version: PROTOCOL_VERSION, auth: !this.o.plaintext } });
       this.helloTimer = this.timers.setTimeout(hello, this.o.helloEveryMs ?? 500);
     };
@@ -172,7 +174,13 @@ export class HostSession {
     let body = f.payload;
     if (authed) {
       const opened = openFrame(f, DIR_BOARD_TO_HOST, this.keys!.boardToHost);
-      if (!opened) { this.ev.dropped('mac', `frame ${f.ctr} failed authentication`); return; }
+      if (!opened) {
+        // The CRC was right, so this is no line error: during the handshake it means the
+        // board holds another key (re-paired on one side only).
+        if (this.phase === 'info') { this.end(`board "${this.o.boardId}" answered under a key that does not match the paired one (stale key?): pair it again (xiota bridge pair ${this.o.boardId} --force) and load the new key into the board`, true); return; }
+        this.ev.dropped('mac', `frame ${f.ctr} failed authentication`);
+        return;
+      }
       body = opened;
     }
     let m: Message;
@@ -211,8 +219,6 @@ export class HostSession {
       if (!psk) { this.end(`board "${h.boardId}" is not paired: run \`xiota bridge pair ${h.boardId}\``, true); return; }
       this.keys = deriveKeys(psk, this.hostNonce, h.boardNonce, h.boardId);
     }
-    if (this.helloTimer !== undefined) this.timers.clearTimeout(this.helloTimer);
-    this.helloTimer = undefined;
     this.phase = 'info';
   }
 
@@ -258,8 +264,7 @@ export class HostSession {
   }
 
   private goUp(described: boolean): void {
-    if (this.deadlineTimer !== undefined) this.timers.clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = undefined;
+    this.clearTimers();
     this.phase = 'up';
     this.lastHeard = this.now();
     this.ev.up({ ...this.info!, boardId: this.o.boardId, entities: this.entities, described });
