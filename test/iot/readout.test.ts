@@ -61,7 +61,7 @@ async function setup(o: { drivers?: Driver[]; deadlineMs?: number; maxActive?: n
   /** Messages sent to the client for seqnr until its <done/>. */
   const answers = async (seqnr: string) => {
     await waitFor(`done ${seqnr}`, () => t.sent.some((s) => s.name === 'message' && s.getChild('done', NS_SENSORDATA)?.attrs.seqnr === seqnr), 3000, 2);
-    return t.sent.filter((s) => s.name === 'message' && s.elements[0]?.attrs.seqnr === seqnr).map((s) => s.elements[0]!);
+    return t.sent.filter((s) => s.name === 'message').flatMap((s) => s.elements.filter((e) => e.xmlns === NS_SENSORDATA && e.attrs.seqnr === seqnr));
   };
   return { t, host, mod, ask, answers };
 }
@@ -82,6 +82,9 @@ test('XEP-0323 example 1-3: momentary req -> accepted, then fields done=true (an
   </fields>`)));
   assert.is(norm(msgs[1]!), `<done xmlns="${NS_SENSORDATA}" seqnr="1"/>`);
   assert.ok(t.sent.every((s) => s.name !== 'message' || s.attrs.to === CLIENT));
+  // The end travels as one stanza (no trailing write for the server to hold behind an ACK).
+  const lastMsg = t.sent.filter((s) => s.name === 'message').pop()!;
+  assert.equal(lastMsg.elements.map((e) => e.name), ['fields', 'done']);
   await host.stop();
 });
 
