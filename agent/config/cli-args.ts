@@ -40,6 +40,7 @@ Commands:
   check        check the config, then connect and log in once
   read         sample every driver once and print the readings
   run          run the agent (what the systemd unit starts)
+  bridge pair ID  pair a microcontroller board for the bridge driver (xiota bridge --help)
   help         show this text
   version      print the version
 

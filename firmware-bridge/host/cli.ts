@@ -1,0 +1,76 @@
+// `xiota bridge ...`: pairing boards for the firmware bridge.
+//   xiota bridge pair BOARD_ID [--keys FILE] [--force] [--no-qr]
+//   xiota bridge list [--keys FILE]
+// The key is shown once, as hex, as a C initializer for the firmware, and as a QR code
+// (qrcode-generator: no dependencies, MIT) for a phone or a flashing tool to scan.
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import qrcode from 'qrcode-generator';
+import { DEFAULT_KEYS_FILE, keyAsC, pairBoard, readKeys } from './keys';
+
+export const BRIDGE_USAGE = `Usage: xiota bridge <command> [options]
+
+Commands:
+  pair BOARD_ID   make a key for a board, store it in the keys file, print it (hex, C, QR)
+  list            list the paired boards (not their keys)
+
+Options:
+  --keys FILE     keys file (default $STATE_DIRECTORY/bridge-keys.json, else ${DEFAULT_KEYS_FILE})
+  --force         pair: replace the board's key (the board then needs the new one)
+  --no-qr         pair: no QR code
+  -h, --help      show this text`;
+
+interface Io { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv }
+
+/** A QR code as text, two modules per character row (▀ ▄ █), with a quiet zone. */
+export function qrText(data: string): string {
+  const qr = qrcode(0, 'M');
+  qr.addData(data);
+  qr.make();
+  const n = qr.getModuleCount(), q = 4; // ISO/IEC 18004: a 4-module quiet zone
+  const dark = (r: number, c: number) => r >= 0 && c >= 0 && r < n && c < n && qr.isDark(r, c);
+  const rows: string[] = [];
+  for (let r = -q; r < n + q; r += 2) {
+    let line = '';
+    // Light modules print as blocks so the code reads on a dark terminal (inverted colours).
+    for (let c = -q; c < n + q; c++) line += [' ', '▄', '▀', '█'][(dark(r, c) ? 0 : 2) + (dark(r + 1, c) ? 0 : 1)];
+    rows.push(line);
+  }
+  return rows.join('\n');
+}
+
+export function bridgeMain(argv: string[], io: Io): number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { keys: { type: 'string' }, force: { type: 'boolean' }, 'no-qr': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    io.err(`xiota bridge: ${(e as Error).message}\n\n${BRIDGE_USAGE}`);
+    return 2;
+  }
+  const [cmd, ...rest] = parsed.positionals;
+  if (parsed.values.help || !cmd) { io.out(BRIDGE_USAGE); return cmd || parsed.values.help ? 0 : 2; }
+  const keysFile = parsed.values.keys ?? (io.env.STATE_DIRECTORY ? join(io.env.STATE_DIRECTORY.split(':')[0], 'bridge-keys.json') : DEFAULT_KEYS_FILE);
+  try {
+    if (cmd === 'pair' && rest.length === 1) {
+      const id = rest[0];
+      const key = pairBoard(keysFile, id, { force: parsed.values.force });
+      const hex = Buffer.from(key).toString('hex');
+      io.out(`paired board "${id}"; its key is stored in ${keysFile} (mode 0600). Shown once:\n`);
+      io.out(`key (hex): ${hex}\n`);
+      io.out(`for the firmware (key storage of the board's hardware layer):\n${keyAsC(key)}\n`);
+      if (!parsed.values['no-qr']) io.out(`${qrText(`xiota-bridge:${id}:${hex}`)}\n`);
+      io.out(`then in the agent's config: drivers: - { id: ${id}, kind: bridge, options: { path: /dev/ttyUSB0, board: ${id}, keys_file: ${keysFile} } }`);
+      return 0;
+    }
+    if (cmd === 'list' && rest.length === 0) {
+      const ids = [...readKeys(keysFile).keys()];
+      io.out(ids.length ? ids.join('\n') : `no paired boards in ${keysFile}`);
+      return 0;
+    }
+  } catch (e) {
+    io.err(`xiota bridge: ${(e as Error).message}`);
+    return 2;
+  }
+  io.err(`xiota bridge: expected "pair BOARD_ID" or "list", got "${[cmd, ...rest].join(' ')}"\n\n${BRIDGE_USAGE}`);
+  return 2;
+}
