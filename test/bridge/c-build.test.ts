@@ -6,7 +6,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import fc from 'fast-check';
+import nacl from 'tweetnacl';
 import { buildFirmware, repoPath } from './_board';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 let build = '';
 
@@ -22,6 +26,24 @@ test('the C library passes every shared vector (crypto, framing, session transcr
   assert.match(r.stdout, /crypto: 13 secretbox, 8 sha512, 5 crc16, 9 cobs vectors/);
   assert.match(r.stdout, /session: 28 steps, board dropped 4 frames/);
   assert.match(r.stdout, /\d+ checks, 0 failed/);
+});
+
+test('differential: 600 random secretboxes and SHA-512s from the C code equal tweetnacl-js', () => {
+  const cases = fc.sample(fc.record({ key: fc.uint8Array({ minLength: 32, maxLength: 32 }), nonce: fc.uint8Array({ minLength: 24, maxLength: 24 }), msg: fc.uint8Array({ maxLength: 600 }) }), { numRuns: 300, seed: 1202 });
+  const input = cases.map((c) => `box ${hex(c.key)} ${hex(c.nonce)} ${hex(c.msg)}\nsha ${hex(c.msg)}`).join('\n') + '\n';
+  const r = spawnSync(join(build, 'test_vectors'), ['--differential'], { input, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.is(lines.length, 600);
+  cases.forEach((c, i) => {
+    assert.is(lines[2 * i], hex(nacl.secretbox(c.msg, c.nonce, c.key)), `secretbox of ${c.msg.length} bytes`);
+    assert.is(lines[2 * i + 1], hex(nacl.hash(c.msg)), `sha512 of ${c.msg.length} bytes`);
+  });
+});
+
+test('the Arduino example sketch compiles as C++ against the library headers (stub Arduino.h)', () => {
+  const r = spawnSync('make', ['-C', repoPath('firmware-bridge/c/linux'), 'sketch-check'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stdout + r.stderr);
 });
 
 test.run();

@@ -105,8 +105,32 @@ static void on_session(const js_object *o, void *ctx) {
   else if (!strcmp(d, "log")) { F.len = 0; xb_log(&B, (uint8_t)atoi(js_get(o, "level")), js_get(o, "text")); expect("log", js_get(o, "expect")); }
 }
 
+/* Differential mode: lines "box KEY NONCE MSG" or "sha MSG" (hex) on stdin, the result in hex
+ * on stdout, for a test that compares random inputs against tweetnacl-js. */
+static int differential(void) {
+  static char line[4200], out[4200];
+  static uint8_t k[32], n[24], m[2048], r[2048 + 16];
+  while (fgets(line, sizeof line, stdin)) {
+    char *op = strtok(line, " \n"), *a = strtok(NULL, " \n"), *b = strtok(NULL, " \n"), *c = strtok(NULL, " \n");
+    if (op && !strcmp(op, "box") && a && b) {
+      size_t ml = c ? unhex(c, m, sizeof m) : 0;
+      unhex(a, k, 32); unhex(b, n, 24);
+      xb_secretbox(r, m, ml, n, k);
+      tohex(r, ml + 16, out);
+    } else if (op && !strcmp(op, "sha")) {
+      size_t ml = a ? unhex(a, m, sizeof m) : 0;
+      xb_sha512_ctx x;
+      xb_sha512_init(&x); xb_sha512_update(&x, m, ml); xb_sha512_final(&x, r);
+      tohex(r, 64, out);
+    } else strcpy(out, "?");
+    puts(out);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   char path[1024];
+  if (argc > 1 && !strcmp(argv[1], "--differential")) return differential();
   const char *dir = argc > 1 ? argv[1] : "../../vectors";
   snprintf(path, sizeof path, "%s/crypto.json", dir);
   if (js_scan_file(path, on_crypto, NULL)) { fprintf(stderr, "cannot read %s\n", path); return 2; }

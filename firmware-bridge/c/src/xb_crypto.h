@@ -6,6 +6,9 @@
 #define XB_CRYPTO_H
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define XB_KEY_BYTES 32
 #define XB_NONCE_BYTES 24
@@ -24,4 +27,7 @@ void xb_sha512_final(xb_sha512_ctx *c, uint8_t out[64]);
 
 /* Constant-time comparison: 0 when equal. */
 int xb_verify16(const uint8_t *a, const uint8_t *b);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -5,6 +5,9 @@
 #define XB_MSG_H
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define XB_MAX_FRAME 256
 #define XB_HEADER 6
@@ -56,4 +59,7 @@ int xb_dec_ping(const uint8_t *p, uint16_t n, uint32_t *seq);
 
 /* FNV-1a 32 over the encoded entities: the schema hash sent in INFO. */
 uint32_t xb_schema_hash(const xb_entity *e, uint8_t n);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -10,6 +10,9 @@
 #define XIOTA_BRIDGE_H
 #include "xb_msg.h"
 #include "xb_crypto.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #ifndef XB_MAX_ENTITIES
 #define XB_MAX_ENTITIES 16
@@ -69,4 +72,7 @@ void xb_poll(xb_board *b);
 void xb_log(xb_board *b, uint8_t level, const char *text);
 /* Unix time in ms from the host's TIME message, 0 while unknown. */
 uint64_t xb_time_ms(xb_board *b);
+#ifdef __cplusplus
+}
+#endif
 #endif
