@@ -68,5 +68,60 @@ test('poll_interval_s on a push driver is a warning at its key', () => {
   assert.is(r.warnings[0].path, 'drivers[0].poll_interval_s');
 });
 
+test('min/max of fields: errors by file:line for min not below max, a non-numeric field, an initial outside; mapped into the FieldSpec', () => {
+  const file = join(dir, 'ranges.yaml');
+  writeFileSync(file, [
+    'account: { jid: gw@example.org, password_env: P }',  // 1
+    'drivers:',                                               // 2
+    '  - id: sim',                                            // 3
+    '    kind: simulated',                                    // 4
+    '    options:',                                           // 5
+    '      things:',                                          // 6
+    '        - id: greenhouse',                               // 7
+    '          fields:',                                      // 8
+    '            - name: setpoint',                           // 9
+    '              type: numeric',                            // 10
+    '              writable: true',                           // 11
+    '              min: 30',                                  // 12
+    '              max: 5',                                   // 13
+    '            - name: fan',                                // 14
+    '              type: boolean',                            // 15
+    '              writable: true',                           // 16
+    '              max: 1',                                   // 17
+    '            - name: vent',                               // 18
+    '              type: int',                                // 19
+    '              writable: true',                           // 20
+    '              min: 0',                                   // 21
+    '              max: 100',                                 // 22
+    '              initial: 120',                             // 23
+    '  - id: m',                                              // 24
+    '    kind: mqtt',                                         // 25
+    '    options:',                                           // 26
+    '      url: mqtt://127.0.0.1:1883',                       // 27
+    '      things:',                                          // 28
+    '        - id: boiler',                                   // 29
+    '          topic: b/state',                               // 30
+    '          fields:',                                      // 31
+    '            - { name: target, type: numeric, writable: true, command_topic: b/set, min: 40, max: 40 }', // 32
+    '',
+  ].join('\n'));
+  const r = loadConfig(file, { env: { P: 'x' } });
+  const got = r.errors.map((e) => `${e.line}: ${e.path}: ${e.message}`);
+  assert.equal(got, [
+    '12: drivers[0].options.things[0].fields[0].min: min 30 must be below max 5',
+    '17: drivers[0].options.things[0].fields[1].max: min and max apply to numeric and int fields; this field is boolean: remove them',
+    '23: drivers[0].options.things[0].fields[2].initial: initial 120 is outside min 0 to max 100',
+    '32: drivers[1].options.things[0].fields[0].min: min 40 must be below max 40',
+  ]);
+  const ok = configFromObject({ account, drivers: [
+    { id: 'sim', kind: 'simulated', options: { things: [{ id: 'g', fields: [{ name: 'setpoint', type: 'numeric', writable: true, min: 5, max: 30 }] }] } },
+    { id: 'gw', kind: 'serial', options: { path: '/dev/ttyS0', protocol: 'json', fields: [{ name: 'duty', type: 'int', writable: true, min: 0, max: 255 }, { name: 't', type: 'numeric', max: 9 }] } },
+  ] });
+  assert.equal(ok.errors, []);
+  assert.equal(ok.warnings.map((w) => `${w.path}: ${w.message}`), ['drivers[1].options.fields[1].max: min and max are the range of sets and this field is not writable: they have no effect']);
+  const ranges = ok.config!.drivers.map((d) => createDriver(d.kind, d.id, d.options).things()[0]!.fields[0]!).map((f) => [f.min, f.max]);
+  assert.equal(ranges, [[5, 30], [0, 255]], 'the range reaches the FieldSpec the host checks sets against');
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();

@@ -212,6 +212,37 @@ test('set routes to the owning driver and checks field, writability and type', a
   await host.stop();
 });
 
+test('a set outside the field\'s declared range is refused naming field, value and range; the value stays', async () => {
+  const drv = createSimulatedDriver('th', {
+    pollIntervalMs: 1000,
+    things: [{ id: 'greenhouse', fields: [
+      { name: 'setpoint', type: 'numeric', unit: '°C', precision: 1, writable: true, min: 5, max: 30, initial: 20 },
+      { name: 'limit', type: 'int', writable: true, min: 0 },
+    ] }],
+  });
+  const { host } = collect([drv]);
+  await host.start();
+  const spec = host.things()[0]!.fields;
+  assert.equal([spec[0]!.min, spec[0]!.max, spec[1]!.min, spec[1]!.max], [5, 30, 0, undefined], 'the driver declares its ranges');
+  for (const [field, v, re] of [
+    ['setpoint', 99, /^cannot set "greenhouse\/setpoint": 99 is out of range: it takes 5 to 30 °C$/],
+    ['setpoint', 4.9, /"greenhouse\/setpoint": 4\.9 is out of range: it takes 5 to 30 °C/],
+    ['limit', -1, /"greenhouse\/limit": -1 is out of range: it takes at least 0$/],
+  ] as const) {
+    try { await host.set('greenhouse', field, v); assert.unreachable(`${field} = ${v} was accepted`); } catch (e) {
+      assert.ok(isXiotaError(e, 'XIOTA_E_DRIVER'), String(e));
+      assert.match((e as Error).message, re);
+    }
+  }
+  const read = async (f: string) => (await host.readOnce())[0]!.values.find((v) => v.field === f)!.value;
+  assert.is(await read('setpoint'), 20, 'a refused set changes nothing');
+  await host.set('greenhouse', 'setpoint', 30);
+  await host.set('greenhouse', 'limit', 1_000_000);
+  assert.is(await read('setpoint'), 30, 'the bound itself is inside the range');
+  assert.is(await read('limit'), 1_000_000);
+  await host.stop();
+});
+
 test('a set that throws or hangs gives XIOTA_E_DRIVER and a fault', async () => {
   const thing: ThingSpec = { id: 't', fields: [{ name: 'r', type: 'boolean', writable: true }, { name: 'q', type: 'boolean', writable: true }] };
   const d: Driver = {

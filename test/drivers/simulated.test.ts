@@ -103,6 +103,22 @@ test('sets of read-only fields or wrong values are rejected with XIOTA_E_DRIVER'
   }
 });
 
+test('a writable field declares min/max as its range and refuses sets outside it; a read-only field keeps them as waveform bounds', async () => {
+  const d = createSimulatedDriver('sim', options);
+  await d.start(ctx);
+  const fields = d.things()[0]!.fields;
+  const setpoint = fields.find((f) => f.name === 'setpoint')!, temperature = fields.find((f) => f.name === 'temperature')!;
+  assert.equal([setpoint.min, setpoint.max], [5, 35]);
+  assert.equal([temperature.min, temperature.max], [undefined, undefined], 'waveform bounds are not a set range');
+  try { await d.set!('greenhouse', 'setpoint', 36); assert.unreachable(); } catch (e) {
+    assert.ok(isXiotaError(e, 'XIOTA_E_DRIVER'), String(e));
+    assert.match((e as Error).message, /greenhouse\/setpoint 36 is out of range: it takes 5 to 35 °C/);
+  }
+  await d.set!('greenhouse', 'setpoint', 35);
+  const r = await d.sample!();
+  assert.is(r[0]!.values.find((v) => v.field === 'setpoint')!.value, 35);
+});
+
 test('injected faults: throw, garbage, error', async () => {
   const base = { things: [{ id: 't', fields: [{ name: 'a', type: 'numeric' as const }, { name: 'b', type: 'numeric' as const }] }] };
   const thrower = createSimulatedDriver('x', { ...base, faults: [{ thing: 't', field: 'a', mode: 'throw' }] });

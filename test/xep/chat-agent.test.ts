@@ -40,6 +40,7 @@ t.before(async () => {
     things: [{ id: 'greenhouse', fields: [
       { name: 'temperature', type: 'numeric', unit: '°C', precision: 2, waveform: 'ramp', min: 10, max: 30, periodS: 3600 },
       { name: 'fan', type: 'boolean', writable: true, initial: false },
+      { name: 'setpoint', type: 'numeric', unit: '°C', precision: 1, writable: true, min: 5, max: 30, initial: 20 },
     ] }],
   });
   agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers: [driver] });
@@ -63,7 +64,7 @@ t('the module list has chat, and disco advertises receipts', () => {
 });
 
 t('owner: status, a fresh read, a set echoed and read back, history from the agent\'s own PEP node', async () => {
-  assert.match(await owner.text(DEV, 'status'), /^greenhouse, (just now|\d s ago):\ntemperature: \d+\.\d\d °C\nfan: off \(settable\)$/);
+  assert.match(await owner.text(DEV, 'status'), /^greenhouse, (just now|\d s ago):\ntemperature: \d+\.\d\d °C\nfan: off \(settable\)\nsetpoint: 20\.0 °C \(settable\)$/);
   assert.match(await owner.text(DEV, 'temperature?'), /^greenhouse\.temperature: \d+\.\d\d °C, just now$/);
   assert.is(await owner.text(DEV, 'set greenhouse.fan on'), 'greenhouse.fan is now on (was off)');
   assert.match(await owner.text(DEV, 'fan?'), /^greenhouse\.fan: on, just now$/);
@@ -74,6 +75,16 @@ t('owner: status, a fresh read, a set echoed and read back, history from the age
   const receipt = await owner.ask(DEV, 'ping', { receipt: true });
   assert.is(receipt.body, 'pong');
   assert.ok(receipt.receipt);
+});
+
+t('owner: the range the driver declares reaches chat: an out-of-range set is refused with the range, one inside is applied', async () => {
+  assert.is(await owner.text(DEV, 'set greenhouse.setpoint 99'), 'greenhouse.setpoint takes a number in °C from 5 to 30; 99 is out of range');
+  assert.match(await owner.text(DEV, 'setpoint?'), /^greenhouse\.setpoint: 20\.0 °C, /, 'the refused set changed nothing');
+  assert.is(await owner.text(DEV, 'set greenhouse.setpoint 21,5'), 'greenhouse.setpoint is now 21.5 °C (was 20.0 °C)');
+  // The host refuses it too, for whoever calls it (XEP-0325, ad-hoc commands), naming the range.
+  try { await agent.drivers.set('greenhouse', 'setpoint', 99); assert.unreachable(); } catch (e) {
+    assert.match((e as Error).message, /"greenhouse\/setpoint": 99 is out of range: it takes 5 to 30 °C/);
+  }
 });
 
 t('stranger: not authorized, no value', async () => {

@@ -13,6 +13,9 @@ import type { Reading, Value } from '../../drivers/types';
 import { Element } from '../../agent/xml/element';
 import { parseXml } from '../pubsub/xml';
 import { Agent } from '../../agent/agent';
+import { deviceView } from '../../agent/commands';
+import { DriverHost } from '../../drivers/host';
+import { createSimulatedDriver } from '../../drivers/simulated';
 import { configFromObject } from '../../agent/config';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -267,6 +270,29 @@ for (const [what, fields, message] of BAD_SETS) {
     assert.equal(dev.sets, [['greenhouse', 'setpoint', 6]]);
   });
 }
+
+test('set over the agent\'s deviceView and a real DriverHost: the range comes from the driver\'s FieldSpec (XEP-0122 <range/>), 99 refused, 21.5 applied', async () => {
+  const host = new DriverHost({ drivers: [createSimulatedDriver('sim', { pollIntervalMs: 60_000, things: [{ id: 'greenhouse', fields: [
+    { name: 'setpoint', type: 'numeric', unit: '°C', precision: 1, writable: true, min: 5, max: 30, initial: 20 },
+  ] }] })], onReading: () => undefined });
+  await host.start();
+  try {
+    await host.readOnce();
+    const view = deviceView({ things: () => host.things(), latest: () => host.latestReadings(), drivers: host, now: () => Date.now() });
+    const s = sessionsFor(view);
+    const r1 = await s.handle(ME, cmd(`<command xmlns='${NS_COMMANDS}' node='set'/>`));
+    const range = r1.getChild('x', 'jabber:x:data')!.getChild('field')!.getChild('validate', 'http://jabber.org/protocol/xdata-validate')!.getChild('range')!;
+    assert.equal(range.attrs, { min: '5', max: '30' });
+    const bad = await submitSet(s, `<field var='greenhouse.setpoint'><value>99</value></field>`);
+    assert.is(bad.attrs.status, 'executing');
+    assert.match(formOf(bad).instructions!.join('\n'), /expected a decimal number such as 21.5 from 5 to 30, got "99"/);
+    const ok = await submitSet(s, `<field var='greenhouse.setpoint'><value>21.5</value></field>`);
+    assert.is(ok.attrs.status, 'completed', ok.toString());
+    assert.is((await host.readOnce())[0]!.values[0]!.value, 21.5);
+  } finally {
+    await host.stop();
+  }
+});
 
 test('the submitted values are kept in the form sent back with an error', async () => {
   const r = await submitSet(sessionsFor(device()), `<field var='greenhouse.setpoint'><value>99</value></field><field var='greenhouse.mode'><value>manual</value></field>`);
