@@ -11,6 +11,7 @@
 // parameters, which its xep_0325 client reads.
 import type { DriverHost } from '../../drivers/host';
 import type { Reading, ThingSpec, Value } from '../../drivers/types';
+import { checkValue } from '../../drivers/values';
 import type { Access } from '../access-store';
 import type { ModuleContext } from '../module';
 import { StanzaError, errorReply } from '../session/stanza';
@@ -96,12 +97,16 @@ export function install(m: ModuleContext, deps: ControlDeps): void {
       throw new SetFailure(new StanzaError('bad-request', `nothing was set. ${text}`, { type: 'modify' }), parsed.form ? 'FormError' : notFound ? 'NotFound' : 'OtherError', errors);
     }
     // XEP-0325 'Setting multiple control parameters at once': in the order sent.
-    const touched = new Set<string>();
+    const touched = new Map<string, Map<string, Value>>();
     for (let i = 0; i < plan.length; i++) {
       const p = plan[i]!;
       try {
         await deps.drivers.set(p.target.thing.id, p.target.field.name, p.value);
-        touched.add(p.target.thing.id);
+        const t = touched.get(p.target.thing.id) ?? new Map<string, Value>();
+        // What the driver was given: DriverHost.set rounds numbers to the field's precision.
+        const given = checkValue(p.value, p.target.field);
+        t.set(p.target.field.name, given.ok ? given.value : p.value);
+        touched.set(p.target.thing.id, t);
       } catch (e) {
         const failed: ParamError[] = [{ var: p.param.name, message: (e as Error).message }];
         for (const rest of plan.slice(i + 1)) failed.push({ var: rest.param.name, message: `not set: ${p.param.name} failed before it` });
@@ -112,10 +117,16 @@ export function install(m: ModuleContext, deps: ControlDeps): void {
     readBack(touched);
   };
 
-  /** Read-back after a set: the fresh sample goes through the pipeline (PubSub) like a poll. */
-  const readBack = (things: Set<string>) => {
-    for (const t of things) {
-      void deps.drivers.readThing(t, { deliver: true, fresh: true }).catch((e) => m.log.warn('read-back after a set failed', { thing: t, error: e as Error }));
+  /** Read-back after a set: the fresh sample goes through the pipeline (PubSub) like a poll;
+   *  a value that did not take is logged (the driver accepted it, the device shows another). */
+  const readBack = (things: Map<string, Map<string, Value>>) => {
+    for (const [t, fields] of things) {
+      void deps.drivers.readThing(t, { deliver: true, fresh: true }).then((r) => {
+        for (const [field, want] of fields) {
+          const got = r?.values.find((v) => v.field === field);
+          if (got && got.error === undefined && got.value !== want) m.log.warn('a set value did not read back', { thing: t, field, set: want, read: got.value });
+        }
+      });
     }
   };
 

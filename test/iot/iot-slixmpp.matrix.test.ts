@@ -17,7 +17,9 @@ import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 import { x } from '../../agent/xml/element';
 import { createSimulatedDriver } from '../../drivers/simulated';
 import { serverUnderTest, startServer, type XmppServer } from '../../scripts/servers';
-import { waitFor } from '../session/_helpers';
+import { clientFor, waitFor } from '../session/_helpers';
+import { StanzaError } from '../../agent/session/stanza';
+import type { XmppClient } from '../../agent/session/client';
 import { IotClient, type PyRead } from './_iot';
 
 const label = serverUnderTest();
@@ -198,6 +200,43 @@ t('getForm: the writable fields with current values and datatypes; forbidden for
   const sp = f.fields!.find((x) => x.var === 'setpoint')!;
   assert.equal([sp.values, sp.datatype], [['19.5'], 'xs:double']);
   assert.is((await bob.getForm(dev)).error!.condition, 'forbidden');
+});
+
+t('bad input through the server: malformed req and set, unknown types, huge lists, when far ahead or past: errors per spec, nothing changes', async () => {
+  const c: XmppClient = clientFor(srv, 'alice', 'a', { resource: 'raw' });
+  await c.connectOnce();
+  const fanBefore = await deviceNow('greenhouse', 'fan');
+  try {
+    const ask = async (payload: ReturnType<typeof x>, type: 'get' | 'set' = 'get') => {
+      try {
+        return await c.iq(x('iq', { type, to: dev }, payload), 10_000);
+      } catch (e) {
+        if (e instanceof StanzaError) return e;
+        throw e;
+      }
+    };
+    const bad = async (payload: ReturnType<typeof x>, type: 'get' | 'set', cond: string, re: RegExp) => {
+      const r = await ask(payload, type);
+      assert.ok(r instanceof StanzaError, `${payload.toString().slice(0, 80)} answered ${r.toString().slice(0, 200)}`);
+      assert.is((r as StanzaError).condition, cond, payload.toString().slice(0, 80));
+      assert.match((r as StanzaError).text ?? '', re);
+    };
+    await bad(x('req', { xmlns: NS_SENSORDATA, momentary: 'true' }), 'get', 'bad-request', /needs a seqnr/);
+    await bad(x('req', { xmlns: NS_SENSORDATA, seqnr: '1', momentary: 'maybe' }), 'get', 'bad-request', /not a boolean/);
+    await bad(x('req', { xmlns: NS_SENSORDATA, seqnr: '2' }, ...Array.from({ length: 2000 }, (_, i) => x('field', { name: `f${i}` }))), 'get', 'bad-request', /lists 2000 fields/);
+    await bad(x('req', { xmlns: NS_SENSORDATA, seqnr: '3', momentary: 'true', when: '2999-01-01T00:00:00Z' }), 'get', 'bad-request', /days ahead/);
+    await bad(x('frobnicate', { xmlns: NS_SENSORDATA }), 'get', 'bad-request', /not a XEP-0323 request/);
+    await bad(x('set', { xmlns: NS_CONTROL }, x('float', { name: 'fan', value: '1' })), 'set', 'bad-request', /not a XEP-0325 parameter type/);
+    await bad(x('set', { xmlns: NS_CONTROL }, ...Array.from({ length: 2000 }, () => x('boolean', { name: 'fan', value: 'true' }))), 'set', 'bad-request', /at most 256 parameters/);
+    await bad(x('set', { xmlns: NS_CONTROL }, x('boolean', { name: 'fan', value: 'maybe' })), 'set', 'bad-request', /not an xs:boolean/);
+    const past = await ask(x('req', { xmlns: NS_SENSORDATA, seqnr: '4', momentary: 'true', when: '2000-01-01T00:00:00Z' }));
+    assert.ok(!(past instanceof StanzaError) && past.getChild('accepted', NS_SENSORDATA), 'a past when reads at once');
+    assert.is((past as ReturnType<typeof x>).getChild('accepted', NS_SENSORDATA)!.attrs.queued, undefined);
+    assert.is(await deviceNow('greenhouse', 'fan'), fanBefore, 'nothing set');
+    assert.is(agent.client.state, 'online');
+  } finally {
+    await c.stop();
+  }
 });
 
 t('1,000 readouts at once: each answered (done, or rejected resource-constraint), the agent keeps working, memory bounded', async () => {
