@@ -5,8 +5,14 @@
 #include "xb_crypto.h"
 #include <string.h>
 
-#ifndef XB_CONST
-#define XB_CONST static const /* an AVR build may put tables in flash (PROGMEM) */
+#if defined(__AVR__)
+/* On an AVR, const tables would be copied to the 2 KiB of RAM at boot: keep SHA-512's in flash. */
+#include <avr/pgmspace.h>
+#define XB_CONST static const PROGMEM
+static uint64_t rd64(const uint64_t *p) { uint64_t v; memcpy_P(&v, p, sizeof v); return v; }
+#else
+#define XB_CONST static const
+#define rd64(p) (*(p))
 #endif
 
 static uint32_t ld32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -163,6 +169,9 @@ XB_CONST uint64_t H0[8] = {
   0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
 };
 
+#if defined(__GNUC__) && defined(__AVR__)
+__attribute__((noinline)) /* 64-bit shifts inlined 24 times cost ~3 KB of AVR flash */
+#endif
 static uint64_t ror64(uint64_t x, int c) { return (x >> c) | (x << (64 - c)); }
 
 static void sha512_block(uint64_t st[8], const uint8_t *p) {
@@ -178,7 +187,7 @@ static void sha512_block(uint64_t st[8], const uint8_t *p) {
       uint64_t w15 = w[(i + 1) & 15], w2 = w[(i + 14) & 15];
       w[i & 15] += (ror64(w15, 1) ^ ror64(w15, 8) ^ (w15 >> 7)) + w[(i + 9) & 15] + (ror64(w2, 19) ^ ror64(w2, 61) ^ (w2 >> 6));
     }
-    t1 = a[7] + (ror64(a[4], 14) ^ ror64(a[4], 18) ^ ror64(a[4], 41)) + ((a[4] & a[5]) ^ (~a[4] & a[6])) + K[i] + w[i & 15];
+    t1 = a[7] + (ror64(a[4], 14) ^ ror64(a[4], 18) ^ ror64(a[4], 41)) + ((a[4] & a[5]) ^ (~a[4] & a[6])) + rd64(&K[i]) + w[i & 15];
     t2 = (ror64(a[0], 28) ^ ror64(a[0], 34) ^ ror64(a[0], 39)) + ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
     memmove(a + 1, a, 7 * sizeof a[0]);
     a[4] += t1;
@@ -188,7 +197,8 @@ static void sha512_block(uint64_t st[8], const uint8_t *p) {
 }
 
 void xb_sha512_init(xb_sha512_ctx *c) {
-  memcpy(c->h, H0, sizeof c->h);
+  int i;
+  for (i = 0; i < 8; i++) c->h[i] = rd64(&H0[i]);
   c->len = 0; c->fill = 0;
 }
 

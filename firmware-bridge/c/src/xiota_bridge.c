@@ -69,6 +69,9 @@ static void send(xb_board *b, uint8_t type, const xb_pbw *w, int plain) {
 
 static void send_error(xb_board *b, uint8_t code, const char *text, int plain) {
   xb_pbw w = body(b);
+#if !XB_ERROR_TEXTS
+  text = 0; /* the code alone: the host words the advice */
+#endif
   xb_enc_error(&w, code, text);
   send(b, XB_ERROR, &w, plain);
 }

@@ -17,6 +17,9 @@ extern "C" {
 #ifndef XB_MAX_ENTITIES
 #define XB_MAX_ENTITIES 16
 #endif
+#ifndef XB_ERROR_TEXTS
+#define XB_ERROR_TEXTS 1 /* 0 saves ~150 bytes of AVR RAM: ERROR frames then carry codes only */
+#endif
 #ifndef XB_BATCH_MS
 #define XB_BATCH_MS 100 /* readings wait at most this long to travel together */
 #endif
@@ -49,7 +52,7 @@ typedef struct {
   uint8_t batch_open;            /* changes wait since batch_at, at most XB_BATCH_MS */
   uint32_t batch_at;
   /* link */
-  uint8_t rx[XB_MAX_FRAME + 8];
+  uint8_t rx[XB_MAX_FRAME + 2]; /* COBS adds at most 2 bytes to 256 */
   uint16_t rx_len;
   uint8_t rx_over;
   uint8_t tx[XB_MAX_FRAME];
