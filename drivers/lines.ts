@@ -2,20 +2,11 @@
 // line splitter with a length cap, key=value lines, and the field mapping that turns a parsed
 // JSON object or a set of keys into field values. Pure, tested on byte and string inputs.
 import { StringDecoder } from 'node:string_decoder';
-import type { FieldSpec, FieldType, FieldValue } from './types';
+import type { FieldSpec, FieldValue } from './types';
 import { coerceValue, getPath } from './values';
 
 /** A field read from a message: where it is (`path`) and how to scale it. */
-export interface MappedField {
-  name: string;
-  type: FieldType;
-  unit?: string;
-  precision?: number;
-  writable?: boolean;
-  values?: string[];
-  /** Range of a writable numeric field (FieldSpec min/max): sets outside it are refused. */
-  min?: number;
-  max?: number;
+export interface MappedField extends FieldSpec {
   /** Dotted JSON path (`StatusSNS.BME280.Temperature`) or key (`temp`); default: `name`. */
   path?: string;
   /** Applied to numbers as value * scale + offset (e.g. tenths of a degree → 0.1). */

@@ -1,21 +1,15 @@
 // Simulated things for the demo and for tests: seeded, deterministic waveforms and actuators
 // that hold state. Same seed and same clock → identical readings. Faults can be injected per
 // field (throw, hang, garbage, error) so the DriverHost's fault handling is tested on a driver.
-import type { Driver, DriverContext, FieldSpec, FieldType, Reading, ThingSpec, Value, FieldValue } from './types';
+import type { Driver, DriverContext, FieldSpec, Reading, ThingSpec, Value, FieldValue } from './types';
 import { XiotaError } from '../agent/errors';
 import { mulberry32 } from './prng';
 import { checkRange, checkValue, roundTo } from './values';
 
 export type Waveform = 'sine' | 'ramp' | 'random' | 'constant' | 'step';
 
-export interface SimulatedFieldOptions {
-  name: string;
-  type: FieldType;
-  unit?: string;
-  precision?: number;
-  writable?: boolean;
-  /** Allowed values of an enum field. */
-  values?: string[];
+/** A field as configured: its declaration (FieldSpec) and how the simulation moves it. */
+export interface SimulatedFieldOptions extends FieldSpec {
   /** How a read-only field moves (default sine for numbers, step for booleans and enums). */
   waveform?: Waveform;
   /**
