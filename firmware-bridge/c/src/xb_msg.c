@@ -121,6 +121,7 @@ static int get_varint(rd *r, uint64_t *v) {
   }
   return -1;
 }
+
 static int next(rd *r, uint32_t *field, uint64_t *v, const uint8_t **b) {
   uint64_t key;
   if (r->i >= r->n) return 0;
@@ -137,34 +138,62 @@ static int next(rd *r, uint32_t *field, uint64_t *v, const uint8_t **b) {
     default: return -1;
   }
 }
-#define FOR_FIELDS(p, n) rd r = { p, n, 0 }; uint32_t f; uint64_t v; const uint8_t *b; int k; \
-  while ((k = next(&r, &f, &v, &b)) == 1)
 static int32_t unzigzag(uint64_t v) { uint32_t u = (uint32_t)v; return (int32_t)((u >> 1) ^ (0u - (u & 1))); }
 
+/* The host's messages all have varint fields 1-4 (and HELLO_REQ a bytes field 1): one reader
+ * for all of them keeps the AVR build small. Absent fields read as zero. */
+static int dec(const uint8_t *p, uint16_t n, uint64_t v[4], const uint8_t **b1, uint16_t *b1len) {
+  rd r;
+  uint32_t f;
+  uint64_t x;
+  const uint8_t *b;
+  int k;
+  r.p = p; r.n = n; r.i = 0;
+  v[0] = v[1] = v[2] = v[3] = 0;
+  *b1 = 0; *b1len = 0;
+  while ((k = next(&r, &f, &x, &b)) == 1) {
+    if (f < 1 || f > 4) continue;
+    if (b) { if (f == 1) { *b1 = b; *b1len = (uint16_t)x; } }
+    else v[f - 1] = x;
+  }
+  return k < 0 ? -1 : 0;
+}
+
 int xb_dec_hello_req(const uint8_t *p, uint16_t n, xb_hello_req *out) {
+  uint64_t v[4];
+  const uint8_t *b;
+  uint16_t bl;
   memset(out, 0, sizeof *out);
-  { FOR_FIELDS(p, n) {
-      if (f == 1 && b) { if (v != 16) return -1; memcpy(out->host_nonce, b, 16); out->nonce_len = 16; }
-      else if (f == 2 && !b) out->version = (uint32_t)v;
-      else if (f == 3 && !b) out->auth = v != 0;
-    }
-    return k < 0 ? -1 : 0; }
+  if (dec(p, n, v, &b, &bl)) return -1;
+  if (b) { if (bl != 16) return -1; memcpy(out->host_nonce, b, 16); out->nonce_len = 16; }
+  out->version = (uint32_t)v[1];
+  out->auth = v[2] != 0;
+  return 0;
 }
 int xb_dec_set(const uint8_t *p, uint16_t n, xb_set *out) {
+  uint64_t v[4];
+  const uint8_t *b;
+  uint16_t bl;
   memset(out, 0, sizeof *out);
-  { FOR_FIELDS(p, n) {
-      if (b) continue;
-      if (f == 1) out->request_id = (uint32_t)v; else if (f == 2) out->key = (uint32_t)v; else if (f == 3) out->value = unzigzag(v);
-    }
-    return k < 0 ? -1 : 0; }
+  if (dec(p, n, v, &b, &bl)) return -1;
+  out->request_id = (uint32_t)v[0]; out->key = (uint32_t)v[1]; out->value = unzigzag(v[2]);
+  return 0;
 }
 int xb_dec_time(const uint8_t *p, uint16_t n, uint64_t *unix_ms) {
-  *unix_ms = 0;
-  { FOR_FIELDS(p, n) { if (f == 1 && !b) *unix_ms = v; } return k < 0 ? -1 : 0; }
+  uint64_t v[4];
+  const uint8_t *b;
+  uint16_t bl;
+  if (dec(p, n, v, &b, &bl)) return -1;
+  *unix_ms = v[0];
+  return 0;
 }
 int xb_dec_ping(const uint8_t *p, uint16_t n, uint32_t *seq) {
-  *seq = 0;
-  { FOR_FIELDS(p, n) { if (f == 1 && !b) *seq = (uint32_t)v; } return k < 0 ? -1 : 0; }
+  uint64_t v[4];
+  const uint8_t *b;
+  uint16_t bl;
+  if (dec(p, n, v, &b, &bl)) return -1;
+  *seq = (uint32_t)v[0];
+  return 0;
 }
 
 uint32_t xb_schema_hash(const xb_entity *e, uint8_t n) {
