@@ -28,7 +28,7 @@ export interface ControlDeps {
   access: Pick<Access, 'decide'>;
   things(): ThingSpec[];
   latest(): Reading[];
-  /** Range of a numeric or int field when known (drivers do not declare ranges yet). */
+  /** Range of a numeric or int field, overriding the FieldSpec's min/max. */
   rangeOf?: (thing: string, field: string) => Range;
   /** Device name for the form's title. */
   title?: string;
@@ -52,10 +52,13 @@ function currentValues(latest: Reading[]): Map<string, Value> {
 export function install(m: ModuleContext, deps: ControlDeps): void {
   m.addFeature(NS_CONTROL);
 
+  /** The field's declared range (FieldSpec min/max), unless the wiring gives another. */
+  const rangeFor = (t: Target): Range => deps.rangeOf?.(t.thing.id, t.field.name)
+    ?? (t.field.min !== undefined || t.field.max !== undefined ? { min: t.field.min, max: t.field.max } : undefined);
   const writableTargets = (scope: ThingSpec[]): Target[] => scope.flatMap((t) => t.fields.filter((f) => f.writable).map((f) => ({ thing: t, field: f })));
   const formFields = (scope: ThingSpec[]) => {
     const cur = currentValues(deps.latest());
-    return writableTargets(scope).map((t) => formField(t, scope, cur.get(`${t.thing.id}\u0000${t.field.name}`), deps.rangeOf?.(t.thing.id, t.field.name)));
+    return writableTargets(scope).map((t) => formField(t, scope, cur.get(`${t.thing.id}\u0000${t.field.name}`), rangeFor(t)));
   };
 
   /** Checks everything, then applies in order. Resolves when done; throws SetFailure. */
@@ -87,7 +90,7 @@ export function install(m: ModuleContext, deps: ControlDeps): void {
       const targets = nameTargets(p);
       if (typeof targets === 'string') { errors.push({ var: p.name, message: targets }); notFound = true; continue; }
       for (const t of targets) {
-        const v = toFieldValue(p, t, deps.rangeOf?.(t.thing.id, t.field.name));
+        const v = toFieldValue(p, t, rangeFor(t));
         if (!v.ok) errors.push({ var: p.name, message: v.error });
         else plan.push({ param: p, target: t, value: v.value });
       }

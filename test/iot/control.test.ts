@@ -30,7 +30,7 @@ async function setup() {
       things: [
         { id: 'dimmer', name: 'Dimmer', fields: [
           { name: 'Output', type: 'boolean', writable: true, initial: false },
-          { name: 'OutputPercent', type: 'int', writable: true, initial: 100 },
+          { name: 'OutputPercent', type: 'int', writable: true, initial: 100, min: 0, max: 100 },
           { name: 'FadeTimeMilliseconds', type: 'int', writable: true, initial: 300 },
           { name: 'Level', type: 'numeric', unit: 'mA', precision: 3, writable: true, initial: 4 },
           { name: 'Row1', type: 'string', writable: true, initial: '' },
@@ -47,7 +47,8 @@ async function setup() {
   const access = new AccessStore({ policy: { owners: [], controllers: ['primary@example.org'], readers: ['reader@example.org'], strangers: 'refuse' } });
   install(t.ctx, {
     drivers: host, access, things: () => host.things(), latest: () => host.latestReadings(),
-    rangeOf: (th, f) => (th === 'dimmer' && f === 'OutputPercent' ? { min: 0, max: 100 } : undefined),
+    // The FieldSpec's own range (min/max) for OutputPercent; the wiring overrides Level's.
+    rangeOf: (th, f) => (th === 'dimmer' && f === 'Level' ? { min: 4, max: 20 } : undefined),
   });
   const dispatch = async (xml: string) => {
     const before = t.sent.length;
@@ -105,6 +106,7 @@ test('refusals change nothing: read-only, wrong type, out of range, unknown, amb
   await refuse(`<node nodeId='dimmer'/><int name='Output' value='1'/>`, /invalid parameter type: dimmer.Output takes boolean, not int/, 'OtherError');
   await refuse(`<int name='OutputPercent' value='200'/>`, /takes 0 to 100, not 200/, 'OtherError');
   await refuse(`<int name='OutputPercent' value='3000000000'/>`, /out of range for xs:int/, 'OtherError');
+  await refuse(`<double name='Level' value='20.5'/>`, /dimmer.Level takes 4 to 20, not 20.5/, 'OtherError');
   await refuse(`<string name='Mode' value='turbo'/>`, /takes one of auto, manual, not "turbo"/, 'OtherError');
   await refuse(`<boolean name='Output' value='true'/>`, /a field of dimmer and spot: name it thing.field \(dimmer.Output\)/, 'NotFound');
   await refuse(`<boolean name='Fan' value='true'/>`, /no parameter "Fan": the writable fields are dimmer.Output/, 'NotFound');

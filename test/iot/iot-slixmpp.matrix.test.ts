@@ -52,7 +52,7 @@ t.before(async () => {
       { id: 'greenhouse', name: 'Greenhouse', fields: [
         { name: 'temperature', type: 'numeric', unit: '°C', precision: 1, waveform: 'constant', initial: 22.5 },
         { name: 'humidity', type: 'numeric', unit: '%', precision: 0, waveform: 'constant', initial: 55 },
-        { name: 'setpoint', type: 'numeric', unit: '°C', precision: 1, writable: true, initial: 21 },
+        { name: 'setpoint', type: 'numeric', unit: '°C', precision: 1, writable: true, initial: 21, min: 5, max: 30 },
         { name: 'fan', type: 'boolean', writable: true, initial: false },
         { name: 'mode', type: 'enum', values: ['auto', 'manual'], writable: true, initial: 'auto' },
         { name: 'count', type: 'int', writable: true, initial: 0 },
@@ -172,7 +172,7 @@ t('refused sets change nothing: read-only, wrong type, out of range; a reader an
   // slixmpp 1.8.3 gets only the responseCode through: its error_msg looks for an un-namespaced
   // <error> and its field list iterates a 'substanzas' key that is empty, so both come back
   // empty whatever the device sends. The paramError texts are checked in test/iot/control.test.ts.
-  for (const [field, type, raw] of [['temperature', 'double', '30'], ['fan', 'int', '1'], ['count', 'int', '3000000000'], ['mode', 'string', 'turbo']]) {
+  for (const [field, type, raw] of [['temperature', 'double', '30'], ['fan', 'int', '1'], ['count', 'int', '3000000000'], ['setpoint', 'double', '99'], ['mode', 'string', 'turbo']]) {
     const r = await alice.set(dev, [[field!, type!, raw!]]);
     assert.is(r.result, 'OtherError', `${type} ${field}=${raw}: ${JSON.stringify(r)}`);
   }
