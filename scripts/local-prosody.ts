@@ -1,7 +1,7 @@
 // A throwaway Prosody on 127.0.0.1 for tests, benchmarks and the demo: free ports, its own
 // data directory, a self-signed certificate, accounts registered with prosodyctl. Follows
 // the recipe checked in shared/DESIGN.md "Real servers here". Run directly to get one:
-//   node dist/scripts/local-prosody.js     (prints its details as JSON, stops on Ctrl-C)
+//   node dist/scripts/local-prosody.js [13]   (prints its details as JSON, stops on Ctrl-C)
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -235,7 +235,9 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
 }
 
 async function main(): Promise<void> {
-  const srv = await startProsody({ users: [{ user: 'dev', password: 'devpass' }, { user: 'admin', password: 'adminpass' }] });
+  const version = (process.argv[2] ?? '0.12') as ProsodyVersion;
+  if (!PROSODY_VERSIONS.includes(version)) throw new Error(`unknown Prosody version ${version}: one of ${PROSODY_VERSIONS.join(', ')}`);
+  const srv = await startProsody({ version, users: [{ user: 'dev', password: 'devpass' }, { user: 'admin', password: 'adminpass' }] });
   console.log(JSON.stringify({
     host: srv.host, c2sPort: srv.c2sPort, directTlsPort: srv.directTlsPort, caFile: srv.caFile,
     spkiSha256: srv.spkiSha256, dir: srv.dir, logFile: srv.logFile, pid: srv.pid,
