@@ -1,0 +1,64 @@
+// End to end: the C fake board on a pty → the bridge driver (configured from YAML-shaped
+// options) → the agent → PEP items on a real Prosody, read by another account. A set from the
+// agent reaches the board, is acknowledged, and the resulting value is published too.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { Agent } from '../../agent/agent';
+import { configFromObject } from '../../agent/config';
+import { createLogger } from '../../agent/log';
+import { buildDrivers } from '../../agent/cli/drivers';
+import { itemsIq, parseItems } from '../../agent/xep/pubsub';
+import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
+import { startProsody } from '../../scripts/local-prosody';
+import { pairBoard, readKeys } from '../../firmware-bridge/host/keys';
+import { clientFor, waitFor } from '../session/_helpers';
+import { buildFirmware, kill, ptyPair, sleep, startBoard, workDir } from './_board';
+
+test('board readings reach PEP items named by board id and key; a set from the agent is acked and published', async () => {
+  const build = buildFirmware().dir;
+  const keysFile = join(workDir, 'agent-keys.json');
+  pairBoard(keysFile, 'greenhouse-1');
+  const key = Buffer.from(readKeys(keysFile).get('greenhouse-1')!).toString('hex');
+  const { a, b } = await ptyPair('agent');
+  const board = startBoard(build, ['--port', b, '--id', 'greenhouse-1', '--key', key, '--period', '100']);
+  const srv = await startProsody({ users: [{ user: 'dev', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }] });
+  const r = configFromObject({
+    account: { jid: `dev@${srv.host}`, password: 'devpass' },
+    server: { host: '127.0.0.1', port: srv.c2sPort },
+    tls: { ca_file: srv.caFile },
+    outbox: { dir: join(workDir, 'outbox'), flush_interval_ms: 10 },
+    pubsub: { access_model: 'open', max_items: 1000 },
+    publish: { deadband: 0, min_interval_s: 0 },
+    drivers: [{ id: 'greenhouse', kind: 'bridge', options: { path: a, board: 'greenhouse-1', keys_file: keysFile, handshake_timeout_ms: 3000 } }],
+  });
+  assert.equal(r.errors, []);
+  const { drivers, errors } = buildDrivers(r.config!);
+  assert.equal(errors, []);
+  const agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers, log: createLogger({ level: 'warn', write: () => undefined }) });
+  const watcher = clientFor(srv, 'watcher', 'watchpass', { resource: 'w' });
+  try {
+    await agent.start();
+    await waitFor('agent online', () => agent.client.state === 'online');
+    assert.equal(agent.drivers.things().map((t) => t.id), ['greenhouse-1.1', 'greenhouse-1.2', 'greenhouse-1.10', 'greenhouse-1.11']);
+    await agent.drivers.set('greenhouse-1.10', 'value', true);
+    assert.ok(board.sets().includes('set key=10 value=1'));
+    await sleep(1500);
+    await waitFor('outbox drained', () => agent.pipeline!.idle, 10_000);
+    await watcher.connectOnce();
+    const items = async (node: string) => (await watcher.iq(itemsIq(`dev@${srv.host}`, node), 10_000).then(parseItems)).map((it) => fieldsToReadings(it.payload!)[0]!);
+    const temps = await items('urn:xiota:greenhouse-1.1');
+    assert.ok(temps.length >= 5, `temperature items: ${temps.length}`);
+    const values = temps.sort((x, y) => x.timestamp - y.timestamp).map((t) => t.values[0].value as number);
+    for (let i = 1; i < values.length; i++) assert.ok(values[i] > values[i - 1], `in order: ${values.join(' ')}`);
+    const relay = await items('urn:xiota:greenhouse-1.10');
+    assert.ok(relay.some((t) => t.values[0].value === true), `the acknowledged relay value is published: ${JSON.stringify(relay.map((t) => t.values))}`);
+  } finally {
+    await watcher.stop().catch(() => undefined);
+    await agent.stop();
+    await srv.stop();
+    kill(board.proc);
+  }
+});
+
+test.run();
