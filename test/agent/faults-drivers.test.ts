@@ -142,7 +142,10 @@ t('throwing, hanging, garbage and unstartable drivers next to a good one, throug
     assert.is(agent.drivers.state('good'), 'running');
     assert.is(agent.drivers.state('junk'), 'running');
     assert.ok(['retrying', 'starting'].includes(agent.drivers.state('broken')!), `broken driver keeps retrying (${agent.drivers.state('broken')})`);
-    await waitFor('outbox drained', () => agent.pipeline!.idle, 10_000);
+    await waitFor('outbox drained', () => agent.pipeline!.idle, 10_000).catch((e: Error) => {
+      const tail = logs.filter((l) => l.component === 'publish').slice(-8);
+      throw new Error(`${e.message}; pending ${agent.outbox!.pending}; publish log: ${JSON.stringify(tail)}`);
+    });
     await watcher.connectOnce();
 
     // Good thing: an item per poll (the ramp always moves), values right for their timestamps.
