@@ -89,7 +89,7 @@ function startAgent(label: string, nodeFlags: string[], cfg: string, user: strin
   return run;
 }
 
-/** Items on the agent's PEP nodes, asked by another account (as test/agent/e2e.test.ts does). */
+/** Items on the agent's PEP nodes, asked by another account (as test/agent/e2e.matrix.test.ts does). */
 async function itemsPublished(srv: ProsodyServer, user: string): Promise<number> {
   const c = clientFor(srv, 'watcher', 'watchpass', { resource: 'bench' });
   void c.start();

@@ -1,6 +1,6 @@
 // NodePublisher's decision paths with a scripted iq: the answers are XEP-0060's error shapes.
-// The same paths run against a real Prosody in test/pubsub/prosody-pep.test.ts; these cover
-// the answers Prosody does not give (admin-only create, no publish-options support...).
+// The same paths run against every real server in test/pubsub/pep.matrix.test.ts; these cover
+// each answer shape on its own, ejabberd 23.01's refusal of publish-options among them.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Element, x } from '../../agent/xml/element';
