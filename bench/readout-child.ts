@@ -21,6 +21,8 @@ async function main(): Promise<void> {
     tls: { ca_file: caFile },
     outbox: { dir: join(dir, 'outbox') },
     access: { owners: [], readers },
+    // XIOTA_BENCH_ACK_EVERY: the agent's XEP-0198 <r/> cadence (session.ack_request_every).
+    ...(process.env.XIOTA_BENCH_ACK_EVERY ? { session: { ack_request_every: Number(process.env.XIOTA_BENCH_ACK_EVERY) } } : {}),
   });
   if (!r.config) throw new Error(`config: ${JSON.stringify(r.errors)}`);
   const driver = createSimulatedDriver('sim', {

@@ -6,6 +6,7 @@
 // Prosody, in alternating rounds, by slixmpp's xep_0323 client (test/clients/iot_client.py) and
 // by xiota's own XmppClient.
 //   npx tsc -p . && node dist/bench/readout.js [asks-per-round] [rounds]
+// XIOTA_BENCH_ACK_EVERY=N sets the agent's session.ack_request_every (default 32) for an A/B.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
@@ -111,7 +112,7 @@ async function runOn(title: string, extra: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`XEP-0323 momentary readout, req -> fields done='true' at the reader, ${ASKS * ROUNDS} readouts per pair (one at a time, ${ROUNDS} alternating rounds); 3 fields (2 numeric, 1 boolean), sampled fresh on every readout; loopback Prosody 0.12`);
+  console.log(`XEP-0323 momentary readout, req -> fields done='true' at the reader, ${ASKS * ROUNDS} readouts per pair (one at a time, ${ROUNDS} alternating rounds); 3 fields (2 numeric, 1 boolean), sampled fresh on every readout; loopback Prosody 0.12; agent ack_request_every ${process.env.XIOTA_BENCH_ACK_EVERY ?? '32 (default)'}`);
   // Prosody's sockets keep Nagle on by default (net/server_epoll.lua nagle = true): a stanza
   // written while an earlier one is unacknowledged waits for the reader's delayed ACK (~40 ms).
   // Both things pay it alike; the second run shows what the devices themselves take.
