@@ -246,7 +246,7 @@ export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKin
     deadAfterMs: s.milliseconds().min(200).max(3_600_000).clamp().optional(),
     setTimeoutMs: s.milliseconds().min(50).max(120_000).clamp().optional(),
     retryMs: s.milliseconds().min(10).max(60_000).clamp().optional(),
-    rekeyAt: s.integer().min(16).max(0xffff0000).optional(),
+    rekeyAt: s.integer().min(64).max(0xffff0000).optional(),
   }).refine((o, path, ctx) => {
     if (o.plaintext) warn(ctx, [...path, 'plaintext'], 'plaintext bridge frames are not authenticated: anyone on the line can forge readings and sets; for development only');
   }),

@@ -64,9 +64,12 @@ export class FrameSplitter {
     let dropped = 0;
     for (const b of chunk) {
       if (b === 0) {
-        if (this.overflow) { this.onOverflow(this.len + dropped); this.overflow = false; dropped = 0; }
-        else if (this.len > 0) this.onFrame(this.buf.slice(0, this.len));
+        // Reset before the callback: it may feed this splitter again (a synchronous echo).
+        const n = this.len, over = this.overflow;
         this.len = 0;
+        this.overflow = false;
+        if (over) { this.onOverflow(n + dropped); dropped = 0; }
+        else if (n > 0) this.onFrame(this.buf.slice(0, n));
       } else if (this.len < this.maxEncoded) {
         this.buf[this.len++] = b;
       } else {

@@ -50,6 +50,8 @@ export interface SessionEvents {
 
 type Phase = 'idle' | 'hello' | 'info' | 'describe' | 'up';
 
+export const MIN_REKEY_AT = 64;
+
 export class SetFailed extends Error {
   constructor(message: string, readonly status?: number) { super(message); this.name = 'SetFailed'; }
 }
@@ -99,13 +101,14 @@ export class HostSession {
       this.hostNonce = randomBytes(SESSION_NONCE_BYTES);
       this.txCtr = 0;
       this.rxCtr = 0;
-      this.sendPlain({ type: 'HELLO_REQ', body: { hostNonce: this.hostNonce, version: PROTOCOL_VERSION, auth: !this.o.plaintext } });
+      // Timers first: the answer may come back before send() returns (goUp clears them).
       this.helloTimer = this.timers.setTimeout(hello, this.o.helloEveryMs ?? 500);
+      this.sendPlain({ type: 'HELLO_REQ', body: { hostNonce: this.hostNonce, version: PROTOCOL_VERSION, auth: !this.o.plaintext } });
     };
-    hello();
     this.deadlineTimer = this.timers.setTimeout(() => {
       this.end(`board "${this.o.boardId}" did not complete the handshake within ${this.o.handshakeTimeoutMs ?? 5000} ms (${this.phase === 'hello' ? 'no answer to hello: is it running the bridge firmware, on this port?' : `stuck at ${this.phase}`})`, false);
     }, this.o.handshakeTimeoutMs ?? 5000);
+    hello();
   }
 
   stop(): void {
@@ -145,7 +148,9 @@ export class HostSession {
   }
 
   private rekeyDue(): boolean {
-    const at = this.o.rekeyAt ?? 0xffff0000;
+    // Never below what a handshake itself uses (INFO, up to 16 DESCRIBEs, the state dump),
+    // or a re-key would call for the next one at once.
+    const at = Math.max(this.o.rekeyAt ?? 0xffff0000, MIN_REKEY_AT);
     return this.txCtr >= at || this.rxCtr >= at;
   }
 
@@ -282,8 +287,8 @@ export class HostSession {
       if (this.now() - this.lastHeard >= dead) { this.end(`board "${this.o.boardId}" went silent (nothing for ${dead} ms)`, false); return; }
       if (this.rekeyDue()) { this.rekey(); return; }
       this.pingSeq = (this.pingSeq + 1) >>> 0;
+      this.schedulePing(); // before the send: its answer may restart the session synchronously
       this.sendSealed({ type: 'PING', body: { seq: this.pingSeq } });
-      if (this.phase === 'up') this.schedulePing();
     }, this.o.pingEveryMs ?? 2000);
   }
 

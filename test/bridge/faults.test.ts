@@ -74,7 +74,7 @@ test('under dropped, flipped, inserted, duplicated bytes, replays, reordering, a
   rec.ctx.log.info = (m: string) => { infos.push(m); timeline.push(`${Date.now() - t0} info ${m}`); };
   const fault = rec.ctx.fault;
   rec.ctx.fault = (m, dt) => { timeline.push(`${Date.now() - t0} fault ${m.slice(0, 150)}`); fault(m, dt); };
-  const d = createDriver('bridge', 'field', { path: hostSide.a, board: 'field-7', keysFile, handshakeTimeoutMs: 1000, pingMs: 200, deadAfterMs: 1200, setTimeoutMs: 800, retryMs: 100, rekeyAt: 40 });
+  const d = createDriver('bridge', 'field', { path: hostSide.a, board: 'field-7', keysFile, handshakeTimeoutMs: 1000, pingMs: 50, deadAfterMs: 1200, setTimeoutMs: 800, retryMs: 100, rekeyAt: 64 });
   let acked = 0, failed = 0;
   const failures: string[] = [];
   try {
