@@ -3,6 +3,8 @@
 // `cancel` -> `cancelled`. The parsing and the answer's stanzas are agent/iot/readout.ts (pure);
 // this module samples, keeps the running readouts and sends.
 //
+// An immediate readout samples before it answers the iq, so `accepted` and the answer leave in
+// one burst (accepted waits at most the sample deadline; bench/readout.ts shows why).
 // Momentary values are sampled fresh from the driver (DriverHost.readThing) within a deadline;
 // a field the sample does not give in time falls back to the last value known, sent with its
 // true timestamp and warning='true'. The drivers give momentary values only: a readout of
@@ -12,7 +14,7 @@ import type { DriverHost } from '../../drivers/host';
 import type { Reading, ThingSpec } from '../../drivers/types';
 import type { Access } from '../access-store';
 import type { ModuleContext } from '../module';
-import { StanzaError } from '../session/stanza';
+import { StanzaError, iqResult } from '../session/stanza';
 import { Element, x } from '../xml/element';
 import {
   DEFAULT_READOUT_LIMITS, NS_SENSORDATA, answerPayloads, parseCancel, parseReq, rejection, selectThings,
@@ -131,7 +133,7 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
   const run = (s: Running, r: ReadoutRequest, things: ThingSpec[]): Promise<void> =>
     collect(r, things).then((p) => deliver(s, r, things, p), (e: Error) => deliver(s, r, things, e));
 
-  const onReq = (iq: Element, req: Element): Element => {
+  const onReq = (iq: Element, req: Element): Element | Promise<true> => {
     const from = iq.attrs.from ?? '';
     const seq = req.attrs.seqnr;
     // XEP-0323 'Read-out rejected': forbidden before anything else is looked at.
@@ -164,11 +166,18 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
         send(from, x('started', { xmlns: NS_SENSORDATA, seqnr: r.seqnr }));
         void run(s, r, things);
       });
-    } else {
-      // After the router has sent <accepted/>: the answer's messages must come behind it.
-      setImmediate(() => { void run(s, r, things); });
+      return x('accepted', { xmlns: NS_SENSORDATA, seqnr: r.seqnr, queued: 'true' });
     }
-    return x('accepted', { xmlns: NS_SENSORDATA, seqnr: r.seqnr, ...(queued ? { queued: 'true' } : {}) });
+    // Sampled first (within the deadline), then <accepted/> and the answer leave in one burst:
+    // a server that keeps Nagle on (Prosody does) holds a stanza written apart behind the
+    // reader's delayed ACK (bench/readout.ts).
+    return (async (): Promise<true> => {
+      let parts: ThingReadout[] | Error;
+      try { parts = await collect(r, things); } catch (e) { parts = e as Error; }
+      m.send(iqResult(iq, x('accepted', { xmlns: NS_SENSORDATA, seqnr: r.seqnr })));
+      deliver(s, r, things, parts);
+      return true;
+    })();
   };
 
   const onCancel = (iq: Element, el: Element): Element => {
