@@ -45,7 +45,8 @@ test.after.each(async () => { for (const h of hosts.splice(0)) await h.stop(); }
 async function setup(o: { drivers?: Driver[]; deadlineMs?: number; maxActive?: number; maxPer?: number } = {}) {
   const t = testContext('device@example.org');
   t.clock.t = T0;
-  const host = new DriverHost({ drivers: o.drivers ?? [createSimulatedDriver('sim', { things: THINGS, pollIntervalMs: 3_600_000 }, { now: () => t.clock.t })] });
+  // A short sample timeout: the hung drivers' timers must not hold the process open.
+  const host = new DriverHost({ sampleTimeoutMs: 300, drivers: o.drivers ?? [createSimulatedDriver('sim', { things: THINGS, pollIntervalMs: 3_600_000 }, { now: () => t.clock.t })] });
   await host.start();
   hosts.push(host);
   const access = new AccessStore({ policy: { owners: [], controllers: [], readers: ['client@example.org'], strangers: 'refuse' } });
