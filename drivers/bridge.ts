@@ -119,7 +119,7 @@ export class BridgeDriver implements Driver {
       });
       port.open((err) => {
         if (err) {
-          reject(new XiotaError('XIOTA_E_DRIVER', `bridge ${this.id}: cannot open ${this.opts.path}: ${err.message} (check the path, and that the user is in the dialout group)`, { path: this.opts.path }, { cause: err }));
+          reject(new XiotaError('XIOTA_E_DRIVER', `cannot open ${this.opts.path}: ${err.message} (check the path, and that the user is in the dialout group)`, { path: this.opts.path }, { cause: err }));
           return;
         }
         if (this.stopped) { port.close(); resolve(); return; }
@@ -216,13 +216,15 @@ export class BridgeDriver implements Driver {
       this.firstUp = undefined;
       return;
     }
-    if (reason !== this.lastOutage) {
+    // One fault per outage; only a refusal with a new reason (another board plugged in) adds one.
+    if (this.lastOutage === undefined || (refused && reason !== this.lastOutage)) {
       this.lastOutage = reason;
       const failed = this.declared.length ? `; its ${this.declared.length} things read as failed until it is back` : '';
       this.ctx?.fault(`bridge ${this.id}: ${reason}${failed}; retrying with backoff`, { board: this.opts.board, refused });
       const ts = this.now();
       for (const e of this.declared) this.ctx?.emit({ thing: thingId(this.opts.board, e.key), timestamp: ts, values: [{ field: VALUE_FIELD, error: `board ${this.opts.board} offline: ${reason}` }] });
     }
+    else this.ctx?.log.debug(`bridge ${this.id}: still out: ${reason}`, { board: this.opts.board });
     const wait = Math.min((this.opts.retryMs ?? 1000) * 1.8 ** this.retries, 60_000);
     this.retries++;
     if (this.retryTimer) clearTimeout(this.retryTimer);

@@ -13,7 +13,7 @@ import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 import { startProsody } from '../../scripts/local-prosody';
 import { pairBoard, readKeys } from '../../firmware-bridge/host/keys';
 import { clientFor, waitFor } from '../session/_helpers';
-import { buildFirmware, kill, ptyPair, sleep, startBoard, workDir } from './_board';
+import { buildFirmware, kill, ptyPair, sleep, startBoard, until, workDir } from './_board';
 
 test('board readings reach PEP items named by board id and key; a set from the agent is acked and published', async () => {
   const build = buildFirmware().dir;
@@ -42,7 +42,7 @@ test('board readings reach PEP items named by board id and key; a set from the a
     await waitFor('agent online', () => agent.client.state === 'online');
     assert.equal(agent.drivers.things().map((t) => t.id), ['greenhouse-1.1', 'greenhouse-1.2', 'greenhouse-1.10', 'greenhouse-1.11']);
     await agent.drivers.set('greenhouse-1.10', 'value', true);
-    assert.ok(board.sets().includes('set key=10 value=1'));
+    await until(() => board.sets().includes('set key=10 value=1'), 2000, 'the board to log the set');
     await sleep(1500);
     await waitFor('outbox drained', () => agent.pipeline!.idle, 10_000);
     await watcher.connectOnce();

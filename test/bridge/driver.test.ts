@@ -54,7 +54,8 @@ test('a paired board: things by board id and key, readings in order with true ti
     assert.ok(temps.every((t) => Math.round(t * 10) >= 200), 'scaled by the entity decimals (raw 200+n → 20.0+n/10)');
 
     await d.set!('greenhouse-1.10', 'value', true);
-    assert.ok(board.sets().includes('set key=10 value=1'), board.log.join('\n'));
+    // The board's stderr is a pipe of its own: its line may trail the ack on the pty.
+    await until(() => board.sets().includes('set key=10 value=1'), 2000, 'the board to log the set');
     assert.equal(readings[readings.length - 1], { thing: 'greenhouse-1.10', timestamp: readings[readings.length - 1].timestamp, values: [{ field: 'value', value: true }] }, 'the ack value is the newest reading');
     await d.set!('greenhouse-1.11', 'value', 22);
     let err = '';
@@ -66,6 +67,7 @@ test('a paired board: things by board id and key, readings in order with true ti
     err = '';
     try { await d.set!('greenhouse-1.1', 'value', 5); } catch (e) { err = (e as Error).message; }
     assert.match(err, /not writable/);
+    await until(() => board.sets().length >= 3, 2000, 'the board to log three sets');
     assert.equal(board.sets(), ['set key=10 value=1', 'set key=11 value=22', 'set key=11 value=13']);
     assert.ok(existsSync(schemaCachePath(keysFile)), 'the schema is cached for the next connect');
     assert.equal(rec.faults, []);
@@ -97,6 +99,33 @@ test('with the schema cached, the driver starts before the board is there; the b
     assert.match(rec.faults[rec.faults.length - 1], /went silent|did not complete the handshake/);
   } finally {
     await d.stop();
+  }
+});
+
+test('the port going away (unplugged) is one fault; the driver reopens it with backoff and the board is back', async () => {
+  const first = await ptyPair('unplug');
+  let board = startBoard(build, ['--port', first.b, '--id', 'greenhouse-1', '--key', hexKey('greenhouse-1'), '--period', '50']);
+  const readings: Reading[] = [];
+  const rec = recorder((r) => readings.push(r));
+  const d = bridge(first.a, 'greenhouse-1', { retryMs: 200 });
+  try {
+    await d.start(rec.ctx);
+    await until(() => readings.filter((r) => r.thing === 'greenhouse-1.1').length >= 2, 5000, 'readings');
+    kill(first.proc); // the pty pair disappears, as a USB adapter pulled out
+    kill(board.proc);
+    await until(() => rec.faults.length >= 1, 5000, 'a fault for the lost port');
+    assert.match(rec.faults[0], /closed \(unplugged\?\)|cannot open|went silent/);
+    await sleep(1000);
+    const faults = rec.faults.length;
+    const again = await ptyPair('unplug'); // plugged back in: same path
+    board = startBoard(build, ['--port', again.b, '--id', 'greenhouse-1', '--key', hexKey('greenhouse-1'), '--period', '50']);
+    const n = readings.length;
+    await until(() => readings.slice(n).filter((r) => r.thing === 'greenhouse-1.1' && r.values[0].value !== undefined).length >= 2, 15_000, 'readings after replugging');
+    assert.is(rec.faults.length, faults, `one fault for the outage, none for each retry: ${rec.faults.join(' | ')}`);
+    console.log(`  faults while unplugged and back: ${rec.faults.map((f) => f.slice(0, 90)).join(' | ')}`);
+  } finally {
+    await d.stop();
+    kill(board.proc);
   }
 });
 

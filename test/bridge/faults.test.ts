@@ -118,6 +118,7 @@ test('under dropped, flipped, inserted, duplicated bytes, replays, reordering, a
   assert.ok(temps.every((t) => t >= 200 && t <= 1200), 'every value is one the board produced (raw 200+n)');
   assert.ok(acked >= 8, `sets acknowledged (${acked})`);
   // A set the driver calls acknowledged was applied by the board: the board logged each one.
+  await until(() => board.sets().length >= acked, 2000, 'the board to log its sets').catch(() => undefined);
   const applied = board.sets().length;
   assert.ok(applied >= acked, `board applied ${applied} sets, driver saw ${acked} acks`);
   for (const f of failures) assert.match(f, /did not acknowledge|ended before it acknowledged|not connected|restarted before|refused the set/);
