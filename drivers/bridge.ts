@@ -186,8 +186,9 @@ export class BridgeDriver implements Driver {
 
   private onReadings(values: BoardValue[], receivedAt: number): void {
     for (const v of values) {
-      const e = this.declared.find((x) => x.key === v.key) && this.entities.find((x) => x.key === v.key);
-      if (!e) continue; // an undeclared key: reported once by the schema diff
+      // Only declared things (the agent publishes those); scaled by the board's current schema.
+      const e = this.declared.some((x) => x.key === v.key) ? this.entities.find((x) => x.key === v.key) : undefined;
+      if (!e) continue; // a key added by a firmware update: reported once by the schema diff
       // A board without a clock says how old the sample is; the host's clock dates it.
       const timestamp = receivedAt - v.ageMs;
       const reading: Reading = { thing: thingId(this.opts.board, v.key), timestamp, values: [v.error ? { field: VALUE_FIELD, error: `sensor error ${v.error} on the board` } : { field: VALUE_FIELD, value: rawToValue(e, v.value) }] };
