@@ -8,7 +8,7 @@ import { install as installChat, type ChatDeps } from '../xep/chat';
 import { hostDevice, type HostDeviceOptions } from './device';
 
 export interface ChatOptions {
-  /** Ranges of numeric fields when known (drivers do not declare them yet). */
+  /** Overrides of the ranges the drivers declare (FieldSpec min/max); tests use it. */
   rangeOf?: HostDeviceOptions['rangeOf'];
   rate?: ChatDeps['rate'];
 }

@@ -8,7 +8,7 @@ import { alertSwitchFor, type AlertSwitch } from '../alerts/switch';
 import { accessCommand, alertsCommand } from './people';
 
 export interface DeviceCommandsOptions {
-  /** Ranges of numeric fields when known (drivers do not declare them yet). */
+  /** Overrides of the ranges the drivers declare (FieldSpec min/max); tests use it. */
   rangeOf?: (thing: string, field: string) => { min?: number; max?: number } | undefined;
   /** Who gets alerts: by default the agent's one switch in its state directory (shared with alerts and chat). */
   alerts?: AlertSwitch;
