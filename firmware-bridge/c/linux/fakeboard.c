@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,7 @@ int main(int argc, char **argv) {
     tio.c_cc[VMIN] = 1; tio.c_cc[VTIME] = 0;
     tcsetattr(fd, TCSANOW, &tio);
   }
+  prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test runner killed hard takes its boards with it */
   signal(SIGUSR1, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
