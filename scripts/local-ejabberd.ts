@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSignedCert } from './certs';
 import { canConnect, freePorts, removeOnExit, tail } from '../test/servers/process';
+import type { LocalServer } from './local-server';
 
 export type EjabberdVersion = '23.01' | '24.12';
 export const EJABBERD_VERSIONS: readonly EjabberdVersion[] = ['23.01', '24.12'];
@@ -41,30 +42,9 @@ export interface EjabberdOptions {
   logLevel?: 'debug' | 'info' | 'warning' | 'error';
 }
 
-export interface EjabberdServer {
+export interface EjabberdServer extends LocalServer {
   readonly kind: 'ejabberd';
   readonly version: EjabberdVersion;
-  host: string;
-  c2sPort: number;
-  directTlsPort: number;
-  caFile: string;
-  certFile: string;
-  keyFile: string;
-  spkiSha256: string;
-  dir: string;
-  configFile: string;
-  logFile: string;
-  /** PID of the running beam.smp, undefined while stopped. */
-  readonly pid: number | undefined;
-  register(user: string, password: string): Promise<void>;
-  /** SIGTERM to the VM (Erlang stops cleanly) and wait for exit (SIGKILL after 10 s). */
-  stop(): Promise<void>;
-  /** SIGKILL the VM and everything it started (a crash) and wait for exit. */
-  kill(): Promise<void>;
-  /** (Re)start on the same ports and spool; resolves once c2s and direct TLS accept. */
-  start(): Promise<void>;
-  /** kill() (the data goes anyway), then remove the directory. */
-  cleanup(): Promise<void>;
 }
 
 /** The ejabberdctl of a version, or undefined when it is not installed. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSignedCert } from './certs';
 import { freePorts, hasBinary, removeOnExit, spawnGuarded, tail, waitForPort, type GuardedChild } from '../test/servers/process';
+import type { LocalServer } from './local-server';
 
 export type ProsodyVersion = '0.12' | '13';
 export const PROSODY_VERSIONS: readonly ProsodyVersion[] = ['0.12', '13'];
@@ -55,30 +56,9 @@ export interface ProsodyOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
-export interface ProsodyServer {
+export interface ProsodyServer extends LocalServer {
   readonly kind: 'prosody';
   readonly version: ProsodyVersion;
-  host: string;
-  c2sPort: number;
-  directTlsPort: number;
-  caFile: string;
-  certFile: string;
-  keyFile: string;
-  spkiSha256: string;
-  dir: string;
-  configFile: string;
-  logFile: string;
-  /** PID of the running prosody, undefined while stopped. */
-  readonly pid: number | undefined;
-  register(user: string, password: string): Promise<void>;
-  /** SIGTERM and wait for exit (SIGKILL after 5 s). */
-  stop(): Promise<void>;
-  /** SIGKILL (a crash) and wait for exit. */
-  kill(): Promise<void>;
-  /** (Re)start on the same ports and data directory; resolves once c2s accepts. */
-  start(): Promise<void>;
-  /** stop(), then remove the directory. */
-  cleanup(): Promise<void>;
 }
 
 export function prosodyInstalled(version: ProsodyVersion = '0.12'): boolean {

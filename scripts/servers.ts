@@ -6,39 +6,18 @@ import { randomBytes } from 'node:crypto';
 import { XmppClient } from '../agent/session/client';
 import { startEjabberd, type EjabberdOptions, type EjabberdVersion } from './local-ejabberd';
 import { startProsody, type ProsodyOptions, type ProsodyVersion } from './local-prosody';
+import type { LocalServer } from './local-server';
 
 export const SERVER_KINDS = ['prosody-0.12', 'ejabberd-23.01', 'prosody-13', 'ejabberd-24.12'] as const;
 export type ServerLabel = (typeof SERVER_KINDS)[number];
 export type ServerKind = 'prosody' | 'ejabberd';
 
-/** What every local server offers (the common part of ProsodyServer and EjabberdServer). */
-export interface XmppServer {
+/** What every local server offers (LocalServer), with its kind, version and label. */
+export interface XmppServer extends LocalServer {
   readonly kind: ServerKind;
   readonly version: string;
   /** 'prosody-0.12', 'ejabberd-24.12', ... */
   readonly label: ServerLabel;
-  host: string;
-  c2sPort: number;
-  /** XEP-0368 direct TLS. */
-  directTlsPort: number;
-  caFile: string;
-  certFile: string;
-  keyFile: string;
-  spkiSha256: string;
-  dir: string;
-  configFile: string;
-  logFile: string;
-  /** PID of the running server process (Prosody, or ejabberd's beam.smp), undefined while stopped. */
-  readonly pid: number | undefined;
-  register(user: string, password: string): Promise<void>;
-  /** Clean shutdown, wait for exit. */
-  stop(): Promise<void>;
-  /** SIGKILL (a crash), wait for exit. */
-  kill(): Promise<void>;
-  /** (Re)start on the same ports and data. */
-  start(): Promise<void>;
-  /** Stop and remove the directory. */
-  cleanup(): Promise<void>;
 }
 
 export interface ServerOptions {
