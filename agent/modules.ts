@@ -11,6 +11,7 @@ import type { ModuleContext } from './module';
 import type { XmppClient } from './session/client';
 import * as chat from './chat/index';
 import * as commands from './commands';
+import * as concentrator from './xep/concentrator';
 import * as control from './xep/control';
 import * as sensordata from './xep/sensordata';
 import * as alerts from './xep/alerts';
@@ -30,7 +31,7 @@ export interface AgentDeps {
   client: XmppClient;
   disco: disco.Disco;
   config: Config;
-  drivers: Pick<DriverHost, 'things' | 'latestReadings' | 'set' | 'state' | 'readOnce' | 'readThing'>;
+  drivers: Pick<DriverHost, 'things' | 'latestReadings' | 'set' | 'state' | 'readOnce' | 'readThing' | 'drivers'>;
   access: Access;
   log: Logger;
   /** Where small state files live (beside the outbox): access decisions, ... */
@@ -68,5 +69,6 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'chat', install: (m, d) => chat.install(m, d) },
   { name: 'sensordata', install: (m, d) => { sensordata.install(m, d); } },
   { name: 'control', install: (m, d) => control.install(m, d) },
+  { name: 'concentrator', install: (m, d) => concentrator.install(m, d) },
   { name: 'alerts', install: (m, d) => { alerts.install(m, { ...d, config: d.config.alerts }); } },
 ];

@@ -41,6 +41,15 @@ export interface DriverHostOptions {
 
 export type DriverState = 'idle' | 'starting' | 'running' | 'retrying' | 'stopped';
 
+/** One driver as the host runs it: for views that group things by driver (XEP-0326 data sources). */
+export interface DriverInfo {
+  id: string;
+  kind: string;
+  state: DriverState;
+  /** Ids of the things it declared (empty until it has started). */
+  things: string[];
+}
+
 interface Slot {
   driver: Driver;
   state: DriverState;
@@ -110,6 +119,11 @@ export class DriverHost {
   /** Things of every running driver. */
   things(): ThingSpec[] {
     return [...this.owner.values()].map((o) => o.spec);
+  }
+
+  /** Every driver, in config order, with its state and the ids of its things. */
+  drivers(): DriverInfo[] {
+    return this.slots.map((s) => ({ id: s.driver.id, kind: s.driver.kind, state: s.state, things: s.things.map((t) => t.id) }));
   }
 
   state(driverId: string): DriverState | undefined {

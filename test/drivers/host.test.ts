@@ -286,4 +286,16 @@ test('duplicate driver ids are a config error', () => {
   assert.throws(() => new DriverHost({ drivers: [good('x'), good('x')] }), /two drivers have the id "x"/);
 });
 
+test('drivers(): each driver with its kind, state and things, in config order (XEP-0326 data sources)', async () => {
+  const failing: Driver = { kind: 'broken', id: 'b', things: () => [], start: async () => { throw new Error('no port'); }, stop: async () => {} };
+  const { host } = collect([good('g1'), failing], { retryInitialMs: 60_000 });
+  assert.equal(host.drivers().map((d) => [d.id, d.state]), [['g1', 'idle'], ['b', 'idle']]);
+  await host.start();
+  assert.equal(host.drivers(), [
+    { id: 'g1', kind: 'simulated', state: 'running', things: ['g1-thing'] },
+    { id: 'b', kind: 'broken', state: 'retrying', things: [] },
+  ]);
+  await host.stop();
+});
+
 test.run();
