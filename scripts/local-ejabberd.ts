@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSignedCert } from './certs';
 import { canConnect, freePorts, removeOnExit, tail } from '../test/servers/process';
-import type { LocalServer } from './local-server';
+import { registerAll, serveUntilSignal, type LocalServer } from './local-server';
 
 export type EjabberdVersion = '23.01' | '24.12';
 export const EJABBERD_VERSIONS: readonly EjabberdVersion[] = ['23.01', '24.12'];
@@ -399,30 +399,18 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
     },
   };
   await srv.start();
-  try {
-    for (const u of opts.users ?? []) await srv.register(u.user, u.password);
-  } catch (e) {
-    await srv.stop();
-    throw e;
-  }
+  await registerAll(srv, opts.users);
   return srv;
 }
+
+const ACCOUNTS = [{ user: 'dev', password: 'devpass' }, { user: 'admin', password: 'adminpass' }];
 
 async function main(): Promise<void> {
   const version = (process.argv[2] ?? '23.01') as EjabberdVersion;
   if (!EJABBERD_VERSIONS.includes(version)) throw new Error(`unknown ejabberd version ${version}: one of ${EJABBERD_VERSIONS.join(', ')}`);
   const t0 = Date.now();
-  const srv = await startEjabberd({ version, users: [{ user: 'dev', password: 'devpass' }, { user: 'admin', password: 'adminpass' }] });
-  console.log(JSON.stringify({
-    version: srv.version, host: srv.host, c2sPort: srv.c2sPort, directTlsPort: srv.directTlsPort, caFile: srv.caFile,
-    spkiSha256: srv.spkiSha256, dir: srv.dir, logFile: srv.logFile, pid: srv.pid, startMs: Date.now() - t0,
-    accounts: [{ jid: `dev@${srv.host}`, password: 'devpass' }, { jid: `admin@${srv.host}`, password: 'adminpass' }],
-  }, null, 2));
-  console.log('Ctrl-C to stop.');
-  const keepAlive = setInterval(() => {}, 1 << 30);
-  const quit = () => { clearInterval(keepAlive); void srv.cleanup().then(() => process.exit(0)); };
-  process.once('SIGINT', quit);
-  process.once('SIGTERM', quit);
+  const srv = await startEjabberd({ version, users: ACCOUNTS });
+  serveUntilSignal(srv, { version: srv.version, startMs: Date.now() - t0 }, ACCOUNTS);
 }
 
 if (require.main === module) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeSelfSignedCert } from './certs';
 import { freePorts, hasBinary, removeOnExit, spawnGuarded, tail, waitForPort, type GuardedChild } from '../test/servers/process';
-import type { LocalServer } from './local-server';
+import { registerAll, serveUntilSignal, type LocalServer } from './local-server';
 
 export type ProsodyVersion = '0.12' | '13';
 export const PROSODY_VERSIONS: readonly ProsodyVersion[] = ['0.12', '13'];
@@ -205,30 +205,17 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     },
   };
   await srv.start();
-  try {
-    for (const u of opts.users ?? []) await srv.register(u.user, u.password);
-  } catch (e) {
-    await srv.stop();
-    throw e;
-  }
+  await registerAll(srv, opts.users);
   return srv;
 }
+
+const ACCOUNTS = [{ user: 'dev', password: 'devpass' }, { user: 'admin', password: 'adminpass' }];
 
 async function main(): Promise<void> {
   const version = (process.argv[2] ?? '0.12') as ProsodyVersion;
   if (!PROSODY_VERSIONS.includes(version)) throw new Error(`unknown Prosody version ${version}: one of ${PROSODY_VERSIONS.join(', ')}`);
-  const srv = await startProsody({ version, users: [{ user: 'dev', password: 'devpass' }, { user: 'admin', password: 'adminpass' }] });
-  console.log(JSON.stringify({
-    host: srv.host, c2sPort: srv.c2sPort, directTlsPort: srv.directTlsPort, caFile: srv.caFile,
-    spkiSha256: srv.spkiSha256, dir: srv.dir, logFile: srv.logFile, pid: srv.pid,
-    accounts: [{ jid: `dev@${srv.host}`, password: 'devpass' }, { jid: `admin@${srv.host}`, password: 'adminpass' }],
-  }, null, 2));
-  console.log('Ctrl-C to stop.');
-  // The child is unref'd by design; this keeps us alive until a signal.
-  const keepAlive = setInterval(() => {}, 1 << 30);
-  const quit = () => { clearInterval(keepAlive); void srv.cleanup().then(() => process.exit(0)); };
-  process.once('SIGINT', quit);
-  process.once('SIGTERM', quit);
+  const srv = await startProsody({ version, users: ACCOUNTS });
+  serveUntilSignal(srv, { version: srv.version }, ACCOUNTS);
 }
 
 if (require.main === module) {
