@@ -6,7 +6,6 @@
 // in alternating rounds: a slixmpp client (test/clients/adhoc_client.py, its xep_0050 plugin)
 // and xiota's own XmppClient.
 //   npx tsc -p . && node dist/bench/adhoc.js [asks-per-round] [rounds]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
 import { x } from '../agent/xml/element';
@@ -14,40 +13,16 @@ import { NS_COMMANDS } from '../agent/xep/commands';
 import { startProsody } from '../scripts/local-prosody';
 import { AdhocClient, startBot } from '../test/xep/_adhoc';
 import { shebangFlags } from './rss';
+import { pct, spawnJsonChild, type Child } from './child';
 
 const ASKS = Number(process.argv[2] ?? 100);
 const ROUNDS = Number(process.argv[3] ?? 2);
 const GAP_MS = 50;
 const RATE = 100;
 
-type Line = Record<string, unknown> & { event: string };
-interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Line>; send(cmd: string): void }
-
 function spawnXiota(port: number, host: string, caFile: string, owner: string): Child {
   const flags = shebangFlags(join(__dirname, '..', 'agent', 'cli', 'main.js'));
-  const proc = spawn(process.execPath, [...flags, join(__dirname, 'adhoc-child.js'), String(port), host, 'xiota', 'xiotapass', caFile, owner], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines: Line[] = [];
-  let wake: (() => void) | undefined;
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) { lines.push(JSON.parse(buf.slice(0, i)) as Line); buf = buf.slice(i + 1); }
-    wake?.();
-  });
-  return {
-    proc,
-    send: (cmd) => proc.stdin!.write(cmd + '\n'),
-    next: (ev, timeoutMs = 60_000) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`xiota child: no ${ev} within ${timeoutMs} ms`)), timeoutMs);
-      const check = () => {
-        const k = lines.findIndex((l) => l.event === ev);
-        if (k >= 0) { clearTimeout(timer); wake = undefined; resolve(lines.splice(k, 1)[0]!); }
-      };
-      wake = check;
-      check();
-    }),
-  };
+  return spawnJsonChild('xiota', [...flags, join(__dirname, 'agent-child.js'), String(port), host, 'xiota', 'xiotapass', caFile, owner, 'room']);
 }
 
 /** xiota's own client as the person: the command iq out, its result in, timed here. */
@@ -62,11 +37,6 @@ async function nodeBench(c: XmppClient, to: string, n: number, gapMs: number): P
     await new Promise((r) => setTimeout(r, gapMs));
   }
   return out;
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
 async function main(): Promise<void> {

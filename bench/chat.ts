@@ -7,7 +7,6 @@
 //   npx tsc -p . && node dist/bench/chat.js [asks-per-round] [rounds]
 // Each person asks xiota, then the bot, then waits 250 ms: the chat module answers a person up
 // to 5 commands a second. The machine's load average is printed: tails follow it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
@@ -16,6 +15,7 @@ import { x, type Element } from '../agent/xml/element';
 import { startProsody, type ProsodyServer } from '../scripts/local-prosody';
 import { PyClient, spawnPy, type PyProcess } from '../test/chat/_slixmpp';
 import { shebangFlags } from './rss';
+import { pct, spawnJsonChild, type Child } from './child';
 
 const ASKS = Number(process.argv[2] ?? 60);
 const ROUNDS = Number(process.argv[3] ?? 2);
@@ -23,33 +23,9 @@ const GAP_MS = 250;
 const RATE = 100;
 const QUESTION = 'status';
 
-interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Record<string, unknown>>; send(cmd: string): void }
-
 function spawnXiota(srv: ProsodyServer, owner: string): Child {
   const flags = shebangFlags(join(__dirname, '..', 'agent', 'cli', 'main.js'));
-  const proc = spawn(process.execPath, [...flags, join(__dirname, 'chat-child.js'), String(srv.c2sPort), srv.host, 'xiota', 'xiotapass', srv.caFile, owner], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines: Record<string, unknown>[] = [];
-  let wake: (() => void) | undefined;
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) { lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>); buf = buf.slice(i + 1); }
-    wake?.();
-  });
-  return {
-    proc,
-    send: (cmd) => proc.stdin!.write(cmd + '\n'),
-    next: (ev, timeoutMs = 60_000) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`xiota child: no ${ev} within ${timeoutMs} ms`)), timeoutMs);
-      const check = () => {
-        const k = lines.findIndex((l) => l.event === ev);
-        if (k >= 0) { clearTimeout(timer); wake = undefined; resolve(lines.splice(k, 1)[0]!); }
-      };
-      wake = check;
-      check();
-    }),
-  };
+  return spawnJsonChild('xiota', [...flags, join(__dirname, 'agent-child.js'), String(srv.c2sPort), srv.host, 'xiota', 'xiotapass', srv.caFile, owner, 'bench']);
 }
 
 /** A person on xiota's own client: send, wait for the next chat message from the same bare JID. */
@@ -78,11 +54,6 @@ class NodePerson {
     }
     return out;
   }
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
 async function main(): Promise<void> {

@@ -11,31 +11,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent } from '../agent/agent';
 import { configFromObject } from '../agent/config';
-import type { Driver, DriverContext, ThingSpec } from '../drivers/types';
 import { pace, say, type PhaseResult } from './publish-pace';
+import { PushDriver } from './push-driver';
 
 const [port, domain, user, password, caFile, flushMs] = process.argv.slice(2) as [string, string, string, string, string, string];
-const THING: ThingSpec = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric', unit: '°C', precision: 2 }] };
-
-/** A push-only driver: the bench decides when a reading is sampled. */
-class PushDriver implements Driver {
-  readonly kind = 'bench';
-  readonly id = 'bench';
-  ctx?: DriverContext;
-  things(): ThingSpec[] {
-    return [THING];
-  }
-  async start(ctx: DriverContext): Promise<void> {
-    this.ctx = ctx;
-  }
-  async stop(): Promise<void> {
-    this.ctx = undefined;
-  }
-  /** Every value differs from the last, so a 0 deadband publishes every reading. */
-  emit(i: number): void {
-    this.ctx?.emit({ thing: THING.id, timestamp: Date.now(), values: [{ field: 'temperature', value: 20 + (i % 1000) / 100 }] });
-  }
-}
 
 /** Linux: CPU ticks per thread name of this process (where the CPU goes: main thread, libuv pool, GC). */
 function threadTicks(): string {
@@ -90,7 +69,7 @@ async function main(): Promise<void> {
   // Warm-up reading: the first publish creates the node (publish-options), like @xmpp/client's.
   driver.emit(-1);
   await ackedAt(1);
-  say({ event: 'ready', jid: `${user}@${domain}`, node: r.config.pubsub.nodePrefix + THING.id, flushMs: r.config.outbox.flushIntervalMs });
+  say({ event: 'ready', jid: `${user}@${domain}`, node: r.config.pubsub.nodePrefix + driver.thing.id, flushMs: r.config.outbox.flushIntervalMs });
   if (process.env.BENCH_DEBUG) setInterval(() => process.stderr.write(`xiota ${JSON.stringify(agent.pipeline!.stats)} acked ${acked} pending ${outbox.pending}\n`), 1000).unref();
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {

@@ -6,7 +6,6 @@
 // receive Date.now() minus the sample time carried in the item id (ms, one clock, one
 // machine). xiota makes every reading durable first (outbox, fdatasync batched every
 // flush_interval_ms); @xmpp/client publishes straight away with no durability.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
@@ -21,11 +20,10 @@ import { createNodeIq, configureNodeIq } from '../agent/xep/pubsub';
 /** What the bench needs of a server (Prosody or ejabberd from the test harness). */
 export interface BenchServer { host: string; c2sPort: number; caFile: string; readonly pid: number | undefined }
 import { shebangFlags } from './rss';
+import { pct, spawnJsonChild, type Child, type Line } from './child';
 
 export type Kind = 'xiota' | 'xiota-jit' | 'xmppjs';
 const KINDS: Kind[] = ['xiota', 'xiota-jit', 'xmppjs'];
-type Line = Record<string, unknown> & { event: string };
-interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Line>; send(cmd: string): void }
 
 const FLUSH_MS = 200; // the shipped default flush_interval_ms
 /** BENCH_XIOTA_PLAIN=1: plain node instead of the CLI's shebang flags (to see what they cost); BENCH_XIOTA_FLAGS: others. */
@@ -63,47 +61,9 @@ function spawnChild(kind: Kind, srv: BenchServer): Child {
   // xiota runs with the node flags `xiota run` ships with (its shebang), as users run it.
   if (kind === 'xiota') nodeArgs.unshift(...XIOTA_FLAGS);
   // 'xiota-jit': the same agent on plain node (full JIT; what `node .../main.js run` gets).
-  const proc = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile }, stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines: Line[] = [];
-  let waiter: (() => void) | undefined;
-  let buf = '';
-  proc.stdout!.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(buf.slice(0, i)) as Line);
-      buf = buf.slice(i + 1);
-    }
-    waiter?.();
-  });
-  proc.on('exit', () => waiter?.());
-  return {
-    proc,
-    send: (cmd) => proc.stdin!.write(cmd + '\n'),
-    next: (ev, timeoutMs = 60_000) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${kind}: no ${ev} within ${timeoutMs} ms`)), timeoutMs);
-      const check = () => {
-        const k = lines.findIndex((l) => l.event === ev);
-        if (k >= 0) {
-          clearTimeout(timer);
-          waiter = undefined;
-          resolve(lines.splice(k, 1)[0]!);
-        } else if (proc.exitCode !== null) {
-          clearTimeout(timer);
-          reject(new Error(`${kind} child exited ${proc.exitCode} before ${ev}`));
-        }
-      };
-      waiter = check;
-      check();
-    }),
-  };
+  return spawnJsonChild(kind, [...nodeArgs, ...args], { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile });
 }
 
-const pct = (a: number[], p: number) => {
-  if (!a.length) return NaN;
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
 
 export interface Phase { name: string; rate: number; n: number }
 export interface Result { done: Line; latencies: number[]; /** server CPU over the phase, µs (from /proc) */ serverCpuUs?: number }
@@ -182,7 +142,6 @@ export async function runPublish(srv: BenchServer, phases: Phase[], kinds: Kind[
   }
 }
 
-export const pctOf = pct;
 
 export async function main(): Promise<void> {
   const phases: Phase[] = [

@@ -15,6 +15,7 @@ import { NS_SENSORDATA } from '../agent/xep/sensordata';
 import { startProsody } from '../scripts/local-prosody';
 import { IotClient, PyLines } from '../test/iot/_iot';
 import { shebangFlags } from './rss';
+import { pct } from './child';
 
 const ASKS = Number(process.argv[2] ?? 200);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -60,11 +61,6 @@ function nodeReader(c: XmppClient) {
     }
     return out;
   };
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
 /** One run on a fresh Prosody with `extra` in its config: the table's rows. */

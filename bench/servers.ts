@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startEjabberd, ejabberdctlPath, type EjabberdVersion } from '../scripts/local-ejabberd';
 import { startProsody, prosodyInstalled, type ProsodyVersion } from '../scripts/local-prosody';
-import { BENCH_USERS, pctOf, runPublish, type BenchServer, type Kind, type Phase } from './publish';
+import { pct } from './child';
+import { BENCH_USERS, runPublish, type BenchServer, type Kind, type Phase } from './publish';
 
 interface Started extends BenchServer { stop(): Promise<void> }
 type Label = 'prosody-0.12' | 'prosody-13' | 'ejabberd-23.01' | 'ejabberd-24.12';
@@ -79,7 +80,7 @@ export async function main(): Promise<void> {
         const agentUs = (r.done.cpuUs as number) / Math.max(1, acked);
         const serverUs = r.serverCpuUs !== undefined ? r.serverCpuUs / Math.max(1, acked) : NaN;
         const rate = (acked * 1000) / (r.done.wallMs as number);
-        return { agentUs, serverUs, rate, p50: pctOf(r.latencies, 50), p99: pctOf(r.latencies, 99), acked };
+        return { agentUs, serverUs, rate, p50: pct(r.latencies, 50), p99: pct(r.latencies, 99), acked };
       };
       rows.push([label, 'login, process start to online (ms)', median(login.xiota).toFixed(0), median(login.xmppjs).toFixed(0)]);
       for (const ph of phases) {

@@ -1,0 +1,55 @@
+// What the side-by-side benches share: a child process that talks JSON lines on stdout and
+// takes commands on stdin, and the nearest-rank percentile every table prints.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export type Line = Record<string, unknown> & { event: string };
+export interface Child { proc: ChildProcess; next(ev: string, timeoutMs?: number): Promise<Line>; send(cmd: string): void }
+
+/** Nearest-rank percentile `p` (0-100) of `a`; NaN for no samples. */
+export function pct(a: number[], p: number): number {
+  if (!a.length) return NaN;
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+/**
+ * Spawns `node nodeArgs...` as a bench child. `next(ev)` resolves with the first line whose
+ * `event` is `ev` (taking it off the queue), and rejects on a timeout or when the child exits
+ * before printing it.
+ */
+export function spawnJsonChild(label: string, nodeArgs: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = spawn(process.execPath, nodeArgs, { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: Line[] = [];
+  let waiter: (() => void) | undefined;
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, i)) as Line);
+      buf = buf.slice(i + 1);
+    }
+    waiter?.();
+  });
+  proc.on('exit', () => waiter?.());
+  return {
+    proc,
+    send: (cmd) => proc.stdin!.write(cmd + '\n'),
+    next: (ev, timeoutMs = 60_000) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label}: no ${ev} within ${timeoutMs} ms`)), timeoutMs);
+      const check = () => {
+        const k = lines.findIndex((l) => l.event === ev);
+        if (k >= 0) {
+          clearTimeout(timer);
+          waiter = undefined;
+          resolve(lines.splice(k, 1)[0]!);
+        } else if (proc.exitCode !== null) {
+          clearTimeout(timer);
+          reject(new Error(`${label} child exited ${proc.exitCode} before ${ev}`));
+        }
+      };
+      waiter = check;
+      check();
+    }),
+  };
+}
