@@ -22,7 +22,7 @@ import type { AlertsConfig } from '../alerts/schema';
 import { ruleLabel } from '../alerts/schema';
 import { alertSwitchFor, MemoryAlertSwitch, type AlertSwitch } from '../alerts/switch';
 import type { ModuleContext } from '../module';
-import type { AgentEvents } from '../modules';
+import { listen, type AgentEvents } from '../modules';
 import { x } from '../xml/element';
 import { NS_RECEIPTS } from './chat';
 
@@ -175,17 +175,11 @@ export function install(m: ModuleContext, deps: AlertsDeps): AlertService {
     });
   };
 
-  const onReading = (r: Reading, driverId: string): void => {
+  listen(m, deps.events, 'reading', (r: Reading, driverId: string) => {
     checkFields(r.thing);
     handle(rules.reading(r, deps.now(), driverId));
-  };
-  const onFault = (f: DriverFault): void => handle(rules.fault(f, deps.now()));
-  deps.events.on('reading', onReading);
-  deps.events.on('fault', onFault);
-  m.onUnload(() => {
-    deps.events.off('reading', onReading);
-    deps.events.off('fault', onFault);
   });
+  listen(m, deps.events, 'fault', (f: DriverFault) => handle(rules.fault(f, deps.now())));
 
   // XEP-0184 4: a receipt names the id of the message it acknowledges.
   m.hook(`message/${NS_RECEIPTS}`, (msg) => {

@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { DriverFault } from '../../drivers/host';
 import type { Reading, ThingSpec } from '../../drivers/types';
 import type { ModuleContext } from '../module';
-import type { AgentEvents } from '../modules';
+import { listen, type AgentEvents } from '../modules';
 import { x, type Element } from '../xml/element';
 import type { Disco } from './disco';
 import { FaultSet, presenceState, readingsText, type PresenceState } from './presence-status';
@@ -108,19 +108,13 @@ export function install(m: ModuleContext, deps: { disco: Disco; presence: Presen
   });
 
   if (src) {
-    const onReading = (r: Reading, driverId: string) => {
+    listen(m, src.events, 'reading', (r: Reading, driverId: string) => {
       faults.reading(r, driverId);
       update();
-    };
-    const onFault = (f: DriverFault) => {
+    });
+    listen(m, src.events, 'fault', (f: DriverFault) => {
       faults.fault(f);
       update();
-    };
-    src.events.on('reading', onReading);
-    src.events.on('fault', onFault);
-    m.onUnload(() => {
-      src.events.off('reading', onReading);
-      src.events.off('fault', onFault);
     });
   }
 }
