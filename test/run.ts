@@ -6,7 +6,7 @@
 // separated, default all of SERVER_KINDS) with XIOTA_SERVER set; its lines name the server.
 // Cases that do not apply to a server (test/servers/matrix.ts) are counted as n/a, not passed.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseServerLabel, SERVER_KINDS, type ServerLabel } from '../scripts/servers';
 import { NA_MARKER } from './servers/matrix';
@@ -73,8 +73,7 @@ async function main(): Promise<void> {
   let failed = 0;
   let na = 0;
   const perServerMs = new Map<ServerLabel, number>();
-  for (const job of jobs) {
-    const r = await runFile(job.file, job.server);
+  const report = (r: Result): void => {
     passed += r.passed;
     failed += r.failed;
     na += r.na.length;
@@ -84,6 +83,30 @@ async function main(): Promise<void> {
     console.log(`${r.failed ? 'FAIL' : 'ok  '} ${name.padEnd(64)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed${naCol}  ${(r.ms / 1000).toFixed(1)}s`);
     for (const why of r.na) console.log(`       n/a: ${why}`);
     if (r.failed || process.env.XIOTA_TEST_VERBOSE) console.log(r.output.replace(/^/gm, '    '));
+  };
+  // XIOTA_TEST_JOBS=N runs up to N files at once; a file whose source says `xiota-test: exclusive`
+  // (timing or CPU sensitive: fault injection, emulation, latency) runs with nothing beside it.
+  const width = Math.max(1, Number(process.env.XIOTA_TEST_JOBS ?? 1) || 1);
+  const exclusive = (file: string): boolean => width > 1 && readFileSync(file, 'utf8').includes('xiota-test: exclusive');
+  const queue = [...jobs];
+  const running = new Set<Promise<void>>();
+  let exclusiveRunning = false;
+  while (queue.length || running.size) {
+    const next = queue[0];
+    const wantsAlone = next !== undefined && exclusive(next.file);
+    const canStart = next !== undefined && !exclusiveRunning && running.size < width && (!wantsAlone || running.size === 0);
+    if (canStart) {
+      queue.shift();
+      if (wantsAlone) exclusiveRunning = true;
+      const p: Promise<void> = runFile(next.file, next.server).then((r) => {
+        report(r);
+        if (wantsAlone) exclusiveRunning = false;
+        running.delete(p);
+      });
+      running.add(p);
+      continue;
+    }
+    await Promise.race(running);
   }
   if (perServerMs.size) {
     console.log(`matrix time by server: ${[...perServerMs].map(([s, ms]) => `${s} ${(ms / 1000).toFixed(1)}s`).join(', ')}`);

@@ -1,3 +1,4 @@
+// xiota-test: exclusive (timing/CPU sensitive: test/run.ts runs it with nothing beside it)
 // The agent SIGKILLed mid-stream, three times, and restarted on the same outbox. A reading is
 // "accepted" once it is on disk in the outbox (the promise): every accepted reading
 // must end on the node exactly once, in reading order. Readings the driver produced but that

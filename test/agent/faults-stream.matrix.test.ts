@@ -1,3 +1,4 @@
+// xiota-test: exclusive (timing/CPU sensitive: test/run.ts runs it with nothing beside it)
 // Faults under a stream of numbered readings, on each real server of the matrix
 // (XIOTA_SERVER): the server killed and restarted; the link cut by a proxy 50 times. In the end
 // the node holds every reading exactly once, in order.

@@ -1,3 +1,4 @@
+// xiota-test: exclusive (timing/CPU sensitive: test/run.ts runs it with nothing beside it)
 // The agent on Raspberry-Pi-class boards: this repo's dist/ and node_modules run on Node's
 // official arm64 build (and armv7l, for 32-bit Pi OS) under qemu user-mode emulation, as
 // installed by .ci/setup-arm.sh. Per board: `xiota check` logs in to a real Prosody, `xiota

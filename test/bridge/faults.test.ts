@@ -1,3 +1,4 @@
+// xiota-test: exclusive (timing/CPU sensitive: test/run.ts runs it with nothing beside it)
 // The bridge under a hostile line: a fault injector sits between two socat pty pairs (board ↔
 // injector ↔ driver) and drops, flips, inserts and duplicates bytes, replays old frames and
 // reorders frames in both directions; the board is reset in the middle of a frame; the

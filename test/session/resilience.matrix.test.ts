@@ -1,3 +1,4 @@
+// xiota-test: exclusive (timing/CPU sensitive: test/run.ts runs it with nothing beside it)
 // XEP-0198 under fault injection against each real server of the matrix (XIOTA_SERVER): a TCP proxy between the agent and
 // the server cuts (RST) and stalls (silent dead route) the link while the application sends
 // numbered messages; a watcher connected directly counts them. Nothing the application sent
