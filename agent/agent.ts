@@ -97,6 +97,13 @@ export class Agent {
       },
       // DriverHost logs each fault itself; here it only reaches the modules.
       onFault: (f) => this.emit('fault', f),
+      // A driver's things changed at run time: the pipeline maps new things to their nodes,
+      // modules (presence, readouts, control, concentrator) read deps.things() afresh.
+      onThingsChanged: (c) => {
+        this.thingIndex.clear();
+        for (const id of [...c.added, ...c.changed]) this.pipeline?.registerTarget(id);
+        this.emit('things', c);
+      },
     });
     const now = o.now ?? Date.now;
     const stateDir = dirname(o.config.outbox.dir);

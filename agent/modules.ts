@@ -2,7 +2,7 @@
 // A module is one file in agent/xep/ with `install(m, deps)`; adding a feature to the agent
 // is one line here. The agent loads them through a ModuleHost and unloads them on stop.
 import { EventEmitter } from 'node:events';
-import type { DriverFault, DriverHost } from '../drivers/host';
+import type { DriverFault, DriverHost, ThingsChange } from '../drivers/host';
 import type { Reading, ThingSpec } from '../drivers/types';
 import type { Access } from './access-store';
 import type { Config } from './config/types';
@@ -25,6 +25,8 @@ export interface AgentEvents {
   /** A reading as the driver host checked it (before the publish policy). */
   reading: [reading: Reading, driverId: string];
   fault: [fault: DriverFault];
+  /** A driver's things changed at run time (DriverContext.thingsChanged): deps.things() shows the new set. */
+  things: [change: ThingsChange];
 }
 
 export interface AgentDeps {

@@ -51,7 +51,7 @@ async function setRoundTrips(plaintext: boolean, sets: number): Promise<number[]
   const hexKey = Buffer.from(readKeys(keysFile).get('bench-1')!).toString('hex');
   const { a, b } = await ptyPair(`bench-${plaintext}`);
   const board = startBoard(build, ['--port', b, '--id', 'bench-1', '--period', '1000', ...(plaintext ? ['--no-key', '--plaintext-ok'] : ['--key', hexKey])]);
-  const ctx: DriverContext = { emit: () => undefined, fault: () => undefined, log: { debug() {}, info() {}, warn() {}, error() {} } };
+  const ctx: DriverContext = { emit: () => undefined, fault: () => undefined, thingsChanged: () => undefined, log: { debug() {}, info() {}, warn() {}, error() {} } };
   const d = createDriver('bridge', 'bench', { path: a, board: 'bench-1', keysFile, plaintext });
   await d.start(ctx);
   const times: number[] = [];

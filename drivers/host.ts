@@ -16,6 +16,17 @@ export interface DriverFault {
   timestamp: number;
 }
 
+/** What changed when a running driver's things() changed (DriverContext.thingsChanged). */
+export interface ThingsChange {
+  driver: string;
+  /** Ids of things that are new. */
+  added: string[];
+  /** Ids of things that are gone. */
+  removed: string[];
+  /** Ids of things whose spec (name or fields) changed. */
+  changed: string[];
+}
+
 export interface HostTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
@@ -25,6 +36,8 @@ export interface DriverHostOptions {
   drivers: Driver[];
   onReading?: (reading: Reading, driverId: string) => void;
   onFault?: (fault: DriverFault) => void;
+  /** A running driver's things changed (added, removed, new fields); things() already shows it. */
+  onThingsChanged?: (change: ThingsChange) => void;
   log?: Logger;
   /** How long sample() may take before the driver counts as hung (default: the smaller of
    *  its poll interval and 10 s). */
@@ -393,8 +406,46 @@ export class DriverHost {
       fault: (message: string, detail?: Record<string, unknown>) => {
         this.fault(s, typeof message === 'string' ? message : describe(message), undefined, undefined, detail);
       },
+      thingsChanged: () => this.thingsChanged(s),
       log,
     };
+  }
+
+  /** Re-reads a running driver's things and reports the difference. While the driver is
+   *  starting, its things are read once start() returns, so nothing is to do yet. */
+  private thingsChanged(s: Slot): void {
+    if (s.state !== 'running') return;
+    let specs: unknown;
+    try {
+      specs = s.driver.things();
+    } catch (e) {
+      this.fault(s, `driver ${s.driver.id} failed to list its things: ${errorText(e)}`);
+      return;
+    }
+    const before = new Map(s.things.map((t) => [t.id, JSON.stringify(t)] as const));
+    this.adoptThings(s, specs);
+    const after = new Map(s.things.map((t) => [t.id, t] as const));
+    const change: ThingsChange = { driver: s.driver.id, added: [], removed: [], changed: [] };
+    for (const [id, t] of after) {
+      const old = before.get(id);
+      if (old === undefined) change.added.push(id);
+      else if (old !== JSON.stringify(t)) change.changed.push(id);
+    }
+    for (const id of before.keys()) if (!after.has(id)) change.removed.push(id);
+    if (!change.added.length && !change.removed.length && !change.changed.length) return;
+    for (const id of change.removed) this.latest.delete(id);
+    for (const id of change.changed) {
+      // Keep the latest values of fields that still exist, so `read` does not show a dropped one.
+      const prev = this.latest.get(id);
+      const names = new Set(after.get(id)!.fields.map((f) => f.name));
+      if (prev) this.latest.set(id, { ...prev, values: prev.values.filter((v) => names.has(v.field)) });
+    }
+    this.log.info('driver things changed', { ...change, things: s.things.length });
+    try {
+      this.opts.onThingsChanged?.(change);
+    } catch (e) {
+      this.log.error('things consumer threw', { driver: s.driver.id, error: errorText(e) });
+    }
   }
 
   private fault(s: Slot, message: string, thing?: string, field?: string, detail?: Record<string, unknown>): void {

@@ -54,6 +54,13 @@ export interface DriverContext {
   emit(reading: Reading): void;
   /** Report a fault that is not tied to a reading (a lost connection, a bad line). */
   fault(message: string, detail?: Record<string, unknown>): void;
+  /**
+   * The driver's things() changed at run time (a thing added, removed, or its fields changed:
+   * a board's new schema, a flow declaring a thing). The host reads things() again and tells
+   * the agent, so publishing, presence, readouts and control see the new set. Call it after
+   * things() returns the new list; readings for a new thing are accepted from then on.
+   */
+  thingsChanged(): void;
   log: { debug(m: string, f?: Record<string, unknown>): void; info(m: string, f?: Record<string, unknown>): void; warn(m: string, f?: Record<string, unknown>): void; error(m: string, f?: Record<string, unknown>): void };
 }
 

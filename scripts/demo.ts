@@ -107,7 +107,7 @@ async function declaredUnits(configFile: string): Promise<Units> {
   const r = loadConfig(configFile, { env: {}, checkFiles: false });
   if (!r.config) return units;
   const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-  const ctx: DriverContext = { emit() {}, fault() {}, log: quiet };
+  const ctx: DriverContext = { emit() {}, fault() {}, thingsChanged() {}, log: quiet };
   for (const d of buildDrivers(r.config).drivers) {
     try {
       await d.start(ctx);

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     fields: [{ name: 'temperature', type: 'numeric', path: 't', unit: '°C' }, { name: 'relay', type: 'boolean', writable: true }],
   });
   const quiet = () => {};
-  await d.start({ emit: (r) => readings.push(r), fault: (m) => faults.push(m), log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
+  await d.start({ emit: (r) => readings.push(r), fault: (m) => faults.push(m), thingsChanged: () => undefined, log: { debug: quiet, info: quiet, warn: quiet, error: quiet } });
   const fd = openSync(b, 'r+');
   let received = '';
   try {

@@ -19,6 +19,7 @@ export function recorder(onEmit?: (r: Reading) => void): Recorder {
   const ctx: DriverContext = {
     emit: (r) => onEmit?.(r),
     fault: (m) => faults.push(m),
+    thingsChanged() {},
     log: { debug() {}, info() {}, warn: (m) => warnings.push(m), error: (m) => warnings.push(m) },
   };
   return { ctx, faults, warnings };

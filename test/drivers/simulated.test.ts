@@ -5,7 +5,7 @@ import { mulberry32 } from '../../drivers/prng';
 import type { DriverContext, Reading } from '../../drivers/types';
 import { isXiotaError } from '../../agent/errors';
 
-const ctx: DriverContext = { emit() {}, fault() {}, log: { debug() {}, info() {}, warn() {}, error() {} } };
+const ctx: DriverContext = { emit() {}, fault() {}, thingsChanged() {}, log: { debug() {}, info() {}, warn() {}, error() {} } };
 
 const options: SimulatedOptions = {
   seed: 42,
