@@ -19,7 +19,11 @@ export type ErrorCode =
   | 'XIOTA_E_DISCONNECTED'
   | 'XIOTA_E_OUTBOX'
   | 'XIOTA_E_DRIVER'
-  | 'XIOTA_E_PUBSUB';
+  | 'XIOTA_E_PUBSUB'
+  /** Another entity answered our request with an error (detail: jid, condition, text). */
+  | 'XIOTA_E_REMOTE'
+  /** A caller's argument was wrong (detail: field). */
+  | 'XIOTA_E_INVALID';
 
 export class XiotaError extends Error {
   readonly code: ErrorCode;
