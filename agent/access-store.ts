@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { XiotaError } from './errors';
 import type { Logger } from './log';
 import { silentLogger } from './log';
-import { bareOf, decide, inList, type AccessPolicy, type Action, type Decision, type Grants, type Role } from './access';
+import { bareOf, decide, delegated, inList, type AccessPolicy, type AccessScope, type Action, type DelegatedAnswer, type Decision, type Grants, type Role } from './access';
 import { nodeFs, type OutboxFs } from './outbox/fs';
 
 export const ACCESS_FILE = 'access.json';
@@ -23,21 +23,45 @@ export interface PendingRequest { jid: string; since: number }
 export interface AccessEntry {
   jid: string;
   role: Role;
-  /** config: the YAML lists; allowed/denied: an owner's decision; pending: waits for one. */
-  source: 'config' | 'allowed' | 'denied' | 'pending';
+  /** config: the YAML lists; allowed/denied: an owner's decision; pending: waits for one;
+   *  claimed: an owner by a Thing Registry claim (XEP-0347). */
+  source: 'config' | 'allowed' | 'denied' | 'pending' | 'claimed';
 }
 
 export type AccessChange =
   | { kind: 'allowed'; jid: string; role: GrantRole; by?: string }
   | { kind: 'denied'; jid: string; by?: string }
   | { kind: 'revoked'; jid: string; by?: string }
-  | { kind: 'requested'; jid: string };
+  | { kind: 'requested'; jid: string }
+  /** XEP-0347: a Thing Registry reported a claim (owner added) or a disown (owner removed). */
+  | { kind: 'owner-added'; jid: string; by?: string }
+  | { kind: 'owner-removed'; jid: string; by?: string };
+
+/**
+ * Who answers what the local policy cannot decide (XEP-0324, agent/xep/provisioning.ts).
+ * `cached` answers at once from what the server said before (undefined: never asked);
+ * `ask` asks the server (or its cache) and fails closed: an unreachable server is a refusal.
+ */
+export interface Delegate {
+  cached(jid: string, scope: AccessScope): DelegatedAnswer | undefined;
+  ask(jid: string, scope: AccessScope): Promise<DelegatedAnswer>;
+}
 
 /** What modules get as `deps.access`. */
 export interface Access {
   readonly policy: AccessPolicy;
-  /** The decision for `jid` (any form, full or bare) doing `action`, logged with the JID. */
+  /** The decision for `jid` (any form, full or bare) doing `action`, logged with the JID.
+   *  Synchronous: a question for the provisioning server is answered from its cache, or
+   *  refused with `delegate` set (use `check` where the asker may wait). */
   decide(jid: string, action: Action): Decision;
+  /** The same decision, asking the provisioning server when the local policy cannot decide
+   *  (XEP-0324); the scope says what is asked for and may come back narrowed (partial grant). */
+  check(jid: string, action: Action, scope?: AccessScope): Promise<Decision>;
+  /** The provisioning module registers here; returns the function that unregisters it. */
+  delegateTo(d: Delegate): () => void;
+  /** XEP-0347: a registry-reported owner (persisted); `removeOwner` undoes it (disowned). */
+  addOwner(jid: string, by?: string): Promise<void>;
+  removeOwner(jid: string, by?: string): Promise<void>;
   roleOf(jid: string): Role;
   /** An owner lets `jid` in (reader by default); answers its pending request if any. */
   allow(jid: string, role?: GrantRole, by?: string): Promise<void>;
@@ -72,6 +96,8 @@ interface StoredAccess {
   allowed: Record<string, GrantRole>;
   denied: string[];
   pending: Record<string, number>;
+  /** Owners from a Thing Registry claim (XEP-0347); absent in files written before. */
+  owners?: string[];
 }
 
 /** The decisions, persisted in `<dir>/access.json` when a directory is given. */
@@ -80,6 +106,8 @@ export class AccessStore implements Access {
   protected allowed = new Map<string, GrantRole>();
   protected denied = new Set<string>();
   protected requests = new Map<string, number>();
+  protected claimedOwners = new Set<string>();
+  private delegate: Delegate | undefined;
   protected readonly log: Logger;
   protected readonly now: () => number;
   private readonly listeners = new Set<(c: AccessChange) => void>();
@@ -125,22 +153,61 @@ export class AccessStore implements Access {
     this.allowed = new Map(Object.entries(parsed.allowed));
     this.denied = new Set(parsed.denied);
     this.requests = new Map(Object.entries(parsed.pending));
+    this.claimedOwners = new Set(parsed.owners ?? []);
     this.log.debug('access decisions loaded', { file, allowed: this.allowed.size, denied: this.denied.size, pending: this.requests.size });
   }
 
   grants(): Grants {
-    return { allowed: this.allowed, denied: this.denied };
+    return { allowed: this.allowed, denied: this.denied, owners: this.claimedOwners };
   }
 
   decide(jid: string, action: Action): Decision {
-    const d = decide(this.policy, jid, action, this.grants(), this.o.self);
-    if (d.allowed) this.log.debug('access allowed', { jid: d.jid, action, role: d.role });
-    else this.log.info('access refused', { jid: d.jid, action, role: d.role });
+    let d = decide(this.policy, jid, action, this.grants(), this.o.self, this.delegate !== undefined);
+    if (d.delegate) {
+      // Only a whole grant: a caller that cannot wait cannot narrow its answer to a partial one.
+      const a = this.delegate!.cached(d.jid, { question: questionOf(action) });
+      if (a && (!a.allowed || (!a.nodes && !a.fields))) d = delegated(d, a);
+    }
+    return this.logged(d);
+  }
+
+  async check(jid: string, action: Action, scope: AccessScope = {}): Promise<Decision> {
+    const d = decide(this.policy, jid, action, this.grants(), this.o.self, this.delegate !== undefined);
+    if (!d.delegate) return this.logged(d);
+    const a = await this.delegate!.ask(d.jid, { question: questionOf(action), ...scope });
+    return this.logged(delegated(d, a));
+  }
+
+  delegateTo(d: Delegate): () => void {
+    this.delegate = d;
+    return () => { if (this.delegate === d) this.delegate = undefined; };
+  }
+
+  private logged(d: Decision): Decision {
+    const by = d.by === 'provisioning' ? { by: d.by } : {};
+    if (d.allowed) this.log.debug('access allowed', { jid: d.jid, action: d.action, role: d.role, ...by });
+    else this.log.info('access refused', { jid: d.jid, action: d.action, role: d.role, ...by, ...(d.delegate ? { waiting: 'provisioning' } : {}) });
     return d;
   }
 
   roleOf(jid: string): Role {
     return decide(this.policy, jid, 'read', this.grants(), this.o.self).role;
+  }
+
+  async addOwner(jid: string, by?: string): Promise<void> {
+    const bare = checkedBare(jid);
+    if (this.claimedOwners.has(bare)) return;
+    this.claimedOwners.add(bare);
+    this.allowed.delete(bare);
+    this.denied.delete(bare);
+    this.requests.delete(bare);
+    await this.changed({ kind: 'owner-added', jid: bare, by });
+  }
+
+  async removeOwner(jid: string, by?: string): Promise<void> {
+    const bare = checkedBare(jid);
+    if (!this.claimedOwners.delete(bare)) return;
+    await this.changed({ kind: 'owner-removed', jid: bare, by });
   }
 
   async allow(jid: string, role: GrantRole = 'reader', by?: string): Promise<void> {
@@ -191,6 +258,7 @@ export class AccessStore implements Access {
   list(): AccessEntry[] {
     const out: AccessEntry[] = [];
     for (const j of this.policy.owners) out.push({ jid: j, role: 'owner', source: 'config' });
+    for (const j of this.claimedOwners) out.push({ jid: j, role: 'owner', source: 'claimed' });
     for (const j of this.policy.controllers) out.push({ jid: j, role: 'controller', source: 'config' });
     for (const j of this.policy.readers) out.push({ jid: j, role: 'reader', source: 'config' });
     for (const [j, r] of this.allowed) out.push({ jid: j, role: r, source: 'allowed' });
@@ -200,7 +268,8 @@ export class AccessStore implements Access {
   }
 
   ownerJids(): string[] {
-    return this.policy.owners.filter((j) => !j.trim().startsWith('@')).map((j) => bareOf(j.trim()));
+    const config = this.policy.owners.filter((j) => !j.trim().startsWith('@')).map((j) => bareOf(j.trim()));
+    return [...new Set([...config, ...this.claimedOwners])];
   }
 
   onChange(fn: (c: AccessChange) => void): () => void {
@@ -235,6 +304,9 @@ export class AccessStore implements Access {
     if (inList(this.policy.owners, bare) || (this.o.self && bareOf(this.o.self) === bare)) {
       throw new XiotaError('XIOTA_E_CONFIG', `${bare} is an owner; owners cannot be ${what} at run time: edit access.owners in the config file`, { jid: bare });
     }
+    if (this.claimedOwners.has(bare)) {
+      throw new XiotaError('XIOTA_E_CONFIG', `${bare} owns the device by a Thing Registry claim; it cannot be ${what}: the owner disowns it through the registry (XEP-0347)`, { jid: bare });
+    }
   }
 
   /** Writes access.json atomically (temp, fsync, rename, fsync dir), one save at a time. */
@@ -248,6 +320,7 @@ export class AccessStore implements Access {
         allowed: Object.fromEntries(this.allowed),
         denied: [...this.denied].sort(),
         pending: Object.fromEntries(this.requests),
+        ...(this.claimedOwners.size ? { owners: [...this.claimedOwners].sort() } : {}),
       };
       const tmp = `${file}.tmp`;
       await this.fs.mkdirp(dir);
@@ -292,7 +365,16 @@ function parseStored(text: string): StoredAccess {
     if (typeof since !== 'number' || !Number.isFinite(since)) throw new Error(`pending.${jid}: ${JSON.stringify(since)} is not a time`);
     out.pending[checkedBare(jid)] = since;
   }
+  if (o.owners !== undefined) {
+    if (!Array.isArray(o.owners)) throw new Error('owners is not a list');
+    out.owners = o.owners.map((j) => checkedBare(String(j)));
+  }
   return out;
+}
+
+/** The XEP-0324 question an action is: canRead or canControl. */
+function questionOf(action: Action): 'read' | 'control' {
+  return action === 'control' ? 'control' : 'read';
 }
 
 /** A bare JID `local@domain` (lower-cased), or a clear error. */

@@ -23,9 +23,31 @@ export interface AccessPolicy {
 export interface Grants {
   allowed: ReadonlyMap<string, 'controller' | 'reader'>;
   denied: ReadonlySet<string>;
+  /** Owners set at run time by a Thing Registry claim (XEP-0347 'Claiming Ownership'). */
+  owners?: ReadonlySet<string>;
 }
 
 export const NO_GRANTS: Grants = { allowed: new Map(), denied: new Set() };
+
+/** XEP-0324: what a delegated question is about (absent lists: everything asked for). */
+export interface AccessScope {
+  /** isFriend (a presence subscription), canRead or canControl. */
+  question?: 'friend' | 'read' | 'control';
+  /** Node (thing) ids asked for. */
+  nodes?: string[];
+  /** Field names (canRead) or parameter names (canControl) asked for. */
+  fields?: string[];
+  /** XEP-0323 field types asked for (momentary, historical, ...), for canRead. */
+  kinds?: string[];
+}
+
+/** The answer of the one who decides delegated questions (agent/xep/provisioning.ts). */
+export interface DelegatedAnswer {
+  allowed: boolean;
+  /** XEP-0324 partial grants: only these nodes / fields (parameters); absent = all asked for. */
+  nodes?: string[];
+  fields?: string[];
+}
 
 const RANK: Record<Role, number> = { stranger: 0, reader: 1, controller: 2, owner: 3 };
 const NEEDS: Record<Action, Role> = { read: 'reader', control: 'controller', alerts: 'owner', admin: 'owner' };
@@ -63,7 +85,7 @@ export function roleOf(policy: AccessPolicy, jid: string, grants: Grants = NO_GR
   const bare = bareOf(jid);
   if (!bare) return 'stranger';
   if (self && bare === bareOf(self)) return 'owner';
-  if (inList(policy.owners, bare)) return 'owner';
+  if (inList(policy.owners, bare) || grants.owners?.has(bare)) return 'owner';
   if (grants.denied.has(bare)) return 'stranger';
   let role: Role = 'stranger';
   if (inList(policy.controllers, bare)) role = 'controller';
@@ -77,10 +99,43 @@ export function roleMay(role: Role, action: Action): boolean {
   return RANK[role] >= RANK[NEEDS[action]];
 }
 
-export interface Decision { allowed: boolean; role: Role; action: Action; jid: string }
+export interface Decision {
+  allowed: boolean;
+  role: Role;
+  action: Action;
+  jid: string;
+  /** The local policy cannot decide: a provisioning server is to be asked (XEP-0324). Not allowed until it answers. */
+  delegate?: boolean;
+  /** Who decided: the config and owners (local), or the provisioning server. */
+  by?: 'local' | 'provisioning';
+  /** A partial grant (XEP-0324 'Restricting nodes/fields'): only these nodes, fields or parameters. */
+  nodes?: string[];
+  fields?: string[];
+}
 
-/** The decision for `jid` doing `action`. Every module calls this (through Access.decide). */
-export function decide(policy: AccessPolicy, jid: string, action: Action, grants: Grants = NO_GRANTS, self?: string): Decision {
+/** Actions a provisioning server may grant: owners' things (alerts, admin) never leave the device. */
+const DELEGABLE: ReadonlySet<Action> = new Set(['read', 'control']);
+
+/**
+ * The decision for `jid` doing `action`. Every module calls this (through Access.decide/check).
+ * With `delegating` (a provisioning server is configured), what the local lists do not allow
+ * and no owner denied is marked `delegate`: XEP-0324 3 ('Delegating trust'), the device asks.
+ */
+export function decide(policy: AccessPolicy, jid: string, action: Action, grants: Grants = NO_GRANTS, self?: string, delegating = false): Decision {
   const role = roleOf(policy, jid, grants, self);
-  return { allowed: roleMay(role, action), role, action, jid: bareOf(jid) };
+  const bare = bareOf(jid);
+  const allowed = roleMay(role, action);
+  const d: Decision = { allowed, role, action, jid: bare, by: 'local' };
+  if (!allowed && delegating && DELEGABLE.has(action) && bare.includes('@') && !grants.denied.has(bare)) d.delegate = true;
+  return d;
+}
+
+/** A local decision completed by the delegate's answer (XEP-0324): the role it amounts to, and the partial grant. */
+export function delegated(d: Decision, a: DelegatedAnswer): Decision {
+  if (!a.allowed) return { ...d, allowed: false, delegate: false, by: 'provisioning' };
+  const role: Role = d.action === 'control' ? 'controller' : RANK[d.role] >= RANK.reader ? d.role : 'reader';
+  const out: Decision = { ...d, allowed: true, delegate: false, role, by: 'provisioning' };
+  if (a.nodes) out.nodes = a.nodes;
+  if (a.fields) out.fields = a.fields;
+  return out;
 }
