@@ -7,6 +7,7 @@ import { s, Schema, CheckContext, Path, INVALID, Invalid, error, warn, describe 
 import { alertsSchema, checkAlertFields } from '../alerts/schema';
 import { driverEntry } from './drivers-schema';
 import { accessSchema } from './access-schema';
+import { discoverySchema, provisioningSchema } from './iot-schema';
 import { templateProblem } from '../xep/presence-status';
 import {
   AccountConfig, Config, ScramKeys, ServerConfig, TlsConfig, SaslConfig, SessionConfig, ReconnectConfig,
@@ -224,6 +225,8 @@ const configObject = s.object<RawConfig>({
   drivers: s.array(driverEntry).unique('id').default(() => []),
   things: s.record(thing, (k) => (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(k) ? undefined : `"${k}" is not a thing id (letters, digits, ".", "_", "-")`)).default(() => ({})),
   access: accessSchema,
+  provisioning: provisioningSchema.optional(),
+  discovery: discoverySchema.optional(),
   log,
 }).refine((c, path, ctx) => {
   if (c.server.port !== undefined && c.server.host === undefined) {

@@ -3,6 +3,7 @@
 import type { DriverConfig } from './drivers-schema';
 import type { Level } from '../log';
 import type { AccessPolicy } from '../access';
+import type { DiscoveryConfig, ProvisioningConfig } from './iot-schema';
 
 export type { DriverConfig, DriverKind, DriverOptionsByKind } from './drivers-schema';
 
@@ -164,6 +165,10 @@ export interface Config {
   drivers: DriverConfig[];
   things: Record<string, ThingOverride>;
   access: AccessConfig;
+  /** XEP-0324: a provisioning server decides what the access lists do not. */
+  provisioning?: ProvisioningConfig;
+  /** XEP-0347: register with a Thing Registry, to be claimed by an owner. */
+  discovery?: DiscoveryConfig;
   log: LogConfig;
 }
 
