@@ -7,6 +7,7 @@ import { s, Schema, CheckContext, Path, INVALID, Invalid, error, warn, describe 
 import { alertsSchema, checkAlertFields } from '../alerts/schema';
 import { driverEntry } from './drivers-schema';
 import { accessSchema } from './access-schema';
+import { apiSchema } from '../api/schema';
 import { discoverySchema, provisioningSchema } from './iot-schema';
 import { templateProblem } from '../xep/presence-status';
 import {
@@ -227,6 +228,7 @@ const configObject = s.object<RawConfig>({
   access: accessSchema,
   provisioning: provisioningSchema.optional(),
   discovery: discoverySchema.optional(),
+  api: apiSchema,
   log,
 }).refine((c, path, ctx) => {
   if (c.server.port !== undefined && c.server.host === undefined) {

@@ -16,6 +16,10 @@ export type { AlertRule } from '../alerts/rules';
 export type { AlertsConfig } from '../alerts/schema';
 import type { AlertsConfig } from '../alerts/schema';
 
+// The local API socket (agent/api/): one definition.
+export type { ApiConfig, ApiRole } from '../api/schema';
+import type { ApiConfig } from '../api/schema';
+
 export interface AccountConfig {
   /** Bare JID (localpart@domain); a resource given in the YAML moves to `resource`. */
   jid: string;
@@ -169,6 +173,8 @@ export interface Config {
   provisioning?: ProvisioningConfig;
   /** XEP-0347: register with a Thing Registry, to be claimed by an owner. */
   discovery?: DiscoveryConfig;
+  /** The local API socket (agent/api/PROTOCOL.md). */
+  api: ApiConfig;
   log: LogConfig;
 }
 
