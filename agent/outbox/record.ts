@@ -41,7 +41,7 @@ function frameCrc(frame: Buffer, bodyLen: number): number {
 }
 
 /** Wraps an already-sized frame buffer (header space reserved) with its length and crc. */
-function seal(frame: Buffer): Buffer {
+export function seal(frame: Buffer): Buffer {
   const bodyLen = frame.length - FRAME_HEADER;
   frame.writeUInt32BE(bodyLen, 0);
   frame.writeUInt32BE(frameCrc(frame, bodyLen), 4);
