@@ -47,6 +47,8 @@ export interface DelegatedAnswer {
   /** XEP-0324 partial grants: only these nodes / fields (parameters); absent = all asked for. */
   nodes?: string[];
   fields?: string[];
+  /** Refused because the server did not answer (fails closed), not because it said no. */
+  unanswered?: boolean;
 }
 
 const RANK: Record<Role, number> = { stranger: 0, reader: 1, controller: 2, owner: 3 };
@@ -111,6 +113,8 @@ export interface Decision {
   /** A partial grant (XEP-0324 'Restricting nodes/fields'): only these nodes, fields or parameters. */
   nodes?: string[];
   fields?: string[];
+  /** The provisioning server did not answer: refused, but not its word (nothing is undone on it). */
+  unanswered?: boolean;
 }
 
 /** Actions a provisioning server may grant: owners' things (alerts, admin) never leave the device. */
@@ -132,7 +136,7 @@ export function decide(policy: AccessPolicy, jid: string, action: Action, grants
 
 /** A local decision completed by the delegate's answer (XEP-0324): the role it amounts to, and the partial grant. */
 export function delegated(d: Decision, a: DelegatedAnswer): Decision {
-  if (!a.allowed) return { ...d, allowed: false, delegate: false, by: 'provisioning' };
+  if (!a.allowed) return { ...d, allowed: false, delegate: false, by: 'provisioning', ...(a.unanswered ? { unanswered: true } : {}) };
   const role: Role = d.action === 'control' ? 'controller' : RANK[d.role] >= RANK.reader ? d.role : 'reader';
   const out: Decision = { ...d, allowed: true, delegate: false, role, by: 'provisioning' };
   if (a.nodes) out.nodes = a.nodes;

@@ -27,7 +27,7 @@ export const NS_FORWARD = 'urn:xmpp:forward:0';
 
 export interface ChatDeps {
   device: ChatDevice;
-  access: Pick<Access, 'decide' | 'allow' | 'deny' | 'revoke' | 'list'>;
+  access: Pick<Access, 'decide' | 'check' | 'allow' | 'deny' | 'revoke' | 'list'>;
   /** The agent's one alert switch (agent/alerts/switch.ts), shared with the alerts and commands modules. */
   alerts: Pick<AlertSwitch, 'alertsOn' | 'setAlerts'>;
   now?: () => number;
@@ -82,7 +82,8 @@ export function install(m: ModuleContext, deps: ChatDeps): void {
 
   const decide = (jid: string, action: Action): boolean => deps.access.decide(jid, action).allowed;
 
-  m.hook('message', (msg) => {
+  /** `asked`: the provisioning server was asked already (its answers are cached). */
+  const onMessage = (msg: Element, asked = false): true | undefined => {
     const type = msg.attrs.type ?? 'normal';
     // RFC 6121 5.2.2: only chat and normal messages are conversations; error, groupchat and
     // headline are never answered (an answer to an error could loop).
@@ -97,7 +98,17 @@ export function install(m: ModuleContext, deps: ChatDeps): void {
     if (body === undefined) return undefined; // chat states, receipts, markers
     const sender = bareOf(from);
 
-    if (!decide(from, 'read')) {
+    const d = deps.access.decide(from, 'read');
+    if (d.delegate && !asked) {
+      // XEP-0324: canRead (and canControl for a set) once; the decisions below read the cache.
+      const parsed = parseCommand(body);
+      const control = parsed.ok && commandInfo(parsed.command.name).action === 'control';
+      void deps.access.check(from, 'read')
+        .then((g) => (g.allowed && control ? deps.access.check(from, 'control') : g))
+        .then(() => onMessage(msg, true), (e: Error) => m.log.error('provisioning question failed', { jid: sender, error: e }));
+      return true;
+    }
+    if (!d.allowed) {
       if (refusals.take(sender)) reply(from, type, NOT_AUTHORIZED);
       return true;
     }
@@ -126,7 +137,8 @@ export function install(m: ModuleContext, deps: ChatDeps): void {
     chains.set(from, next);
     void next.finally(() => { if (chains.get(from) === next) chains.delete(from); });
     return true;
-  });
+  };
+  m.hook('message', (msg) => onMessage(msg));
 
   /** Runs one command for `jid` and returns the answer; `later` sends a message after the answer. */
   async function run(jid: string, body: string, later: (text: string) => void): Promise<string> {

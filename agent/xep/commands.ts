@@ -60,7 +60,7 @@ export interface Command {
 
 export interface CommandsOptions {
   commands: readonly Command[];
-  access: Pick<Access, 'decide' | 'roleOf'>;
+  access: Pick<Access, 'decide' | 'check' | 'roleOf'>;
   /** Our full JID for disco items (XEP-0050 2.2 lists the responder's full JID). */
   selfJid(): string;
   now?: () => number;
@@ -173,8 +173,10 @@ export class CommandSessions {
     if (!node) throw cmdError('bad-request', 'malformed-action', 'the command has no node');
     const command = this.byNode.get(node);
     if (!command) throw new StanzaError('item-not-found', `no command "${node}"; list them with disco#items on node ${NS_COMMANDS}`);
-    const decision = this.o.access.decide(from, command.action);
-    if (!decision.allowed) throw new StanzaError('forbidden', `"${node}" needs the ${command.action} right; ${decision.jid} is a ${decision.role}`);
+    // XEP-0324: asks the provisioning server where the local policy cannot decide; a partial
+    // grant (some nodes or fields) is refused: the commands show every thing.
+    const decision = await this.o.access.check(from, command.action);
+    if (!decision.allowed || decision.nodes || decision.fields) throw new StanzaError('forbidden', `"${node}" needs the ${command.action} right; ${decision.jid} is a ${decision.role}`);
     const action = cmd.attrs.action ?? 'execute';
     if (!ACTIONS.has(action)) throw cmdError('bad-request', 'malformed-action', `unknown action "${action}"; use execute, next, prev, complete or cancel`);
     const ctx: CommandContext = { from, role: decision.role };

@@ -26,7 +26,7 @@ export { NS_CONCENTRATOR };
 
 export interface ConcentratorDeps {
   drivers: Pick<DriverHost, 'drivers'>;
-  access: Pick<Access, 'decide'>;
+  access: Pick<Access, 'decide' | 'check'>;
   things(): ThingSpec[];
   latest(): Reading[];
   events: EventEmitter<AgentEvents>;
@@ -135,14 +135,17 @@ export function install(m: ModuleContext, deps: ConcentratorDeps): void {
     }
   };
 
-  const handle = (iq: Element): Element => {
+  const handle = async (iq: Element): Promise<Element> => {
     const el = iq.elements.find((e) => e.xmlns === NS_CONCENTRATOR)!;
     const command = el.name;
     try {
       // XEP-0326 'Unimplemented commands': any get or set we do not implement (all sets: this
       // part is read-only) is answered NotImplemented, whoever asks.
       if (iq.attrs.type !== 'get' || !isCommand(command)) return response(command, 'NotImplemented');
-      if (!deps.access.decide(iq.attrs.from ?? '', 'read').allowed) {
+      // XEP-0324 canRead when the local policy cannot decide; a partial grant (some nodes or
+      // fields) is refused here: browsing would show the rest.
+      const d = await deps.access.check(iq.attrs.from ?? '', 'read', { question: 'read' });
+      if (!d.allowed || d.nodes || d.fields) {
         throw new Refusal(command, 'InsufficientPrivileges', new StanzaError('forbidden', 'reading this concentrator needs the read right: ask one of its owners', { type: 'auth' }));
       }
       return answer(command, el);

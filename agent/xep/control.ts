@@ -12,6 +12,7 @@
 import type { DriverHost } from '../../drivers/host';
 import type { Reading, ThingSpec, Value } from '../../drivers/types';
 import { checkValue } from '../../drivers/values';
+import type { Decision } from '../access';
 import type { Access } from '../access-store';
 import type { ModuleContext } from '../module';
 import { StanzaError, errorReply } from '../session/stanza';
@@ -25,7 +26,7 @@ export { NS_CONTROL };
 
 export interface ControlDeps {
   drivers: Pick<DriverHost, 'set' | 'readThing'>;
-  access: Pick<Access, 'decide'>;
+  access: Pick<Access, 'decide' | 'check'>;
   things(): ThingSpec[];
   latest(): Reading[];
   /** Range of a numeric or int field, overriding the FieldSpec's min/max. */
@@ -61,13 +62,21 @@ export function install(m: ModuleContext, deps: ControlDeps): void {
     return writableTargets(scope).map((t) => formField(t, scope, cur.get(`${t.thing.id}\u0000${t.field.name}`), rangeFor(t)));
   };
 
-  /** Checks everything, then applies in order. Resolves when done; throws SetFailure. */
-  const applySet = async (from: string, set: Element): Promise<void> => {
-    if (!deps.access.decide(from, 'control').allowed) {
-      throw new SetFailure(new StanzaError('forbidden', 'setting values on this device needs the control right: ask one of its owners', { type: 'cancel' }), 'InsufficientPrivileges');
-    }
+  const refused = () => new SetFailure(new StanzaError('forbidden', 'setting values on this device needs the control right: ask one of its owners', { type: 'cancel' }), 'InsufficientPrivileges');
+
+  /** Checks everything, then applies in order. Resolves with the decision (a partial grant
+   *  names what was set) when done; throws SetFailure. */
+  const applySet = async (from: string, set: Element): Promise<Decision> => {
+    let d = deps.access.decide(from, 'control');
+    if (!d.allowed && !d.delegate) throw refused();
     const parsed = parseSet(set);
     if (parsed instanceof StanzaError) throw new SetFailure(parsed, 'OtherError');
+    if (d.delegate) {
+      // XEP-0324 'Device Control': canControl with the set's nodes and parameters.
+      d = await deps.access.check(from, 'control', { question: 'control', nodes: parsed.nodes, fields: parsed.params.map((p) => p.name) });
+      if (!d.allowed) throw refused();
+      if (d.nodes) parsed.nodes = d.nodes;
+    }
     const scope = scopeThings(parsed.nodes, deps.things());
     if (scope instanceof StanzaError) throw new SetFailure(scope, 'NotFound');
     const errors: ParamError[] = [...parsed.errors];
@@ -84,6 +93,9 @@ export function install(m: ModuleContext, deps: ControlDeps): void {
         return i >= 0 ? [writable[i]!] : `no parameter "${p.name}" in the control form`;
       };
     }
+    // XEP-0324 'Restricting parameters during control': only the granted ones are set.
+    if (d.fields) params = params.filter((p) => d.fields!.includes(p.name));
+    if (d.fields && !params.length) throw refused();
     const plan: Planned[] = [];
     let notFound = false;
     for (const p of params) {
@@ -118,6 +130,7 @@ export function install(m: ModuleContext, deps: ControlDeps): void {
       }
     }
     readBack(touched);
+    return d;
   };
 
   /** Read-back after a set: the fresh sample goes through the pipeline (PubSub) like a poll;
@@ -147,19 +160,22 @@ export function install(m: ModuleContext, deps: ControlDeps): void {
   m.hook(`iq/set/${NS_CONTROL}`, async (iq) => {
     const set = iq.elements[0]!;
     if (set.name !== 'set') throw new StanzaError('bad-request', `<${set.name}/> is not a XEP-0325 request here: send <set/> (or <getForm/> in an iq get)`, { type: 'modify' });
+    let d: Decision;
     try {
-      await applySet(iq.attrs.from ?? '', set);
+      d = await applySet(iq.attrs.from ?? '', set);
     } catch (e) {
       if (e instanceof SetFailure) return failureReply(iq, e);
       throw e;
     }
-    return x('setResponse', { xmlns: NS_CONTROL, responseCode: 'OK' });
+    // XEP-0324: a partial grant is returned to the caller, "so it can act on the information".
+    return x('setResponse', { xmlns: NS_CONTROL, responseCode: 'OK' },
+      ...(d.nodes ?? []).map((n) => x('node', { nodeId: n })), ...(d.fields ?? []).map((f) => x('parameter', { name: f })));
   });
 
-  m.hook(`iq/get/${NS_CONTROL}`, (iq) => {
+  m.hook(`iq/get/${NS_CONTROL}`, async (iq) => {
     const el = iq.elements[0]!;
     if (el.name !== 'getForm') throw new StanzaError('bad-request', `<${el.name}/> is not a XEP-0325 query: send <getForm/>`, { type: 'modify' });
-    if (!deps.access.decide(iq.attrs.from ?? '', 'control').allowed) {
+    if (!(await deps.access.check(iq.attrs.from ?? '', 'control', { question: 'control' })).allowed) {
       throw new StanzaError('forbidden', 'the control form needs the control right: ask one of its owners', { type: 'cancel' });
     }
     const nodes = el.getChildren('node', NS_CONTROL).map((n) => n.attrs.nodeId ?? '');

@@ -12,6 +12,7 @@
 // with no fields (the history store is separate work).
 import type { DriverHost } from '../../drivers/host';
 import type { Reading, ThingSpec } from '../../drivers/types';
+import type { Decision } from '../access';
 import type { Access } from '../access-store';
 import type { ModuleContext } from '../module';
 import { StanzaError, iqResult } from '../session/stanza';
@@ -25,7 +26,7 @@ export { NS_SENSORDATA };
 
 export interface SensorDataDeps {
   drivers: Pick<DriverHost, 'readThing'>;
-  access: Pick<Access, 'decide'>;
+  access: Pick<Access, 'decide' | 'check'>;
   things(): ThingSpec[];
   latest(): Reading[];
   now(): number;
@@ -133,15 +134,35 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
   const run = (s: Running, r: ReadoutRequest, things: ThingSpec[]): Promise<void> =>
     collect(r, things).then((p) => deliver(s, r, things, p), (e: Error) => deliver(s, r, things, e));
 
-  const onReq = (iq: Element, req: Element): Element | Promise<true> => {
+  const forbidden = () => new StanzaError('forbidden', 'reading this device needs the read right: ask one of its owners', { type: 'cancel' });
+
+  /** XEP-0324 'Device Read-out': the provisioning server is asked what the req is about (canRead)
+   *  and the readout goes on narrowed to the nodes and fields it grants. */
+  const delegatedReq = async (iq: Element, req: Element): Promise<Element | true> => {
+    const from = iq.attrs.from ?? '';
+    const r = parseReq(req, limits);
+    if (r instanceof StanzaError) return rejection(iq, r, req.attrs.seqnr);
+    const g = await deps.access.check(from, 'read', { question: 'read', nodes: r.nodes, fields: r.fields, kinds: [...r.kinds] });
+    if (!g.allowed) return rejection(iq, forbidden(), r.seqnr);
+    return onReq(iq, req, g);
+  };
+
+  const onReq = (iq: Element, req: Element, grant?: Decision): Element | Promise<Element | true> => {
     const from = iq.attrs.from ?? '';
     const seq = req.attrs.seqnr;
     // XEP-0323 'Read-out rejected': forbidden before anything else is looked at.
-    if (!deps.access.decide(from, 'read').allowed) {
-      return rejection(iq, new StanzaError('forbidden', 'reading this device needs the read right: ask one of its owners', { type: 'cancel' }), seq);
-    }
+    const d = grant ?? deps.access.decide(from, 'read');
+    if (d.delegate) return delegatedReq(iq, req);
+    if (!d.allowed) return rejection(iq, forbidden(), seq);
     const r = parseReq(req, limits);
     if (r instanceof StanzaError) return rejection(iq, r, seq);
+    if (d.nodes || d.fields) {
+      // XEP-0324 'Restricting nodes/fields during read-out': only what was granted (and exists).
+      const known = deps.things();
+      if (d.nodes) r.nodes = d.nodes.filter((n) => known.some((t) => t.id === n));
+      if (d.fields) r.fields = d.fields.filter((f) => known.some((t) => (!r.nodes.length || r.nodes.includes(t.id)) && t.fields.some((tf) => tf.name === f)));
+      if ((d.nodes && !r.nodes.length) || (d.fields && !r.fields.length)) return rejection(iq, forbidden(), r.seqnr);
+    }
     const things = selectThings(r, deps.things());
     if (things instanceof StanzaError) return rejection(iq, things, r.seqnr);
     const k = keyOf(from, r.seqnr);

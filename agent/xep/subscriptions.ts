@@ -174,6 +174,15 @@ export function install(m: ModuleContext, o: SubscriptionOptions): void {
       log.info('subscription approved', { jid, role: d.role });
       return approve(jid);
     }
+    // XEP-0324 'Friendships': the provisioning server decides (isFriend); unreachable = refused.
+    if (d.delegate) {
+      void access.check(jid, 'read', { question: 'friend' }).then((g) => {
+        if (!g.allowed) return refuse(jid, 'refused by the provisioning server');
+        log.info('subscription approved by the provisioning server', { jid });
+        approve(jid);
+      });
+      return;
+    }
     const explicitlyDenied = access.list().some((e) => e.source === 'denied' && e.jid === jid);
     if (access.policy.strangers === 'ask_owners' && !explicitlyDenied) return void askOwners(jid);
     refuse(jid, explicitlyDenied ? 'denied by an owner' : 'not on the access lists');
@@ -246,10 +255,16 @@ export function install(m: ModuleContext, o: SubscriptionOptions): void {
     // Whoever follows us but may no longer read (the config changed, an owner revoked while we
     // were away) loses the subscription.
     for (const it of items) {
-      if (theyFollow(it) && !access.decide(it.jid, 'read').allowed) {
+      if (!theyFollow(it)) continue;
+      const d = access.decide(it.jid, 'read');
+      if (d.allowed) continue;
+      const withdraw = () => {
         log.info('subscription withdrawn: no longer allowed to read', { jid: it.jid });
         m.send(presence(it.jid, 'unsubscribed'));
-      }
+      };
+      // A friend of the provisioning server's making is asked about again (isFriend), not dropped.
+      if (d.delegate) void access.check(it.jid, 'read', { question: 'friend' }).then((g) => { if (!g.allowed && !g.unanswered) withdraw(); });
+      else withdraw();
     }
   };
   m.onSession((info) => void onSession(info));
