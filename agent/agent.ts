@@ -16,6 +16,10 @@ import { ModuleHost } from './module';
 import { MODULES, type AgentDeps, type AgentEvents, type AgentModule } from './modules';
 import { packageVersion } from './xep/basic';
 import { Disco } from './xep/disco';
+import { ApiDriver } from '../drivers/api';
+import { ApiService } from './api/service';
+import { ApiSocketServer } from './api/socket';
+import { daemonSocketPath } from './api/paths';
 
 export function clientOptionsFromConfig(config: Config, creds: ResolvedCredentials, log: Logger): ClientOptions {
   const s = config.session;
@@ -69,6 +73,8 @@ export interface AgentOptions {
   modules?: readonly AgentModule[];
   /** The clock modules use (tests inject one). */
   now?: () => number;
+  /** Serve the local API socket when config.api.enabled (default true); false: in-process attach only. */
+  apiSocket?: boolean;
 }
 
 export class Agent {
@@ -83,16 +89,25 @@ export class Agent {
   readonly events = new EventEmitter<AgentEvents>();
   readonly modules: ModuleHost;
   private thingIndex = new Map<string, ThingSpec>();
+  /** Things declared by local API clients (driver kind `api`). */
+  readonly flows: ApiDriver;
+  /** The local API (agent/api/PROTOCOL.md): `api.attach(send)` serves one client in-process. */
+  readonly api: ApiService;
+  private apiSocket?: ApiSocketServer;
+  private startedAt = Date.now();
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.log ?? silentLogger;
     this.client = new XmppClient({ ...clientOptionsFromConfig(o.config, o.credentials, this.log), ...o.client });
+    this.flows = new ApiDriver({ stateDir: dirname(o.config.outbox.dir) });
     this.drivers = new DriverHost({
-      drivers: o.drivers,
+      drivers: [...o.drivers, this.flows],
       log: this.log.child({ component: 'drivers' }),
       onReading: (r, driverId) => {
         o.onReading?.(r);
-        void this.pipeline?.offer(r);
+        const accepted = this.pipeline?.offer(r);
+        // thing.publish answers once its reading is in the outbox.
+        if (driverId === this.flows.id) this.flows.lastAccepted = accepted;
         this.emit('reading', r, driverId);
       },
       // DriverHost logs each fault itself; here it only reaches the modules.
@@ -107,6 +122,27 @@ export class Agent {
     });
     const now = o.now ?? Date.now;
     const stateDir = dirname(o.config.outbox.dir);
+    const apiConfig = o.config.api ?? { role: 'owner', queue: 1000, maxSubscriptions: 10_000 };
+    this.api = new ApiService({
+      drivers: this.drivers,
+      flows: this.flows,
+      events: this.events,
+      role: apiConfig.role,
+      queue: apiConfig.queue,
+      maxSubscriptions: apiConfig.maxSubscriptions,
+      log: this.log.child({ component: 'api' }),
+      now,
+      status: () => ({
+        jid: this.client.bare,
+        resource: o.config.account.resource,
+        state: this.client.state,
+        online: this.client.state === 'online',
+        sm: this.client.info?.sm,
+        tls: this.client.info ? `${this.client.info.tls.version} ${this.client.info.tls.cipher}` : undefined,
+        startedAt: this.startedAt,
+        queued: this.outbox?.pending ?? 0,
+      }),
+    });
     this.access = new AccessStore({
       policy: o.config.access,
       self: this.client.bare,
@@ -127,6 +163,7 @@ export class Agent {
       latest: () => this.drivers.latestReadings(),
       things: () => this.drivers.things(),
       now,
+      api: this.api,
     };
     this.modules = new ModuleHost(this.client, this.disco, this.log);
     try {
@@ -155,9 +192,27 @@ export class Agent {
     return t;
   }
 
+  /** Where the local API socket listens, while it does. */
+  get apiSocketPath(): string | undefined {
+    return this.apiSocket?.path;
+  }
+
   /** Opens the outbox, starts the session (reconnecting for ever) and the drivers. */
   async start(): Promise<void> {
     const cfg = this.o.config;
+    this.startedAt = Date.now();
+    // The socket first: a second daemon on the same config stops here, before touching the outbox.
+    if (cfg.api?.enabled && this.o.apiSocket !== false) {
+      const socket = new ApiSocketServer(this.api, {
+        path: daemonSocketPath(cfg),
+        mode: cfg.api.mode,
+        group: cfg.api.group,
+        maxLineBytes: cfg.api.maxLineBytes,
+        log: this.log.child({ component: 'api' }),
+      });
+      await socket.listen();
+      this.apiSocket = socket;
+    }
     this.outbox = await Outbox.open({
       dir: cfg.outbox.dir,
       maxBytes: cfg.outbox.maxBytes,
@@ -187,6 +242,8 @@ export class Agent {
 
   /** Stops the drivers, writes what is pending to disk, ends the session politely. */
   async stop(): Promise<void> {
+    await this.apiSocket?.close();
+    this.apiSocket = undefined;
     await this.drivers.stop();
     this.pipeline?.stop();
     await this.outbox?.flush();

@@ -26,6 +26,17 @@ export { DriverHost } from '../drivers/host';
 export type { DriverFault, DriverHostOptions } from '../drivers/host';
 export { createDriver, DRIVER_KINDS } from '../drivers';
 
+// The local API (agent/api/PROTOCOL.md): `agent.api.attach(send)` serves one client in-process
+// (the Node-RED palette's account mode), the socket server serves the same service to others.
+export { ApiService, ApiClient, toRpcError } from './api/service';
+export type { ApiConnection, ApiServiceOptions, ApiStatusSource, Send, Subscription } from './api/service';
+export { ApiSocketServer, LineSplitter } from './api/socket';
+export { RPC, RpcError } from './api/jsonrpc';
+export { daemonSocketPath, clientSocketCandidates } from './api/paths';
+export { ApiDriver, checkThingSpec } from '../drivers/api';
+export type { ThingHolder } from '../drivers/api';
+export type { ApiConfig, ApiRole } from './api/schema';
+
 // Who may do what.
 export { decide, roleOf, roleMay, bareOf, inList } from './access';
 export type { AccessPolicy, Action, Decision, Grants, Role } from './access';
