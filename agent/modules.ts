@@ -15,6 +15,8 @@ import * as concentrator from './xep/concentrator';
 import * as control from './xep/control';
 import * as discovery from './xep/discovery';
 import * as provisioning from './xep/provisioning';
+import * as discovery from './xep/discovery';
+import * as provisioning from './xep/provisioning';
 import * as sensordata from './xep/sensordata';
 import * as alerts from './xep/alerts';
 import * as api from './api/module';
@@ -73,6 +75,7 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'basics', install: (m, d) => basic.install(m, { software: d.software, now: d.now }) },
   { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence, sources: { latest: d.latest, things: d.things, events: d.events }, now: d.now }) },
   { name: 'provisioning', install: (m, d) => { if (d.config.provisioning) provisioning.install(m, { config: d.config.provisioning, access: d.access }); } },
+  { name: 'provisioning', install: (m, d) => { if (d.config.provisioning) provisioning.install(m, { config: d.config.provisioning, access: d.access }); } },
   { name: 'subscriptions', install: (m, d) => subscriptions.install(m, { access: d.access, now: d.now }) },
   { name: 'commands', install: (m, d) => { commands.install(m, d); } },
   { name: 'chat', install: (m, d) => chat.install(m, d) },
@@ -80,6 +83,7 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'control', install: (m, d) => control.install(m, d) },
   { name: 'concentrator', install: (m, d) => concentrator.install(m, d) },
   { name: 'alerts', install: (m, d) => { alerts.install(m, { ...d, config: d.config.alerts }); } },
+  { name: 'discovery', install: (m, d) => { if (d.config.discovery) discovery.install(m, { config: d.config.discovery, access: d.access, stateDir: d.stateDir }); } },
   { name: 'discovery', install: (m, d) => { if (d.config.discovery) discovery.install(m, { config: d.config.discovery, access: d.access, stateDir: d.stateDir }); } },
   { name: 'api', install: (m, d) => api.install(m, d) },
 ];
