@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { s, Schema, CheckContext, Path, INVALID, Invalid, error, warn, describe } from './schema';
 import { alertsSchema, checkAlertFields } from '../alerts/schema';
+import { historySchema } from '../history/schema';
 import { driverEntry } from './drivers-schema';
 import { accessSchema } from './access-schema';
 import { apiSchema } from '../api/schema';
@@ -221,6 +222,7 @@ const configObject = s.object<RawConfig>({
   presence,
   alerts: alertsSchema,
   outbox,
+  history: historySchema,
   pubsub,
   publish,
   drivers: s.array(driverEntry).unique('id').default(() => []),

@@ -16,6 +16,10 @@ export type { AlertRule } from '../alerts/rules';
 export type { AlertsConfig } from '../alerts/schema';
 import type { AlertsConfig } from '../alerts/schema';
 
+// The `history:` section (agent/history/): one definition.
+export type { HistoryConfig } from '../history/schema';
+import type { HistoryConfig } from '../history/schema';
+
 // The local API socket (agent/api/): one definition.
 export type { ApiConfig, ApiRole } from '../api/schema';
 import type { ApiConfig } from '../api/schema';
@@ -164,6 +168,8 @@ export interface Config {
   presence: PresenceConfig;
   alerts: AlertsConfig;
   outbox: OutboxConfig;
+  /** The device's own history store, beside the outbox. */
+  history: HistoryConfig;
   pubsub: PubsubConfig;
   publish: PublishDefaults;
   drivers: DriverConfig[];
