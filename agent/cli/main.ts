@@ -144,6 +144,7 @@ async function run(args: ParsedArgs, io: Io): Promise<number> {
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), env: process.env }): Promise<number> {
   // `xiota bridge ...` (firmware-bridge/host/cli.ts) has its own arguments; loaded only here.
   if (argv[0] === 'bridge') return (require('../../firmware-bridge/host/cli') as typeof import('../../firmware-bridge/host/cli')).bridgeMain(argv.slice(1), io);
+  if (argv[0] === 'claim') return (require('./claim') as typeof import('./claim')).claimMain(argv.slice(1), io);
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);

@@ -41,6 +41,7 @@ Commands:
   read         sample every driver once and print the readings
   run          run the agent (what the systemd unit starts)
   bridge pair ID  pair a microcontroller board for the bridge driver (xiota bridge --help)
+  claim        print the iotdisco: URI and QR code to claim the device in a Thing Registry (XEP-0347)
   help         show this text
   version      print the version
 
