@@ -41,9 +41,9 @@ test('bad values are errors at their line, with what to write instead', () => {
   assert.match(text, `${file}:6:21: history.retention.raw: expected a number of seconds, got "often"`);
   assert.match(text, /c\d+\.yaml:6:\d+: history\.retention\.week: unknown key "week"/);
   assert.match(text, /c\d+\.yaml:7:\d+: history\.rollups\[1\]: expected one of minute, hour, day, got "hourly" \(did you mean "hour"\?\)/);
-  const t2 = load('history:\n  retention: [1d]\n  rollups: [hour, hour]\n').r.errors.map((e) => `${e.line}: ${e.path}: ${e.message}`).join('\n');
-  assert.match(t2, /5: history.retention: expected a duration like 30d, or a mapping/);
-  assert.match(t2, /6: history.rollups\[1\]: "hour" is listed twice/);
+  const lines = (yaml: string) => load(yaml).r.errors.map((e) => `${e.line}: ${e.path}: ${e.message}`).join('\n');
+  assert.match(lines('history:\n  retention: [1d]\n'), /5: history.retention: expected a duration like 30d, or a mapping/);
+  assert.match(lines('history:\n  rollups: [hour, hour]\n'), /5: history.rollups\[1\]: "hour" is listed twice/);
 });
 
 test('harmless numbers are corrected with a warning: a raw retention shorter than two minutes, max_bytes below 1 MiB', () => {
