@@ -71,7 +71,7 @@ export function subscribeRefusal(service: string, node: string, me: string, err:
   let advice: string;
   if (ps === 'presence-subscription-required' || ps === 'not-in-roster-group' || ((cond === 'forbidden' || cond === 'not-authorized') && service.includes('@'))) {
     // XEP-0060 6.1.3.2 / XEP-0163 4: PEP's default access model is "presence".
-    advice = `the node's access model needs a presence subscription: have ${me} send ${service} a presence subscription request and ${service} approve it (a xiota device approves accounts listed in its access.readers), then watch again`;
+    advice = `the node's access model needs a presence subscription: have ${me} send ${service} a presence subscription request and ${service} approve it (a xiota device approves its readers, controllers and owners), then watch again`;
   } else if (ps === 'closed-node' || cond === 'not-allowed') {
     advice = `the node is on a whitelist: ask the owner of ${service} to allow ${me}`;
   } else if (cond === 'item-not-found') {
