@@ -96,6 +96,14 @@ async function check(args: ParsedArgs, io: Io): Promise<number> {
 
 async function read(args: ParsedArgs, io: Io): Promise<number> {
   const config = load(args, io);
+  // A daemon running on this config owns the drivers (a serial port is its): ask it instead.
+  const { daemonRead } = require('./api') as typeof import('./api');
+  const fromDaemon = await daemonRead(io, { config: args.configPath });
+  if (fromDaemon) {
+    const { formatReadings } = require('./table') as typeof import('./table');
+    io.out(args.flags.json ? JSON.stringify(fromDaemon.readings, null, 2) : formatReadings(fromDaemon.readings, fromDaemon.things));
+    return 0;
+  }
   const { buildDrivers, DriverHost } = stack();
   const { drivers, errors } = buildDrivers(config);
   for (const e of errors) io.err(`error: ${e}`);
@@ -144,6 +152,10 @@ async function run(args: ParsedArgs, io: Io): Promise<number> {
 export async function main(argv: string[], io: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n'), env: process.env }): Promise<number> {
   // `xiota bridge ...` (firmware-bridge/host/cli.ts) has its own arguments; loaded only here.
   if (argv[0] === 'bridge') return (require('../../firmware-bridge/host/cli') as typeof import('../../firmware-bridge/host/cli')).bridgeMain(argv.slice(1), io);
+  // `status`, `set`, `read --follow`: clients of the running daemon's local API (agent/cli/api.ts).
+  if (argv[0] === 'status' || argv[0] === 'set' || (argv[0] === 'read' && argv.some((a) => a === '--follow' || a === '-f' || a.startsWith('--socket')))) {
+    return (require('./api') as typeof import('./api')).apiMain(argv, io);
+  }
   if (argv[0] === 'claim') return (require('./claim') as typeof import('./claim')).claimMain(argv.slice(1), io);
   let args: ParsedArgs;
   try {

@@ -40,6 +40,9 @@ Commands:
   check        check the config, then connect and log in once
   read         sample every driver once and print the readings
   run          run the agent (what the systemd unit starts)
+  status       the running daemon's session, outbox and drivers (through its local API socket)
+  read --follow [THING[.FIELD]]  readings from the running daemon as they come (Ctrl-C ends)
+  set THING.FIELD VALUE  set a writable field through the running daemon
   bridge pair ID  pair a microcontroller board for the bridge driver (xiota bridge --help)
   claim        print the iotdisco: URI and QR code to claim the device in a Thing Registry (XEP-0347)
   help         show this text
@@ -54,6 +57,7 @@ Options:
       --password-file FILE  file holding the password (account.password_file)
       --log-level LEVEL     debug, info, warn or error (log.level)
       --json                JSON output and JSON log lines (log.format: json)
+      --socket PATH         the daemon's API socket (status, read, set; default: api.socket, /run/xiota/api.sock)
   -h, --help                show this text
   -V, --version             print the version
 
