@@ -99,7 +99,7 @@ test('answers that overtake the iq result count, and a xiota thing\'s end (field
   assert.is(passed.length, 0);
 });
 
-test('slixmpp 1.8.3 device: no <done/>, fields done=true, zone-less local stamps, only automaticReadout flags', async () => {
+test('slixmpp 1.8.3 device: no <done/>, fields done=true, zone-less local stamps, no momentary flag', async () => {
   const { t, remote, msg } = setup();
   const pr = remote.read(DEV, { types: ['all'] });
   const { p, seqnr } = lastReq(t);
