@@ -7,9 +7,9 @@
 // one burst (accepted waits at most the sample deadline; bench/readout.ts shows why).
 // Momentary values are sampled fresh from the driver (DriverHost.readThing) within a deadline;
 // a field the sample does not give in time falls back to the last value known, sent with its
-// true timestamp and warning='true'. The drivers give momentary values only: a readout of
-// other field types (peak, status, computed, identity, historical*) is accepted and answered
-// with no fields (the history store is separate work).
+// true timestamp and warning='true'. Historical values (historical*, from/to) come from the
+// device's own history store (agent/iot/history-readout.ts), after the momentary ones. Peak,
+// status, computed and identity readouts are accepted and answered with no fields.
 import type { DriverHost } from '../../drivers/host';
 import type { Reading, ThingSpec } from '../../drivers/types';
 import type { Decision } from '../access';
@@ -21,6 +21,8 @@ import {
   DEFAULT_READOUT_LIMITS, NS_SENSORDATA, answerPayloads, parseCancel, parseReq, rejection, selectThings,
   type ReadoutLimits, type ReadoutRequest, type ThingReadout,
 } from '../iot/readout';
+import { historicalPayloads, namesHistory, withHistory } from '../iot/history-readout';
+import { historyFor, type HistoryReader } from '../history/index';
 
 export { NS_SENSORDATA };
 
@@ -38,6 +40,17 @@ export interface SensorDataDeps {
   /** How far ahead a scheduled readout (`when`) may be (default 7 days). */
   maxAheadMs?: number;
   limits?: ReadoutLimits;
+  /** Where historical values come from: this store, else the agent's (by its state directory). */
+  history?: HistoryReader;
+  stateDir?: string;
+  /** Most historical values one readout returns (default 10,000). */
+  maxHistoricalValues?: number;
+}
+
+interface Collected {
+  parts: ThingReadout[];
+  /** Historical `<fields>` messages (agent/iot/history-readout.ts). */
+  historical: Element[];
 }
 
 interface Running {
@@ -99,7 +112,7 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
   const send = (to: string, payload: Element) => m.send(x('message', { to }, payload));
 
   /** Samples the things (momentary values within the deadline, the last known ones after it). */
-  const collect = async (r: ReadoutRequest, things: ThingSpec[]): Promise<ThingReadout[]> => {
+  const sample = async (r: ReadoutRequest, things: ThingSpec[]): Promise<ThingReadout[]> => {
     if (!r.kinds.has('momentary')) return [];
     const latest = new Map(deps.latest().map((l) => [l.thing, l]));
     return Promise.all(things.map(async (t) => {
@@ -110,12 +123,22 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
     }));
   };
 
+  /** Momentary values and, when the request names history, the stored values' messages. */
+  const collect = async (r: ReadoutRequest, things: ThingSpec[], explicit: boolean): Promise<Collected> => {
+    const history = deps.history ?? (deps.stateDir !== undefined ? historyFor(deps.stateDir) : undefined);
+    const [parts, hist] = await Promise.all([
+      sample(r, things),
+      historicalPayloads(r.seqnr, r, explicit, things, history, { now: deps.now(), maxValues: deps.maxHistoricalValues }),
+    ]);
+    return { parts, historical: hist.messages };
+  };
+
   /** Sends the answer's messages (or a failure) and forgets the readout. */
-  const deliver = (s: Running, r: ReadoutRequest, things: ThingSpec[], parts: ThingReadout[] | Error) => {
+  const deliver = (s: Running, r: ReadoutRequest, things: ThingSpec[], got: Collected | Error) => {
     try {
       if (s.cancelled) return;
-      if (parts instanceof Error) throw parts;
-      const payloads = answerPayloads(s.seqnr, parts, { fields: r.fields, momentary: r.kinds.has('momentary'), now: deps.now() });
+      if (got instanceof Error) throw got;
+      const payloads = withHistory(answerPayloads(s.seqnr, got.parts, { fields: r.fields, momentary: r.kinds.has('momentary'), now: deps.now() }), got.historical);
       // The end (last <fields done='true'> or <failure>, and <done/>) travels in one message:
       // one stanza fewer for the server to write (Prosody keeps Nagle on by default, so a stanza
       // written behind an unacknowledged one waits for the reader's delayed ACK; bench/readout.ts).
@@ -131,8 +154,8 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
     }
   };
 
-  const run = (s: Running, r: ReadoutRequest, things: ThingSpec[]): Promise<void> =>
-    collect(r, things).then((p) => deliver(s, r, things, p), (e: Error) => deliver(s, r, things, e));
+  const run = (s: Running, r: ReadoutRequest, things: ThingSpec[], explicit: boolean): Promise<void> =>
+    collect(r, things, explicit).then((p) => deliver(s, r, things, p), (e: Error) => deliver(s, r, things, e));
 
   const forbidden = () => new StanzaError('forbidden', 'reading this device needs the read right: ask one of its owners', { type: 'cancel' });
 
@@ -156,6 +179,7 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
     if (!d.allowed) return rejection(iq, forbidden(), seq);
     const r = parseReq(req, limits);
     if (r instanceof StanzaError) return rejection(iq, r, seq);
+    const explicit = namesHistory(req);
     if (d.nodes || d.fields) {
       // XEP-0324 'Restricting nodes/fields during read-out': only what was granted (and exists).
       const known = deps.things();
@@ -185,7 +209,7 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
         s.clear = undefined;
         if (s.cancelled) return;
         send(from, x('started', { xmlns: NS_SENSORDATA, seqnr: r.seqnr }));
-        void run(s, r, things);
+        void run(s, r, things, explicit);
       });
       return x('accepted', { xmlns: NS_SENSORDATA, seqnr: r.seqnr, queued: 'true' });
     }
@@ -193,8 +217,8 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
     // a server that keeps Nagle on (Prosody does) holds a stanza written apart behind the
     // reader's delayed ACK (bench/readout.ts).
     return (async (): Promise<true> => {
-      let parts: ThingReadout[] | Error;
-      try { parts = await collect(r, things); } catch (e) { parts = e as Error; }
+      let parts: Collected | Error;
+      try { parts = await collect(r, things, explicit); } catch (e) { parts = e as Error; }
       m.send(iqResult(iq, x('accepted', { xmlns: NS_SENSORDATA, seqnr: r.seqnr })));
       deliver(s, r, things, parts);
       return true;
