@@ -1,0 +1,165 @@
+// XEP-0347 discovery, thing side, without a socket: the XEP's own example stanzas (literal XML)
+// for registration and what the registry says; the claim string of the XEP, the iotdisco: URI;
+// then the module over a real Router with the real AccessStore and a state directory: register,
+// claimed (the owner is in access.json), KEY emptied, disowned (new KEY, registered again),
+// removed, a claim from someone else refused; the config's tag rules.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AccessStore } from '../../agent/access-store';
+import { configFromObject } from '../../agent/config';
+import {
+  claimString, iotDiscoUri, metaTags, parseIotDiscoUri, parseRegistryPush, readDiscoveryState, registerElement, updateElement, type MetaTag,
+} from '../../agent/iot/discovery-meta';
+import { install } from '../../agent/xep/discovery';
+import { Element } from '../../agent/xml/element';
+import { parseXml } from '../pubsub/xml';
+import { waitFor } from '../session/_helpers';
+import { testContext } from './_context';
+
+function norm(el: Element): string {
+  const attrs = Object.entries(el.attrs).sort(([a], [b]) => a.localeCompare(b));
+  const copy = new Element(el.name, el.xmlns, Object.fromEntries(attrs));
+  for (const c of el.children) if (typeof c !== 'string') copy.children.push(parseXml(norm(c)));
+  return copy.toString();
+}
+
+const SPEC_TAGS: MetaTag[] = [
+  { name: 'SN', value: '394872348732948723' }, { name: 'MAN', value: 'www.ktc.se' }, { name: 'MODEL', value: 'IMC' },
+  { name: 'V', value: 1.2 }, { name: 'KEY', value: '4857402340298342' },
+];
+
+test('register and update: the shapes of XEP-0347 Register Thing, self-owned, Update Meta Data', () => {
+  assert.is(norm(registerElement(SPEC_TAGS, false)), norm(parseXml(`
+      <register xmlns='urn:xmpp:iot:discovery'>
+          <str name='SN' value='394872348732948723'/>
+          <str name='MAN' value='www.ktc.se'/>
+          <str name='MODEL' value='IMC'/>
+          <num name='V' value='1.2'/>
+          <str name='KEY' value='4857402340298342'/>
+      </register>`)));
+  assert.is(registerElement(SPEC_TAGS, true).attrs.selfOwned, 'true');
+  assert.is(norm(updateElement([{ name: 'KEY', value: '' }, { name: 'CLASS', value: 'PLC' }, { name: 'LON', value: -71.519722 }, { name: 'LAT', value: -33.008055 }])), norm(parseXml(`
+      <update xmlns='urn:xmpp:iot:discovery'>
+          <str name='KEY' value=''/>
+          <str name='CLASS' value='PLC'/>
+          <num name='LON' value='-71.519722'/>
+          <num name='LAT' value='-33.008055'/>
+      </update>`)));
+});
+
+test('claim string: exactly the XEP\'s example; the iotdisco: URI reads back', () => {
+  assert.is(claimString(SPEC_TAGS), 'IoTDisco;SN:394872348732948723;MAN:www.ktc.se;MODEL:IMC;#V:1.2;KEY:4857402340298342');
+  // XEP-0347: ';' and '\' in values are escaped with '\'
+  assert.is(claimString([{ name: 'NAME', value: 'a;b\\c' }]), 'IoTDisco;NAME:a\\;b\\\\c');
+  const uri = iotDiscoUri(SPEC_TAGS, 'discovery.example.org');
+  assert.is(uri, 'iotdisco:SN=394872348732948723;MAN=www.ktc.se;MODEL=IMC;#V=1.2;KEY=4857402340298342;R=discovery.example.org');
+  const back = parseIotDiscoUri(iotDiscoUri([{ name: 'NAME', value: 'a;b=c d' }, ...SPEC_TAGS]));
+  assert.equal(back.tags, [{ name: 'NAME', value: 'a;b=c d' }, ...SPEC_TAGS]);
+});
+
+test('what the registry says: claimed (public unless public=false), removed, disowned', () => {
+  assert.equal(parseRegistryPush(parseXml(`<claimed xmlns='urn:xmpp:iot:discovery' jid='owner@example.org'/>`)), { kind: 'claimed', owner: 'owner@example.org', public: true });
+  assert.equal(parseRegistryPush(parseXml(`<claimed xmlns='urn:xmpp:iot:discovery' jid='owner@example.org' public='false'/>`)), { kind: 'claimed', owner: 'owner@example.org', public: false });
+  assert.equal(parseRegistryPush(parseXml(`<removed xmlns='urn:xmpp:iot:discovery'/>`)), { kind: 'removed' });
+  assert.equal(parseRegistryPush(parseXml(`<disowned xmlns='urn:xmpp:iot:discovery'/>`)), { kind: 'disowned' });
+  assert.is(parseRegistryPush(parseXml(`<claimed xmlns='urn:xmpp:iot:discovery' jid='not a jid'/>`)), undefined);
+  assert.is(parseRegistryPush(parseXml(`<claimed xmlns='urn:other' jid='owner@example.org'/>`)), undefined);
+});
+
+test('the module: register, claimed -> owner (persisted) and KEY emptied, disowned -> new KEY and registered again, removed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-disco-'));
+  const t = testContext('thing@example.org');
+  try {
+    const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' }, self: 'thing@example.org', dir });
+    const d = install(t.ctx, { config: { registry: 'discovery.example.org', selfOwned: false, tags: { SN: '394872348732948723', MAN: 'www.ktc.se', MODEL: 'IMC', V: 1.2 } }, access, stateDir: dir });
+    const key = d.state().key;
+    assert.match(key, /^[0-9a-f]{32}$/);
+    t.online();
+    await waitFor('register', () => t.iqs.length === 1);
+    const reg = t.iqs.shift()!;
+    assert.is(reg.req.attrs.to, 'discovery.example.org');
+    assert.is(reg.req.attrs.type, 'set');
+    assert.is(norm(reg.req.elements[0]!), norm(registerElement(metaTags({ SN: '394872348732948723', MAN: 'www.ktc.se', MODEL: 'IMC', V: 1.2 }, key), false)));
+    reg.resolve(parseXml(`<iq type='result' from='discovery.example.org' to='thing@example.org/imc' id='1'/>`));
+    await d.settled();
+    assert.is(d.state().state, 'registered');
+
+    // a claim from someone else than the registry: refused, nothing changes
+    await t.router.dispatch(parseXml(`<iq type='set' from='mallory@example.org/x' to='thing@example.org/imc' id='99'><claimed xmlns='urn:xmpp:iot:discovery' jid='mallory@example.org'/></iq>`));
+    assert.is(t.sent.find((s) => s.attrs.id === '99')?.attrs.type, 'error');
+    assert.is(access.roleOf('mallory@example.org'), 'stranger');
+
+    // XEP-0347 'Ownership claimed'
+    await t.router.dispatch(parseXml(`<iq type='set' from='discovery.example.org' to='thing@example.org/imc' id='5'><claimed xmlns='urn:xmpp:iot:discovery' jid='owner@example.org'/></iq>`));
+    const ack = t.sent.find((s) => s.attrs.id === '5')!;
+    assert.is(norm(ack), norm(parseXml(`<iq type='result' to='discovery.example.org' id='5'/>`)));
+    assert.is(access.roleOf('owner@example.org/phone'), 'owner');
+    assert.ok(access.decide('owner@example.org', 'control').allowed);
+    assert.ok(access.ownerJids().includes('owner@example.org'));
+    assert.equal(JSON.parse(readFileSync(join(dir, 'access.json'), 'utf8')).owners, ['owner@example.org']);
+    assert.ok(t.sent.some((s) => s.name === 'presence' && s.attrs.to === 'owner@example.org' && s.attrs.type === 'subscribed'));
+    assert.equal(readDiscoveryState(dir)?.state, 'claimed');
+    // public claim: the KEY is emptied in the registry (XEP-0347 'KEY tag')
+    t.advance(1);
+    await waitFor('update', () => t.iqs.length === 1);
+    const upd = t.iqs.shift()!;
+    assert.is(upd.req.elements[0]!.name, 'update');
+    assert.is(upd.req.elements[0]!.getChildren('str').find((e) => e.attrs.name === 'KEY')?.attrs.value, '');
+    upd.resolve(parseXml(`<iq type='result' from='discovery.example.org' id='8'/>`));
+    await d.settled();
+    assert.is(readDiscoveryState(dir)?.keyCleared, true);
+
+    // a restart: the owner is still an owner (access.json)
+    const again = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' }, dir });
+    await again.load();
+    assert.is(again.roleOf('owner@example.org'), 'owner');
+
+    // XEP-0347 'Thing disowned in registry by owner'
+    await t.router.dispatch(parseXml(`<iq type='set' from='discovery.example.org' to='thing@example.org/imc' id='12'><disowned xmlns='urn:xmpp:iot:discovery'/></iq>`));
+    assert.is(t.sent.find((s) => s.attrs.id === '12')?.attrs.type, 'result');
+    assert.is(access.roleOf('owner@example.org'), 'stranger');
+    assert.ok(t.sent.some((s) => s.name === 'presence' && s.attrs.to === 'owner@example.org' && s.attrs.type === 'unsubscribed'));
+    const newKey = d.state().key;
+    assert.is.not(newKey, key);
+    t.advance(1);
+    await waitFor('register again', () => t.iqs.length === 1);
+    const reg2 = t.iqs.shift()!;
+    assert.is(reg2.req.elements[0]!.name, 'register');
+    assert.is(reg2.req.elements[0]!.getChildren('str').find((e) => e.attrs.name === 'KEY')?.attrs.value, newKey);
+    // XEP-0347 'Registration response when already claimed': the owner comes with the answer
+    reg2.resolve(parseXml(`<iq type='result' from='discovery.example.org' id='1'><claimed xmlns='urn:xmpp:iot:discovery' jid='second@example.org' public='false'/></iq>`));
+    await d.settled();
+    assert.is(access.roleOf('second@example.org'), 'owner');
+    assert.is(d.state().public, false);
+
+    // XEP-0347 'Thing removed from registry by owner'
+    await t.router.dispatch(parseXml(`<iq type='set' from='discovery.example.org' id='7'><removed xmlns='urn:xmpp:iot:discovery'/></iq>`));
+    assert.is(t.sent.find((s) => s.attrs.id === '7')?.attrs.type, 'result');
+    assert.is(d.state().state, 'removed');
+    t.online(); // a new session: a removed thing sends nothing more
+    await d.settled();
+    assert.is(t.iqs.length, 0);
+  } finally {
+    t.unload();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('config: tags per XEP-0347 Meta Tags; KEY is the device\'s; a JID registry is refused', () => {
+  const base = { account: { jid: 'dev@example.org', password: 'x' } };
+  const ok = configFromObject({ ...base, discovery: { tags: { MAN: 'example.com', V: 1.2, Floor: 3 } } });
+  assert.equal(ok.errors, []);
+  assert.equal(ok.config!.discovery, { registry: 'auto', selfOwned: false, tags: { MAN: 'example.com', V: 1.2, Floor: 3 } });
+  const msgs = (o: unknown) => configFromObject({ ...base, discovery: o }).errors.map((e) => `${e.path}: ${e.message}`).join('\n');
+  assert.match(msgs({ tags: { KEY: 'x' } }), /KEY is made by the device/);
+  assert.match(msgs({ tags: { V: '1.2' } }), /V is a numeric tag/);
+  assert.match(msgs({ tags: { SN: 42 } }), /SN is a string tag/);
+  assert.match(msgs({ tags: { 'a b': 'x' } }), /white space/);
+  assert.match(msgs({ tags: { NAME: 'x'.repeat(129) } }), /at most 128/);
+  assert.match(msgs({ registry: 'registry@example.org' }), /is a JID/);
+});
+
+test.run();
