@@ -1,7 +1,8 @@
-// Two real xiota agents on a real Prosody 0.12: the gateway `gw` reads (XEP-0323), sets
+// Two real xiota agents on each server of the matrix (XIOTA_SERVER): the gateway `gw` reads (XEP-0323), sets
 // (XEP-0325) and watches (PubSub, the thing's PEP node) the device `dev` through the Remote of
 // its one session; a stranger `eve` is refused. The watch survives a new session after the
-// server lost the subscription (the new session subscribes again).
+// server lost the subscription (the new session subscribes again). A node of the server's
+// PubSub service is watched too.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
@@ -9,13 +10,15 @@ import { isXiotaError } from '../../agent/errors';
 import { RemoteError, type RemoteItem } from '../../agent/iot/remote';
 import type { XmppClient } from '../../agent/session/client';
 import { x } from '../../agent/xml/element';
-import { unsubscribeIq } from '../../agent/xep/pubsub';
+import { createNodeIq, publishIq, unsubscribeIq } from '../../agent/xep/pubsub';
+import { parseXml } from '../pubsub/xml';
 import { createSimulatedDriver } from '../../drivers/simulated';
-import { startServer, type XmppServer } from '../../scripts/servers';
+import { serverUnderTest, startServer, type XmppServer } from '../../scripts/servers';
 import { waitFor } from '../session/_helpers';
 import { rejection, retry, sleep, startAgent, startBareRemote, type AgentWithRemote } from './_remote';
 
-const t = suite('IoT client: a xiota agent reads, sets and watches another (Prosody 0.12)');
+const label = serverUnderTest();
+const t = suite(`IoT client: a xiota agent reads, sets and watches another on ${label}`);
 let srv: XmppServer;
 let dev: AgentWithRemote; // the thing
 let gw: AgentWithRemote; // the gateway that drives it
@@ -27,7 +30,7 @@ const items: RemoteItem[] = [];
 let unwatch: (() => Promise<void>) | undefined;
 
 t.before(async () => {
-  srv = await startServer('prosody-0.12', { users: [{ user: 'dev', password: 'devpass' }, { user: 'gw', password: 'gwpass' }, { user: 'eve', password: 'evepass' }] });
+  srv = await startServer(label, { users: [{ user: 'dev', password: 'devpass' }, { user: 'gw', password: 'gwpass' }, { user: 'eve', password: 'evepass' }, { user: 'admin', password: 'adminpass' }] });
   const driver = createSimulatedDriver('sim', {
     seed: 1, pollIntervalMs: 600_000,
     things: [{ id: 'greenhouse', name: 'Greenhouse', fields: [
@@ -153,6 +156,34 @@ t('watch survives a new session after the server lost the subscription: it subsc
   await gw.remote.set(DEV, { field: 'label', value: 'after unwatch' });
   await sleep(1000);
   assert.is(items.length, after, 'nothing after unwatch');
+});
+
+t('watch a node of the PubSub service: XEP-0323 items and other payloads, each to every watcher', async () => {
+  const service = `pubsub.${srv.host}`;
+  const admin = await startBareRemote(srv, 'admin', 'adminpass', 'admin');
+  try {
+    await admin.client.iq(createNodeIq(service, 'weather', { accessModel: 'open' }));
+    const a: RemoteItem[] = [];
+    const b: RemoteItem[] = [];
+    const ua = await gw.remote.watch(service, 'weather', (i) => a.push(i));
+    const ub = await gw.remote.watch(service, 'weather', (i) => b.push(i));
+    const fields = parseXml(`<fields xmlns='urn:xmpp:iot:sensordata'><node nodeId='roof'><timestamp value='2026-12-02T01:00:00Z'><numeric name='wind' momentary='true' value='7.5' unit='m/s'/></timestamp></node></fields>`);
+    await admin.client.iq(publishIq({ service, node: 'weather', itemId: 'w1', payload: fields }));
+    await admin.client.iq(publishIq({ service, node: 'weather', itemId: 'w2', payload: x('note', { xmlns: 'urn:example:note' }, 'storm') }));
+    await waitFor('both items at both watchers', () => a.length >= 2 && b.length >= 2, 5000);
+    assert.equal(a.map((i) => [i.jid, i.node, i.id]), [[service, 'weather', 'w1'], [service, 'weather', 'w2']]);
+    assert.equal(a[0]!.readings!.map((r) => [r.thing, r.values[0]!.field, r.values[0]!.value, r.values[0]!.unit]), [['roof', 'wind', 7.5, 'm/s']]);
+    assert.is(a[1]!.readings, undefined);
+    assert.is(a[1]!.xml, '<note xmlns="urn:example:note">storm</note>');
+    assert.equal(b.map((i) => i.id), ['w1', 'w2']);
+    await ua();
+    await ub();
+    await admin.client.iq(publishIq({ service, node: 'weather', itemId: 'w3', payload: x('note', { xmlns: 'urn:example:note' }, 'calm') }));
+    await sleep(800);
+    assert.is(a.length + b.length, 4, 'nothing after both unwatched');
+  } finally {
+    await admin.client.stop();
+  }
 });
 
 t.run();
