@@ -1,0 +1,112 @@
+// A real `xiota run` for the palette's runtime tests: its own account on a shared Prosody, a
+// simulated driver from YAML, its local API on a Unix socket in a temp dir. Counts the API
+// connections it has accepted from the outside (`ss -x`), which is what "one connection per
+// config node" is about.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ProsodyServer } from '../../scripts/local-prosody';
+import { removeOnExit, spawnGuarded, tail, type GuardedChild } from '../servers/process';
+import { waitFor } from '../session/_helpers';
+
+const CLI = join(__dirname, '../../agent/cli/main.js');
+
+export interface DaemonOptions {
+  prosody: ProsodyServer;
+  user: string;
+  password: string;
+  resource?: string;
+  /** YAML of the simulated driver's `things:` list, indented by 8 spaces. */
+  thingsYaml: string;
+  /** YAML lines of the access section (indented by 2 spaces). */
+  accessYaml: string;
+  pollS?: number;
+}
+
+export interface Daemon {
+  jid: string;
+  fullJid: string;
+  socket: string;
+  log(): string;
+  /** Connections the daemon accepted on its API socket and has not closed. */
+  apiConnections(): number;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-pal-'));
+  removeOnExit(dir);
+  const socket = join(dir, 'api.sock');
+  const pw = join(dir, 'pw');
+  writeFileSync(pw, o.password + '\n', { mode: 0o600 });
+  const resource = o.resource ?? 'gw';
+  const config = join(dir, 'xiota.yaml');
+  writeFileSync(config, `account:
+  jid: ${o.user}@${o.prosody.host}/${resource}
+  password_file: ${JSON.stringify(pw)}
+server:
+  host: 127.0.0.1
+  port: ${o.prosody.c2sPort}
+tls:
+  ca_file: ${JSON.stringify(o.prosody.caFile)}
+outbox:
+  dir: ${JSON.stringify(join(dir, 'outbox'))}
+  flush_interval_ms: 20
+access:
+${o.accessYaml}
+pubsub:
+  access_model: open
+api:
+  socket: ${JSON.stringify(socket)}
+log:
+  format: text
+drivers:
+  - id: sim
+    kind: simulated
+    poll_interval_s: ${o.pollS ?? 1}
+    options:
+      seed: 5
+      things:
+${o.thingsYaml}
+`, { mode: 0o600 });
+  const logFile = join(dir, 'xiota.log');
+  const proc: GuardedChild = spawnGuarded(process.execPath, [CLI, 'run', '--config', config], logFile, dir);
+  const log = () => readFileSync(logFile, 'utf8');
+  const d: Daemon = {
+    jid: `${o.user}@${o.prosody.host}`,
+    fullJid: `${o.user}@${o.prosody.host}/${resource}`,
+    socket,
+    log,
+    apiConnections: () => unixConnections(socket),
+    stop: () => proc.terminate('SIGTERM', 8000),
+  };
+  try {
+    await waitFor(`xiota run (${o.user}): session online and the API socket listening`, () => {
+      if (!proc.isRunning()) throw new Error(`xiota run exited (code ${proc.child.exitCode}):\n${tail(logFile, 30)}`);
+      return /session online/.test(log()) && listeningOn(socket);
+    }, 20_000, 50);
+  } catch (e) {
+    await d.stop();
+    throw new Error(`${(e as Error).message}\n${tail(logFile, 30)}`);
+  }
+  return d;
+}
+
+function ss(args: string[]): string[] {
+  return execFileSync('ss', ['-H', ...args], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+function listeningOn(path: string): boolean {
+  return ss(['-xln']).some((l) => l.split(/\s+/).includes(path));
+}
+
+/** Accepted connections of a listening Unix socket: `ss -x` shows them with its path as local address. */
+export function unixConnections(path: string): number {
+  return ss(['-xn', 'state', 'connected']).filter((l) => l.split(/\s+/).includes(path)).length;
+}
+
+/** Established TCP streams to a port, seen from the clients' side (one per XMPP session on c2s). */
+export function tcpStreamsTo(port: number): number {
+  return ss(['-tn', 'state', 'established', 'dst', `127.0.0.1:${port}`]).length;
+}
