@@ -20,7 +20,8 @@ void xb_secretbox(uint8_t *out, const uint8_t *m, size_t len, const uint8_t nonc
  * -1 otherwise (out then holds nothing useful). */
 int xb_secretbox_open(uint8_t *out, const uint8_t *in, size_t inlen, const uint8_t nonce[24], const uint8_t key[32]);
 
-typedef struct { uint64_t h[8]; uint8_t buf[128]; uint64_t len; uint8_t fill; } xb_sha512_ctx;
+/* State as little-endian bytes (no 64-bit arithmetic on 8-bit cores); messages < 512 MiB. */
+typedef struct { uint8_t h[64]; uint8_t buf[128]; uint32_t len; uint8_t fill; } xb_sha512_ctx;
 void xb_sha512_init(xb_sha512_ctx *c);
 void xb_sha512_update(xb_sha512_ctx *c, const uint8_t *p, size_t n);
 void xb_sha512_final(xb_sha512_ctx *c, uint8_t out[64]);

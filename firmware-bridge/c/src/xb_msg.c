@@ -84,13 +84,25 @@ void xb_enc_entity(xb_pbw *w, const xb_entity *e) {
   xb_pb_uint(w, 1, e->key); xb_pb_str(w, 2, e->name); xb_pb_str(w, 3, e->unit); xb_pb_uint(w, 4, e->kind);
   xb_pb_uint(w, 5, e->decimals); xb_pb_sint(w, 6, e->min); xb_pb_sint(w, 7, e->max); xb_pb_uint(w, 8, e->writable);
 }
-/* An embedded message: encoded once into scratch space past the end, then moved into place. */
+/* An embedded message, encoded in place after a one-byte length (moved up a byte in the rare
+ * case it reaches 128 bytes): no scratch buffer on the stack. */
 static void nested(xb_pbw *w, uint8_t field, void (*enc)(xb_pbw *, const void *), const void *arg) {
-  uint8_t tmp[96];
-  xb_pbw inner = { tmp, 0, sizeof tmp, 0 };
+  xb_pbw inner;
+  uint16_t at;
+  put_tag(w, field, 2);
+  at = w->len;
+  put_byte(w, 0);
+  if (w->err) return;
+  inner.p = w->p + w->len; inner.len = 0; inner.cap = (uint16_t)(w->cap - w->len); inner.err = 0;
   enc(&inner, arg);
   if (inner.err) { w->err = 1; return; }
-  xb_pb_bytes(w, field, tmp, inner.len, 1);
+  if (inner.len >= 0x80) {
+    if (inner.len >= inner.cap) { w->err = 1; return; }
+    memmove(w->p + at + 2, w->p + at + 1, inner.len);
+    w->p[at] = (uint8_t)(inner.len | 0x80); w->p[at + 1] = (uint8_t)(inner.len >> 7);
+    w->len++;
+  } else w->p[at] = (uint8_t)inner.len;
+  w->len = (uint16_t)(w->len + inner.len);
 }
 static void enc_entity_v(xb_pbw *w, const void *e) { xb_enc_entity(w, (const xb_entity *)e); }
 static void enc_value_v(xb_pbw *w, const void *p) {
@@ -107,92 +119,99 @@ void xb_enc_pong(xb_pbw *w, uint32_t seq, uint32_t uptime_ms) { xb_pb_uint(w, 1,
 void xb_enc_log(xb_pbw *w, uint8_t level, const char *text) { xb_pb_uint(w, 1, level); xb_pb_str(w, 2, text); }
 void xb_enc_error(xb_pbw *w, uint8_t code, const char *text) { xb_pb_uint(w, 1, code); xb_pb_str(w, 2, text); }
 
-/* Reader: one field at a time. Returns 1 with a field, 0 at the end, -1 when malformed. */
+/* Reader: one field at a time. Returns 1 with a field, 0 at the end, -1 when malformed. Varints
+ * are read as two 32-bit halves (64-bit shifts cost an 8-bit core dearly); only TIME's
+ * milliseconds need the high half. */
 typedef struct { const uint8_t *p; uint16_t n, i; } rd;
-static int get_varint(rd *r, uint64_t *v) {
-  int s;
-  *v = 0;
+typedef struct { uint32_t lo, hi; } u64p;
+static int get_varint(rd *r, u64p *v) {
+  uint8_t s;
+  v->lo = v->hi = 0;
   for (s = 0; s < 64; s += 7) {
+    uint32_t bits;
     uint8_t b;
     if (r->i >= r->n) return -1;
     b = r->p[r->i++];
-    *v |= (uint64_t)(b & 0x7F) << s;
+    bits = b & 0x7F;
+    if (s < 32) { v->lo |= bits << s; if (s > 25) v->hi |= bits >> (32 - s); }
+    else v->hi |= bits << (s - 32);
     if (!(b & 0x80)) return 0;
   }
   return -1;
 }
 
-static int next(rd *r, uint32_t *field, uint64_t *v, const uint8_t **b) {
-  uint64_t key;
+static int next(rd *r, uint16_t *field, u64p *v, const uint8_t **b) {
+  u64p key;
   if (r->i >= r->n) return 0;
-  if (get_varint(r, &key) || (key >> 3) == 0 || (key >> 3) > 0xFFFF) return -1;
-  *field = (uint32_t)(key >> 3);
-  switch (key & 7) {
-    case 0: *b = 0; return get_varint(r, v) ? -1 : 1;
-    case 1: if (r->n - r->i < 8) return -1; r->i += 8; *b = 0; *v = 0; return 1;
+  if (get_varint(r, &key) || key.hi || (key.lo >> 3) == 0 || (key.lo >> 3) > 0xFFFF) return -1;
+  *field = (uint16_t)(key.lo >> 3);
+  *b = 0; v->lo = v->hi = 0;
+  switch (key.lo & 7) {
+    case 0: return get_varint(r, v) ? -1 : 1;
+    case 1: if (r->n - r->i < 8) return -1; r->i += 8; return 1;
     case 5: if (r->n - r->i < 4) return -1;
-      *v = (uint32_t)r->p[r->i] | (uint32_t)r->p[r->i + 1] << 8 | (uint32_t)r->p[r->i + 2] << 16 | (uint32_t)r->p[r->i + 3] << 24;
-      r->i += 4; *b = 0; return 1;
-    case 2: if (get_varint(r, v) || *v > (uint64_t)(r->n - r->i)) return -1;
-      *b = r->p + r->i; r->i += (uint16_t)*v; return 1;
+      v->lo = (uint32_t)r->p[r->i] | (uint32_t)r->p[r->i + 1] << 8 | (uint32_t)r->p[r->i + 2] << 16 | (uint32_t)r->p[r->i + 3] << 24;
+      r->i += 4; return 1;
+    case 2: if (get_varint(r, v) || v->hi || v->lo > (uint32_t)(r->n - r->i)) return -1;
+      *b = r->p + r->i; r->i = (uint16_t)(r->i + v->lo); return 1;
     default: return -1;
   }
 }
-static int32_t unzigzag(uint64_t v) { uint32_t u = (uint32_t)v; return (int32_t)((u >> 1) ^ (0u - (u & 1))); }
+static int32_t unzigzag(uint32_t u) { return (int32_t)((u >> 1) ^ (0u - (u & 1))); }
 
 /* The host's messages all have varint fields 1-4 (and HELLO_REQ a bytes field 1): one reader
  * for all of them keeps the AVR build small. Absent fields read as zero. */
-static int dec(const uint8_t *p, uint16_t n, uint64_t v[4], const uint8_t **b1, uint16_t *b1len) {
+static int dec(const uint8_t *p, uint16_t n, u64p v[4], const uint8_t **b1, uint16_t *b1len) {
   rd r;
-  uint32_t f;
-  uint64_t x;
+  uint16_t f;
+  u64p x;
   const uint8_t *b;
   int k;
   r.p = p; r.n = n; r.i = 0;
-  v[0] = v[1] = v[2] = v[3] = 0;
+  memset(v, 0, 4 * sizeof v[0]);
   *b1 = 0; *b1len = 0;
   while ((k = next(&r, &f, &x, &b)) == 1) {
     if (f < 1 || f > 4) continue;
-    if (b) { if (f == 1) { *b1 = b; *b1len = (uint16_t)x; } }
+    if (b) { if (f == 1) { *b1 = b; *b1len = (uint16_t)x.lo; } }
     else v[f - 1] = x;
   }
   return k < 0 ? -1 : 0;
 }
 
 int xb_dec_hello_req(const uint8_t *p, uint16_t n, xb_hello_req *out) {
-  uint64_t v[4];
+  u64p v[4];
   const uint8_t *b;
   uint16_t bl;
   memset(out, 0, sizeof *out);
   if (dec(p, n, v, &b, &bl)) return -1;
   if (b) { if (bl != 16) return -1; memcpy(out->host_nonce, b, 16); out->nonce_len = 16; }
-  out->version = (uint32_t)v[1];
-  out->auth = v[2] != 0;
+  out->version = v[1].lo;
+  out->auth = (v[2].lo | v[2].hi) != 0;
   return 0;
 }
 int xb_dec_set(const uint8_t *p, uint16_t n, xb_set *out) {
-  uint64_t v[4];
+  u64p v[4];
   const uint8_t *b;
   uint16_t bl;
   memset(out, 0, sizeof *out);
   if (dec(p, n, v, &b, &bl)) return -1;
-  out->request_id = (uint32_t)v[0]; out->key = (uint32_t)v[1]; out->value = unzigzag(v[2]);
+  out->request_id = v[0].lo; out->key = v[1].lo; out->value = unzigzag(v[2].lo);
   return 0;
 }
 int xb_dec_time(const uint8_t *p, uint16_t n, uint64_t *unix_ms) {
-  uint64_t v[4];
+  u64p v[4];
   const uint8_t *b;
   uint16_t bl;
   if (dec(p, n, v, &b, &bl)) return -1;
-  *unix_ms = v[0];
+  *unix_ms = (uint64_t)v[0].hi << 32 | v[0].lo;
   return 0;
 }
 int xb_dec_ping(const uint8_t *p, uint16_t n, uint32_t *seq) {
-  uint64_t v[4];
+  u64p v[4];
   const uint8_t *b;
   uint16_t bl;
   if (dec(p, n, v, &b, &bl)) return -1;
-  *seq = (uint32_t)v[0];
+  *seq = v[0].lo;
   return 0;
 }
 

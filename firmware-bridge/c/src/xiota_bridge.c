@@ -7,8 +7,12 @@
 #include <string.h>
 
 #define BODY_AT (XB_HEADER + XB_TAG_BYTES) /* bodies are built where sealing leaves them */
-#define BODY_CAP (XB_MAX_FRAME - BODY_AT - XB_CRC)
+#define BODY_CAP (XB_TX_MAX - BODY_AT - XB_CRC)
 #define CTR_LIMIT 0xFFFFFF00u               /* past this the board waits for a re-key */
+
+#if XB_TX_MAX < 96 || XB_RX_MAX < 48
+#error "XB_TX_MAX must be at least 96 (the key derivation borrows tx) and XB_RX_MAX at least 48"
+#endif
 
 static const char LABEL[] = "xiota-bridge-v1";
 
@@ -78,7 +82,7 @@ static void send_error(xb_board *b, uint8_t code, const char *text, int plain) {
 
 static void derive(xb_board *b, const uint8_t key[32], const uint8_t hn[16], const uint8_t bn[16]) {
   xb_sha512_ctx c;
-  uint8_t h[64], idlen = (uint8_t)strlen(b->board_id);
+  uint8_t *h = b->tx, idlen = (uint8_t)strlen(b->board_id); /* tx is free here: no stack for the digest */
   xb_sha512_init(&c);
   xb_sha512_update(&c, (const uint8_t *)LABEL, sizeof LABEL - 1);
   xb_sha512_update(&c, key, 32);
@@ -89,7 +93,7 @@ static void derive(xb_board *b, const uint8_t key[32], const uint8_t hn[16], con
   xb_sha512_final(&c, h);
   memcpy(b->k_rx, h, 32);      /* host → board */
   memcpy(b->k_tx, h + 32, 32); /* board → host */
-  memset(h, 0, sizeof h);
+  memset(h, 0, 64);
 }
 
 static void on_hello_req(xb_board *b, const uint8_t *p, uint16_t n) {

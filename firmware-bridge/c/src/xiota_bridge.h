@@ -20,6 +20,15 @@ extern "C" {
 #ifndef XB_ERROR_TEXTS
 #define XB_ERROR_TEXTS 1 /* 0 saves ~150 bytes of AVR RAM: ERROR frames then carry codes only */
 #endif
+/* Frame buffers. The host's frames are short (HELLO_REQ 32 bytes on the wire, SET about 40), so
+ * a small board can take XB_RX_MAX 80; XB_TX_MAX bounds what the board sends in one frame (an
+ * entity's description with its name and unit, or a batch of readings: batches split to fit). */
+#ifndef XB_RX_MAX
+#define XB_RX_MAX (XB_MAX_FRAME + 2) /* COBS adds at most 2 bytes to 256 */
+#endif
+#ifndef XB_TX_MAX
+#define XB_TX_MAX XB_MAX_FRAME
+#endif
 #ifndef XB_BATCH_MS
 #define XB_BATCH_MS 100 /* readings wait at most this long to travel together */
 #endif
@@ -52,10 +61,10 @@ typedef struct {
   uint8_t batch_open;            /* changes wait since batch_at, at most XB_BATCH_MS */
   uint32_t batch_at;
   /* link */
-  uint8_t rx[XB_MAX_FRAME + 2]; /* COBS adds at most 2 bytes to 256 */
+  uint8_t rx[XB_RX_MAX];
   uint16_t rx_len;
   uint8_t rx_over;
-  uint8_t tx[XB_MAX_FRAME];
+  uint8_t tx[XB_TX_MAX];
   /* session */
   uint8_t session, auth;
   uint8_t k_rx[32], k_tx[32];
