@@ -184,7 +184,7 @@ const ADVICE: Record<string, string> = {
   forbidden: 'ask the owner of that thing to give this account the right (a xiota device: access.readers or access.controllers)',
   'not-authorized': 'ask the owner of that thing to give this account the right',
   'item-not-found': 'check the node and field names (a XEP-0326 browse or a readout without filters lists them)',
-  'service-unavailable': 'the JID does not answer this protocol: use the thing\'s full JID (user@domain/resource, from its presence), and check it supports it (disco#info)',
+  'service-unavailable': 'nothing at that JID answers this protocol: the resource may be offline (take the thing\'s current full JID from its presence), or the thing does not support it (see its disco#info)',
   'feature-not-implemented': 'the thing does not implement this part of the protocol',
   'recipient-unavailable': 'the thing is offline: try again when it is back',
   'remote-server-not-found': 'the thing\'s server cannot be reached from ours: check the domain',

@@ -96,7 +96,7 @@ export interface Watcher {
   count(): number;
 }
 
-export function createWatcher(m: ModuleContext, deps: { log: Logger; timeoutMs?: number }): Watcher {
+export function createWatcher(m: ModuleContext, deps: { log: Logger; timeoutMs?: number; offline?: () => boolean }): Watcher {
   const log = deps.log;
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const watches = new Map<string, Watch>();
@@ -171,6 +171,8 @@ export function createWatcher(m: ModuleContext, deps: { log: Logger; timeoutMs?:
       }
       const key = keyOf(service, node);
       let w = watches.get(key);
+      // Like a readout, a new subscription needs the session now (an answer, not a promise kept for later).
+      if (!w?.active && deps.offline?.()) throw new XiotaError('XIOTA_E_DISCONNECTED', `the XMPP session is offline, so the subscription to node ${node} of ${service} cannot be made now: try again when it is back online`, { jid: service, node });
       // The callback is in before the subscribe goes out: the last item may come right behind it.
       if (w) {
         w.callbacks.add(cb);

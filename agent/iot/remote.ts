@@ -174,7 +174,7 @@ export function createRemote(m: ModuleContext, deps: { now(): number; log: Logge
     for (const p of [...pending.values()]) finish(p, new XiotaError('XIOTA_E_DISCONNECTED', 'the agent is stopping: the readout was abandoned'));
   });
 
-  const watcher = createWatcher(m, { log });
+  const watcher = createWatcher(m, { log, offline: () => online === false });
 
   return {
     read(jid, opts = {}) {

@@ -133,6 +133,14 @@ test('a new session (not a resumed one) renews every confirmed subscription', as
   t.online({ resumed: false });
   await tick();
   assert.equal(t.iqs.slice(2).map((p) => `${p.req.attrs.to} ${p.req.toString().includes('<subscribe') ? 'subscribe' : '?'}`), [`${PEER} subscribe`, 'pubsub.example.org subscribe']);
+  // Offline: a watcher joins a confirmed subscription, a new one is refused at once.
+  t.offline();
+  const joined = await remote.watch(PEER, NODE, () => {});
+  assert.type(joined, 'function');
+  let err: unknown;
+  await remote.watch(PEER, 'urn:xiota:other', () => {}).catch((e: unknown) => { err = e; });
+  assert.is((err as RemoteError).code, 'XIOTA_E_DISCONNECTED');
+  assert.is(t.iqs.length, 4, 'nothing sent for it');
 });
 
 test.run();
