@@ -23,6 +23,7 @@ import {
 } from '../iot/readout';
 import { historicalPayloads, namesHistory, withHistory } from '../iot/history-readout';
 import { historyFor, type HistoryReader } from '../history/index';
+import { ScheduledReadouts, toRequest, toScheduled } from '../iot/scheduled';
 
 export { NS_SENSORDATA };
 
@@ -99,11 +100,14 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
   const keyOf = (jid: string, seqnr: string) => `${jid}\u0000${seqnr}`;
 
   m.addFeature(NS_SENSORDATA);
+  // Scheduled readouts outlive a restart: kept in the state directory (agent/iot/scheduled.ts).
+  const saved = deps.stateDir !== undefined ? new ScheduledReadouts(deps.stateDir, (msg, f) => m.log.warn(msg, f)) : undefined;
 
   const finish = (s: Running) => {
     const k = keyOf(s.requester, s.seqnr);
     if (running.get(k) !== s) return;
     running.delete(k);
+    void saved?.remove(s.requester, s.seqnr);
     const n = (perRequester.get(s.requester) ?? 1) - 1;
     if (n <= 0) perRequester.delete(s.requester);
     else perRequester.set(s.requester, n);
@@ -205,12 +209,8 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
     // A `when` in the past or now is read at once (XEP-0323 'Read-out all': queued only when later).
     const queued = r.when !== undefined && r.when > now;
     if (queued) {
-      s.clear = m.after(r.when! - now, () => {
-        s.clear = undefined;
-        if (s.cancelled) return;
-        send(from, x('started', { xmlns: NS_SENSORDATA, seqnr: r.seqnr }));
-        void run(s, r, things, explicit);
-      });
+      schedule(s, r, explicit);
+      void saved?.add(toScheduled(from, r, explicit));
       return x('accepted', { xmlns: NS_SENSORDATA, seqnr: r.seqnr, queued: 'true' });
     }
     // Sampled first (within the deadline), then <accepted/> and the answer leave in one burst:
@@ -224,6 +224,48 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
       return true;
     })();
   };
+
+  /**
+   * A queued readout's timer (it survives reconnects: what it sends waits in the session's
+   * queue while offline). The things are chosen when it starts: one may be gone after a restart.
+   */
+  const schedule = (s: Running, r: ReadoutRequest, explicit: boolean) => {
+    s.clear = m.after(Math.max(0, r.when! - deps.now()), () => {
+      s.clear = undefined;
+      if (s.cancelled) return;
+      const things = selectThings(r, deps.things());
+      if (things instanceof StanzaError) {
+        m.send(x('message', { to: s.requester },
+          x('failure', { xmlns: NS_SENSORDATA, seqnr: s.seqnr, done: 'true' }, x('error', { nodeId: r.nodes[0] ?? '', timestamp: new Date(deps.now()).toISOString() }, things.text ?? 'no such node')),
+          x('done', { xmlns: NS_SENSORDATA, seqnr: s.seqnr })));
+        finish(s);
+        return;
+      }
+      send(s.requester, x('started', { xmlns: NS_SENSORDATA, seqnr: r.seqnr }));
+      void run(s, r, things, explicit);
+    });
+  };
+
+  // Readouts queued before a restart: scheduled again once the session is up (the drivers have
+  // started by then); one whose time passed while the agent was down is read at once.
+  const restored = saved?.load() ?? [];
+  if (restored.length) {
+    let done = false;
+    m.onSession(() => {
+      if (done) return;
+      done = true;
+      for (const e of restored) {
+        const k = keyOf(e.requester, e.seqnr);
+        if (running.has(k) || running.size >= maxActive) continue;
+        if (!deps.access.decide(e.requester, 'read').allowed && !deps.access.decide(e.requester, 'read').delegate) { void saved?.remove(e.requester, e.seqnr); continue; }
+        const s: Running = { requester: e.requester, seqnr: e.seqnr, cancelled: false };
+        running.set(k, s);
+        perRequester.set(e.requester, (perRequester.get(e.requester) ?? 0) + 1);
+        schedule(s, toRequest(e), e.explicit);
+      }
+      m.log.info('scheduled readouts from before the restart', { count: restored.length });
+    });
+  }
 
   const onCancel = (iq: Element, el: Element): Element => {
     const from = iq.attrs.from ?? '';
