@@ -1,0 +1,233 @@
+// XEP-0324 provisioning and XEP-0347 discovery end to end on a real Prosody 0.12: the whole
+// agent (simulated greenhouse), a provisioning server and a Thing Registry played as XEP-0114
+// components by test/servers/iot_services.py (slixmpp; fixtures speaking the XEPs' stanzas, not
+// mocks of the agent), machines reading and setting with slixmpp's own xep_0323/xep_0325
+// clients (test/clients/iot_client.py), and a person's phone claiming with `<mine/>` the tags
+// that `xiota claim` printed.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Agent } from '../../agent/agent';
+import { claimMain } from '../../agent/cli/claim';
+import { configFromObject } from '../../agent/config';
+import { parseIotDiscoUri, tagElements, NS_DISCOVERY } from '../../agent/iot/discovery-meta';
+import { createLogger } from '../../agent/log';
+import type { XmppClient } from '../../agent/session/client';
+import { x } from '../../agent/xml/element';
+import { createSimulatedDriver } from '../../drivers/simulated';
+import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
+import { freePorts } from '../servers/process';
+import { clientFor, waitFor } from '../session/_helpers';
+import { IotClient, PyLines } from './_iot';
+
+const t = suite('XEP-0324 provisioning and XEP-0347 discovery on Prosody 0.12, with component fixtures');
+const HOST = 'xiota.test';
+const PROV = `provisioning.${HOST}`;
+const REG = `registry.${HOST}`;
+const SECRET = 'fixture-secret';
+let srv: ProsodyServer;
+let dir: string;
+let configFile: string;
+let agent: Agent;
+let prov: PyLines;
+let reg: PyLines;
+let dave: IotClient; // unknown to the config: the provisioning server decides
+let carol: IotClient; // unknown, refused by the provisioning server
+let dev: string;
+const logs: string[] = [];
+
+type Line = Awaited<ReturnType<PyLines['next']>>;
+
+t.before(async () => {
+  const [componentPort] = await freePorts(1);
+  srv = await startProsody({
+    users: ['dev', 'alice', 'carol', 'dave', 'erin', 'frank'].map((u) => ({ user: u, password: `${u}pw` })),
+    extraConfig: `component_ports = { ${componentPort} }
+component_interfaces = { "127.0.0.1" }
+Component "${PROV}"
+  component_secret = "${SECRET}"
+Component "${REG}"
+  component_secret = "${SECRET}"
+`,
+  });
+  prov = new PyLines('../servers/iot_services.py', ['provisioning', PROV, SECRET, String(componentPort)], 'provisioning fixture');
+  reg = new PyLines('../servers/iot_services.py', ['registry', REG, SECRET, String(componentPort)], 'registry fixture');
+  await Promise.all([prov.next('online', 20_000), reg.next('online', 20_000)]);
+  prov.send({ op: 'rules', rules: {
+    [`dave@${HOST}`]: { friend: true, read: { result: true, fields: ['temperature'] }, control: { result: true, fields: ['fan'] } },
+  } });
+  await prov.next('rules');
+
+  dir = mkdtempSync(join(tmpdir(), 'xiota-prov-'));
+  const raw = {
+    account: { jid: `dev@${HOST}/gw`, password: 'devpw' },
+    server: { host: '127.0.0.1', port: srv.c2sPort },
+    tls: { ca_file: srv.caFile },
+    outbox: { dir: join(dir, 'state', 'outbox'), flush_interval_ms: 20 },
+    access: { owners: [`alice@${HOST}`] },
+    provisioning: { service: PROV, timeout_s: 2 },
+    // registry: auto, the default: found among the server's components by disco
+    discovery: { tags: { MAN: 'xiota.example', MODEL: 'greenhouse-gw', SN: 'GH-0042', V: 1.2 } },
+  };
+  // The same config as a file, for `xiota claim`.
+  configFile = join(dir, 'xiota.yaml');
+  writeFileSync(configFile, JSON.stringify(raw)); // JSON is YAML
+  const r = configFromObject(raw);
+  assert.equal(r.errors, []);
+  const driver = createSimulatedDriver('sim', {
+    seed: 1, pollIntervalMs: 600_000,
+    things: [{ id: 'greenhouse', fields: [
+      { name: 'temperature', type: 'numeric', unit: '°C', precision: 1, waveform: 'constant', initial: 22.5 },
+      { name: 'humidity', type: 'numeric', unit: '%', precision: 0, waveform: 'constant', initial: 55 },
+      { name: 'fan', type: 'boolean', writable: true, initial: false },
+      { name: 'setpoint', type: 'numeric', unit: '°C', precision: 1, writable: true, initial: 21, min: 5, max: 30 },
+    ] }],
+  });
+  const log = createLogger({ level: 'debug', json: true, write: (l) => logs.push(l) });
+  agent = new Agent({ config: r.config!, credentials: { password: 'devpw', source: 'password', warnings: [] }, drivers: [driver], log });
+  await agent.start();
+  await waitFor('agent online', () => agent.client.state === 'online', 15_000);
+  dev = agent.client.jid;
+  [dave, carol] = await Promise.all([IotClient.start(srv, 'dave', 'davepw'), IotClient.start(srv, 'carol', 'carolpw')]);
+});
+
+t.after(async () => {
+  await Promise.all([dave?.close(), carol?.close(), prov?.close(), reg?.close()]);
+  await agent?.stop();
+  await srv?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function fan(): Promise<unknown> {
+  return (await agent.drivers.readThing('greenhouse'))?.values.find((v) => v.field === 'fan')?.value;
+}
+
+const fieldNames = (r: Awaited<ReturnType<IotClient['read']>>) => r.results.flatMap((x) => x.fields ?? []).map((f) => f.name).sort();
+
+t('registers with the registry found by disco: the configured meta tags and the KEY in discovery.json', async () => {
+  const ev = await reg.next('register', 20_000);
+  const state = JSON.parse(readFileSync(join(dir, 'state', 'discovery.json'), 'utf8')) as { key: string; registry: string };
+  assert.equal(ev.tags, { MAN: 'xiota.example', MODEL: 'greenhouse-gw', SN: 'GH-0042', V: '1.2', KEY: state.key });
+  assert.is(ev.selfOwned, false);
+  assert.is(String(ev.from).split('/')[0], `dev@${HOST}`);
+  assert.is(state.registry, REG);
+});
+
+t('a reader unknown to the config: the provisioning server allows temperature only, and the fan only', async () => {
+  const r = await dave.read(dev);
+  assert.is(r.results.at(-1)?.result, 'done', JSON.stringify(r));
+  assert.equal(fieldNames(r), ['temperature']);
+  const q = await prov.next('question');
+  assert.is(q.name, 'canRead');
+  assert.is(q.jid, `dave@${HOST}`);
+  assert.match(String(q.xml), /momentary="true"/);
+
+  const s = await dave.set(dev, [['fan', 'boolean', 'true']]);
+  assert.is(s.result, 'OK', JSON.stringify(s));
+  const cq = await prov.next('question');
+  assert.is(cq.name, 'canControl');
+  assert.match(String(cq.xml), /<ns0:parameter name="fan"|parameter name="fan"/);
+  await waitFor('fan on', async () => (await fan()) === true);
+  // the setpoint was not granted: nothing set
+  const refused = await dave.set(dev, [['setpoint', 'double', '25']]);
+  assert.is.not(refused.result, 'OK', JSON.stringify(refused));
+  assert.is((await agent.drivers.readThing('greenhouse'))?.values.find((v) => v.field === 'setpoint')?.value, 21);
+});
+
+t('a stranger the server refuses: readout rejected, set refused, nothing changes; then clearCache lets a new rule apply', async () => {
+  const r = await carol.read(dev);
+  assert.is(r.results.at(-1)?.result, 'rejected', JSON.stringify(r));
+  assert.equal(fieldNames(r), []);
+  const s = await carol.set(dev, [['fan', 'boolean', 'false']]);
+  assert.is.not(s.result, 'OK');
+  assert.is(await fan(), true);
+  // the server changes its mind; the device still has the old answer cached...
+  prov.send({ op: 'rules', rules: { [`dave@${HOST}`]: { read: { result: true } }, [`carol@${HOST}`]: { read: { result: true } } } });
+  await prov.next('rules');
+  assert.is((await carol.read(dev)).results.at(-1)?.result, 'rejected');
+  // ...until XEP-0324 'Clear cache'
+  prov.send({ op: 'clearCache', to: dev });
+  const cc = await prov.next('clearCache');
+  assert.is(cc.type, 'result', JSON.stringify(cc));
+  assert.match(String(cc.xml), /clearCacheResponse/);
+  const after = await carol.read(dev);
+  assert.is(after.results.at(-1)?.result, 'done', JSON.stringify(after));
+  assert.equal(fieldNames(after), ['fan', 'humidity', 'setpoint', 'temperature']);
+});
+
+t('the provisioning server does not answer: refused and logged, the agent keeps serving its owner', async () => {
+  prov.send({ op: 'silent', on: true });
+  await prov.next('silent');
+  const frank = await IotClient.start(srv, 'frank', 'frankpw');
+  try {
+    const t0 = Date.now();
+    const r = await frank.read(dev);
+    assert.is(r.results.at(-1)?.result, 'rejected', JSON.stringify(r));
+    assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms`);
+    const line = logs.find((l) => l.includes('provisioning server did not answer'));
+    assert.ok(line, 'no log line');
+    assert.match(line!, /frank@xiota.test/);
+    assert.match(line!, /canRead/);
+  } finally {
+    await frank.close();
+    prov.send({ op: 'silent', on: false });
+    await prov.next('silent');
+  }
+});
+
+t('claim: `xiota claim` prints the URI; the person\'s phone claims with it; the claimer is an owner and sets; disown takes it back', async () => {
+  const out: string[] = [];
+  const code = claimMain(['--config', configFile, '--no-qr'], { out: (s) => out.push(s), err: (s) => out.push(s), env: {} });
+  assert.is(code, 0, out.join('\n'));
+  const uri = out.find((l) => l.startsWith('iotdisco:'))!;
+  assert.ok(uri, out.join('\n'));
+  const { tags, registry } = parseIotDiscoUri(uri);
+  assert.is(registry, REG);
+  assert.ok(out.some((l) => l.startsWith('XEP-0347 claim string: IoTDisco;MAN:xiota.example;MODEL:greenhouse-gw;SN:GH-0042;#V:1.2;KEY:')));
+  assert.is(agent.access.roleOf(`erin@${HOST}`), 'stranger');
+
+  const phone: XmppClient = clientFor(srv, 'erin', 'erinpw');
+  phone.start();
+  await waitFor('erin online', () => phone.state === 'online', 15_000);
+  const erin = await IotClient.start(srv, 'erin', 'erinpw', 'machine');
+  try {
+    // XEP-0347 'Claim Ownership of public Thing'
+    const res = await phone.iq(x('iq', { type: 'set', to: registry }, x('mine', { xmlns: NS_DISCOVERY }, ...tagElements(tags))), 15_000);
+    assert.is(res.getChild('claimed', NS_DISCOVERY)?.attrs.jid, `dev@${HOST}`);
+    const mine: Line = await reg.next('mine');
+    assert.is(mine.result, 'claimed');
+    await waitFor('erin is an owner', () => agent.access.roleOf(`erin@${HOST}`) === 'owner');
+    assert.equal(JSON.parse(readFileSync(join(dirname(join(dir, 'state', 'outbox')), 'access.json'), 'utf8')).owners, [`erin@${HOST}`]);
+    // a public claim: the KEY is emptied in the registry
+    const upd = await reg.next('update');
+    assert.is((upd.tags as Record<string, string>).KEY, '');
+    // the new owner sets, with no provisioning question
+    const s = await erin.set(dev, [['setpoint', 'double', '24.5']]);
+    assert.is(s.result, 'OK', JSON.stringify(s));
+    await waitFor('setpoint', async () => (await agent.drivers.readThing('greenhouse'))?.values.find((v) => v.field === 'setpoint')?.value === 24.5);
+    // a second claim with the same tags fails (already claimed by somebody else)
+    const again = clientFor(srv, 'frank', 'frankpw');
+    again.start();
+    await waitFor('frank online', () => again.state === 'online', 15_000);
+    await again.iq(x('iq', { type: 'set', to: registry }, x('mine', { xmlns: NS_DISCOVERY }, ...tagElements(tags))), 15_000).then(
+      () => assert.unreachable('claimed twice'), (e: Error) => assert.match(e.message, /item-not-found/));
+    await again.stop();
+
+    // XEP-0347 'Disowning Thing'
+    await phone.iq(x('iq', { type: 'set', to: registry }, x('disown', { xmlns: NS_DISCOVERY, jid: `dev@${HOST}` })), 15_000);
+    assert.is((await reg.next('disown')).result, 'ok');
+    await waitFor('erin no longer an owner', () => agent.access.roleOf(`erin@${HOST}`) === 'stranger');
+    // registered again, with a new KEY, to be claimed anew
+    const re = await reg.next('register', 15_000);
+    assert.is.not((re.tags as Record<string, string>).KEY, tags.find((tg) => tg.name === 'KEY')!.value);
+    const refused = await erin.set(dev, [['setpoint', 'double', '20']]);
+    assert.is.not(refused.result, 'OK', JSON.stringify(refused));
+  } finally {
+    await erin.close();
+    await phone.stop();
+  }
+});
+
+t.run();
