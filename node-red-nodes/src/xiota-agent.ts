@@ -6,6 +6,9 @@ import { accountTransport, parseServer } from './lib/account';
 import { AgentLink, type Transport } from './lib/link';
 import type { Node, NodeAPI, NodeDef } from './lib/red';
 import { DEFAULT_SOCKET, socketOpener } from './lib/unix-socket';
+import { parseList } from './lib/mappers';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 interface AgentConfigNode extends Node<{ password?: string }> {
   link: AgentLink;
@@ -38,6 +41,7 @@ export = function register(RED: NodeAPI): void {
         invalid: bad,
         caFile: typeof def.ca === 'string' && def.ca.trim() ? def.ca.trim() : undefined,
         password: node.credentials?.password ?? '',
+        owners: parseList(typeof def.owners === 'string' ? def.owners : ''),
         stateDir: stateDirFor(RED, node.id),
         log: (level, m) => (level === 'error' ? node.error(m) : level === 'warn' ? node.warn(m) : node.log(m)),
       });
@@ -66,6 +70,7 @@ export = function register(RED: NodeAPI): void {
 };
 
 function stateDirFor(RED: NodeAPI, id: string): string {
-  const base = typeof RED.settings.userDir === 'string' ? RED.settings.userDir : process.cwd();
-  return `${base}/xiota/${id.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  // Node-RED's own default user directory when the settings name none.
+  const base = typeof RED.settings.userDir === 'string' ? RED.settings.userDir : join(homedir(), '.node-red');
+  return join(base, 'xiota', id.replace(/[^A-Za-z0-9_.-]/g, '_'));
 }

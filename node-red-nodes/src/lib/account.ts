@@ -11,6 +11,8 @@ export interface AccountOptions {
   server?: { host: string; port: number };
   caFile?: string;
   password: string;
+  /** Who may read and set this account's flow-defined things (access.owners). */
+  owners: string[];
   /** A settings error found while reading the node (opening fails with it). */
   invalid?: string;
   /** The outbox and access decisions live here (under Node-RED's userDir). */
@@ -29,22 +31,23 @@ export function parseServer(v: unknown): { host: string; port: number } | undefi
   return { host: m[1]!, port };
 }
 
-/** What account mode uses of the xiota package (agent/index.ts, agent/api/). */
+/** What account mode uses of the xiota package (agent/index.ts): the Agent and its in-process API. */
+interface AgentLike {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  api: { attach(send: (m: object) => boolean | void): { receive(m: unknown): void; close(): void } };
+}
 interface XiotaLibrary {
-  configFromObject(o: unknown, opts?: unknown): { config?: unknown; errors: { path?: string; message: string }[] };
-  Agent: new (o: { config: unknown; credentials: { password: string; source: string; warnings: string[] }; drivers: unknown[] }) => { start(): Promise<void>; stop(): Promise<void> };
-  ApiService: new (o: { agent: unknown; config: unknown }) => {
-    attach(send: (m: unknown) => void): { receive(m: unknown): void; close(): void };
-    close?(): Promise<void> | void;
-  };
+  configFromObject(o: unknown): { config?: unknown; errors: { path?: unknown; message: string }[] };
+  Agent: new (o: { config: unknown; credentials: { password: string; source: string; warnings: string[] }; drivers: unknown[]; apiSocket?: boolean }) => AgentLike;
 }
 
 export function loadXiota(): XiotaLibrary {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const lib = require('xiota') as Partial<XiotaLibrary>;
-    if (typeof lib.Agent !== 'function' || typeof lib.ApiService !== 'function' || typeof lib.configFromObject !== 'function') {
-      throw new Error('the installed xiota package has no Agent/ApiService: update it (npm install xiota@latest)');
+    if (typeof lib.Agent !== 'function' || typeof lib.configFromObject !== 'function') {
+      throw new Error('the installed xiota package has no Agent: update it (npm install xiota@latest)');
     }
     return lib as XiotaLibrary;
   } catch (e) {
@@ -57,33 +60,38 @@ export function loadXiota(): XiotaLibrary {
 }
 
 export function accountTransport(o: AccountOptions): Transport {
-  let agent: { start(): Promise<void>; stop(): Promise<void> } | undefined;
-  let service: { close?(): Promise<void> | void } | undefined;
+  let agent: AgentLike | undefined;
   return {
     describe: o.jid || '(no JID)',
     async open(events: ChannelEvents): Promise<Channel> {
       if (o.invalid) throw new Error(o.invalid);
       if (!o.jid) throw new Error('account mode needs the JID of the account Node-RED logs in with');
       if (!o.password) throw new Error(`account mode: no password stored for ${o.jid} (edit the xiota-agent node and enter it)`);
-      const lib = loadXiota();
       if (!agent) {
+        const lib = loadXiota();
         const r = lib.configFromObject({
           account: { jid: o.jid, password: o.password },
           ...(o.server ? { server: { host: o.server.host, port: o.server.port } } : {}),
           ...(o.caFile ? { tls: { ca_file: o.caFile } } : {}),
           outbox: { dir: `${o.stateDir}/outbox` },
+          ...(o.owners.length ? { access: { owners: o.owners } } : {}),
         });
-        if (!r.config) throw new Error(`account mode settings: ${r.errors.map((e) => `${e.path ?? ''} ${e.message}`.trim()).join('; ')}`);
-        const a = new lib.Agent({ config: r.config, credentials: { password: o.password, source: 'node-red credentials', warnings: [] }, drivers: [] });
-        service = new lib.ApiService({ agent: a, config: r.config });
+        if (!r.config) throw new Error(`account mode settings: ${r.errors.map((e) => e.message).join('; ')}`);
+        // No socket: this agent's only API client is this Node-RED, in-process.
+        const a = new lib.Agent({ config: r.config, credentials: { password: o.password, source: 'node-red credentials', warnings: [] }, drivers: [], apiSocket: false });
         await a.start();
         agent = a;
+        o.log('info', `xiota account ${o.jid}: agent started in Node-RED`);
       }
-      const conn = (service as InstanceType<XiotaLibrary['ApiService']>).attach((m) => events.message(m));
       let open = true;
+      const conn = agent.api.attach((m) => {
+        if (open) events.message(m);
+        return true;
+      });
       return {
         send(m: RpcMessage) {
-          if (open) conn.receive(m);
+          // A tick later, as a socket would: an answer never arrives inside the send.
+          if (open) setImmediate(() => open && conn.receive(m));
         },
         close() {
           if (!open) return;
@@ -96,8 +104,6 @@ export function accountTransport(o: AccountOptions): Transport {
     async dispose() {
       const a = agent;
       agent = undefined;
-      await service?.close?.();
-      service = undefined;
       await a?.stop();
     },
   };

@@ -13,6 +13,8 @@ const CONNECTION: Record<LinkState, NodeStatus> = {
   closed: { fill: 'grey', shape: 'ring', text: 'node-red:common.status.not-connected' },
 };
 
+const XMPP_OFFLINE: NodeStatus = { fill: 'yellow', shape: 'ring', text: 'xmpp offline' };
+
 export class NodeStatusLine {
   private last?: NodeStatus;
   private readonly onState = (s: LinkState) => {
@@ -21,11 +23,14 @@ export class NodeStatusLine {
     this.show();
   };
 
+  private readonly onSession = () => this.show();
+
   constructor(
     private readonly node: Node,
     private readonly link: AgentLink,
   ) {
     link.on('state', this.onState);
+    link.on('session', this.onSession);
     this.show();
   }
 
@@ -49,12 +54,16 @@ export class NodeStatusLine {
 
   private show(): void {
     const s = this.link.state;
-    this.node.status(s === 'connected' && this.last ? this.last : CONNECTION[s]);
+    // Connected to the agent, but its XMPP session is down: local things still work, remote
+    // ones and publishing wait (the outbox keeps readings).
+    if (s === 'connected' && !this.link.sessionOnline) this.node.status(XMPP_OFFLINE);
+    else this.node.status(s === 'connected' && this.last ? this.last : CONNECTION[s]);
   }
 
   /** Removes exactly the listener it added (close handler). */
   dispose(): void {
     this.link.off('state', this.onState);
+    this.link.off('session', this.onSession);
     this.node.status({});
   }
 }
