@@ -49,8 +49,14 @@ function invalid(field: string, message: string): XiotaError {
   return new XiotaError('XIOTA_E_INVALID', message, { field });
 }
 
+function listOf<T>(v: readonly T[] | undefined, field: string, example: string): readonly T[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalid(field, `${field} must be a list, like ${example}`);
+  return v;
+}
+
 function nodeElements(nodes: readonly RemoteNode[] | undefined, field: string): Element[] {
-  return (nodes ?? []).map((n, i) => {
+  return listOf(nodes, field, '[{"nodeId": "greenhouse"}]').map((n, i) => {
     if (!n || typeof n.nodeId !== 'string' || !n.nodeId) throw invalid(field, `${field}[${i}] needs a nodeId (a non-empty string), like {"nodeId": "greenhouse"}`);
     return x('node', { nodeId: n.nodeId, sourceId: n.sourceId, cacheType: n.cacheType });
   });
@@ -69,7 +75,8 @@ function isoOf(ms: number, field: string): string {
  * XIOTA_E_INVALID naming the bad option.
  */
 export function readoutRequest(to: string, seqnr: string, q: ReadoutQuery): Element {
-  const types = q.types && q.types.length ? q.types : ['momentary'];
+  const asked = listOf(q.types, 'types', '["momentary"]');
+  const types = asked.length ? asked : ['momentary'];
   const attrs: Record<string, string> = { seqnr };
   for (const t of types) {
     if (!READ_TYPES.includes(t)) throw invalid('types', `"${t}" is not a XEP-0323 field type: use ${READ_TYPES.join(', ')}`);
@@ -78,7 +85,7 @@ export function readoutRequest(to: string, seqnr: string, q: ReadoutQuery): Elem
   if (q.from !== undefined) attrs.from = isoOf(q.from, 'from');
   if (q.to !== undefined) attrs.to = isoOf(q.to, 'to');
   if (q.from !== undefined && q.to !== undefined && q.from > q.to) throw invalid('from', 'from is after to: swap them');
-  const fields = (q.fields ?? []).map((f, i) => {
+  const fields = listOf(q.fields, 'fields', '["temperature"]').map((f, i) => {
     if (typeof f !== 'string' || !f) throw invalid('fields', `fields[${i}] must be a field name (a non-empty string)`);
     return x('field', { name: f });
   });
@@ -245,6 +252,7 @@ export interface SetQuery {
 
 /** XEP-0325 'IQ stanza for setting a value': the `<iq type='set'><set/>` to send. Throws XIOTA_E_INVALID. */
 export function setRequest(to: string, q: SetQuery): Element {
+  if (!q || typeof q !== 'object') throw invalid('field', 'a set needs {field, value}, like {"field": "fan", "value": true}');
   if (typeof q.field !== 'string' || !q.field) throw invalid('field', 'field must be the name of the parameter to set (a non-empty string)');
   if (q.type !== undefined && !(PARAM_TYPES as readonly string[]).includes(q.type)) throw invalid('type', `"${String(q.type)}" is not a XEP-0325 parameter type: use ${PARAM_TYPES.join(', ')}`);
   const type = q.type ?? inferParamType(q.value);

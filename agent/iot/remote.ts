@@ -132,19 +132,28 @@ export function createRemote(m: ModuleContext, deps: { now(): number; log: Logge
     });
   };
 
+  /** The readout a message child answers: its seqnr is pending and the sender is the thing asked
+   *  (by bare JID: XEP-0323's examples answer from the device's bare JID). */
+  const ownerOf = (el: Element, fromBare: string): PendingReadout | undefined => {
+    const p = el.xmlns === NS_SENSORDATA && el.attrs.seqnr !== undefined ? pending.get(el.attrs.seqnr.trim()) : undefined;
+    return p && p.bare === fromBare ? p : undefined;
+  };
+
   /** Our readouts' answers; any other XEP-0323 message passes on (return undefined). */
   m.hook(`message/${NS_SENSORDATA}`, (msg: Element) => {
     if (msg.attrs.type === 'error') return undefined;
     const from = msg.attrs.from ?? '';
-    const events = readoutEvents(msg, from);
-    let mine = false;
-    for (const ev of events) {
+    const fromBare = bareJid(from);
+    // Parsed only when it is ours: the thing-side modules' traffic is not our business.
+    if (!msg.elements.some((el) => ownerOf(el, fromBare))) return undefined;
+    for (const ev of readoutEvents(msg, from)) {
       const p = pending.get(ev.seqnr);
-      // The sender must be the thing asked (its bare JID: XEP-0323's examples answer from it).
-      if (!p || bareJid(from) !== p.bare) continue;
-      mine = true;
+      if (!p || p.bare !== fromBare) continue;
       if (ev.kind === 'fields') {
         for (const r of ev.readings) {
+          // Named as the caller named the thing (it may have given a component's domain JID).
+          r.jid = p.jid;
+          if (r.thing === from) r.thing = p.jid;
           if (p.fields) r.values = r.values.filter((v) => p.fields!.has(v.field));
           p.readings.push(r);
         }
@@ -160,7 +169,7 @@ export function createRemote(m: ModuleContext, deps: { now(): number; log: Logge
         arm(p);
       }
     }
-    return mine ? true : undefined;
+    return true;
   }, 10);
 
   m.onSession((info) => {
@@ -182,11 +191,11 @@ export function createRemote(m: ModuleContext, deps: { now(): number; log: Logge
       let p: PendingReadout;
       try {
         const to = requestTarget(jid, 'A XEP-0323 readout');
-        const timeoutMs = timeoutOf(opts.timeoutMs);
+        const timeoutMs = timeoutOf(opts?.timeoutMs);
         if (online === false) throw offlineError(`the readout of ${to}`);
         const seqnr = newSeqnr();
-        req = readoutRequest(to, seqnr, opts);
-        const fields = opts.fields?.length ? new Set(opts.fields) : undefined;
+        req = readoutRequest(to, seqnr, opts ?? {});
+        const fields = opts?.fields?.length ? new Set(opts.fields) : undefined;
         p = { jid: to, bare: bareJid(to), seqnr, readings: [], failures: [], fields, timeoutMs, clear: () => {}, resolve: () => {}, reject: () => {} };
       } catch (e) {
         return Promise.reject(e);

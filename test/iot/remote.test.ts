@@ -203,7 +203,8 @@ test('only the thing asked may answer: the same seqnr from another JID, and unkn
   assert.is(passed.length, 2);
   // From the thing's bare JID (as in the XEP's examples) is the thing.
   await msg(`<message from='device@example.org'><fields xmlns='urn:xmpp:iot:sensordata' seqnr='${seqnr}' done='true'><node nodeId='A'><timestamp value='2013-03-07T19:00:00'><numeric name='t' value='1' unit='K'/></timestamp></node></fields></message>`);
-  assert.equal((await pr)[0]!.values[0]!.value, 1);
+  const r = await pr;
+  assert.equal([r[0]!.values[0]!.value, r[0]!.jid], [1, DEV], 'named as the caller named the thing');
   assert.is(passed.length, 2);
 });
 
@@ -213,11 +214,14 @@ test('bad input and offline: XIOTA_E_INVALID naming the option, XIOTA_E_DISCONNE
   assert.equal(await code(remote.read('device@example.org', {})), ['XIOTA_E_INVALID', 'jid']);
   assert.equal(await code(remote.read('not a jid', {})), ['XIOTA_E_INVALID', 'jid']);
   assert.equal(await code(remote.read(DEV, { types: ['momentary', 'weekly'] })), ['XIOTA_E_INVALID', 'types']);
+  assert.equal(await code(remote.read(DEV, { types: 'momentary' as unknown as string[] })), ['XIOTA_E_INVALID', 'types']);
   assert.equal(await code(remote.read(DEV, { timeoutMs: -1 })), ['XIOTA_E_INVALID', 'timeoutMs']);
   assert.equal(await code(remote.read(DEV, { nodes: [{ nodeId: '' }] })), ['XIOTA_E_INVALID', 'nodes']);
   assert.equal(await code(remote.read(DEV, { from: 2000, to: 1000 })), ['XIOTA_E_INVALID', 'from']);
   assert.equal(await code(remote.set(DEV, { field: 'c', value: 'blue', type: 'color' })), ['XIOTA_E_INVALID', 'value']);
   assert.equal(await code(remote.set(DEV, { field: '', value: 1 })), ['XIOTA_E_INVALID', 'field']);
+  assert.equal(await code(remote.set(DEV, undefined as unknown as { field: string; value: number })), ['XIOTA_E_INVALID', 'field']);
+  assert.equal(await code(remote.set(DEV, { field: 'n', value: 1, type: 'float' as 'double' })), ['XIOTA_E_INVALID', 'type']);
   assert.is(t.iqs.length, 0, 'nothing was sent for bad input');
   // A component (domain JID) answers for itself.
   void remote.read('sensors.example.org', {}).catch(() => {});
