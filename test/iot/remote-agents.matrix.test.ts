@@ -43,7 +43,9 @@ t.before(async () => {
   });
   dev = await startAgent(srv, 'dev', 'devpass', { drivers: [driver], access: { owners: [], controllers: [`gw@${srv.host}`], strangers: 'refuse' } });
   DEV = dev.agent.client.jid;
-  gw = await startAgent(srv, 'gw', 'gwpass', { client: { streamManagement: false } });
+  // gw is a thing too (a door contact), so both read each other at once in one case.
+  const door = createSimulatedDriver('door', { seed: 2, pollIntervalMs: 600_000, things: [{ id: 'door', fields: [{ name: 'open', type: 'boolean', waveform: 'constant', initial: true }] }] });
+  gw = await startAgent(srv, 'gw', 'gwpass', { drivers: [door], access: { owners: [], readers: [`dev@${srv.host}`], strangers: 'refuse' }, client: { streamManagement: false } });
   eve = await startBareRemote(srv, 'eve', 'evepass', 'eve');
 });
 
@@ -86,6 +88,16 @@ t('read with node and field filters; unknown node: RemoteError item-not-found wi
   assert.instance(e, RemoteError);
   assert.equal([e.condition, e.detail!.stage], ['item-not-found', 'readout']);
   assert.match(e.text!, 'no node "attic": this device has greenhouse');
+});
+
+t('both agents read each other at once (40 readouts in flight): each answer reaches its asker, the thing sides keep answering', async () => {
+  const GW = gw.agent.client.jid;
+  const [mine, theirs] = await Promise.all([
+    Promise.all(Array.from({ length: 20 }, () => gw.remote.read(DEV, { fields: ['temperature'] }))),
+    Promise.all(Array.from({ length: 20 }, () => dev.remote.read(GW, {}))),
+  ]);
+  assert.ok(mine.every((r) => r.length === 1 && r[0]!.thing === 'greenhouse' && r[0]!.values.length === 1 && r[0]!.values[0]!.value === 22.5));
+  assert.ok(theirs.every((r) => r.length === 1 && r[0]!.thing === 'door' && r[0]!.values[0]!.value === true && r[0]!.jid === GW));
 });
 
 t('set: boolean, double, string reach the other agent\'s driver; out of range: RemoteError with paramError, nothing changed', async () => {
