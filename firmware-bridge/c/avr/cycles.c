@@ -35,12 +35,12 @@ static const xb_entity ENTITIES[] = {
   { 10, "relay", "", XB_KIND_BOOL, 0, 0, 1, 1 },
 };
 static xb_board board;
-static uint8_t wire[300];
+static uint8_t wire[128];
 static uint16_t wire_len;
 static void w_put(void *c, const uint8_t *p, size_t n) { (void)c; memcpy(wire + wire_len, p, n); wire_len = (uint16_t)(wire_len + n); }
 
 static void host_frame(uint8_t type, uint32_t ctr, const uint8_t *body, uint16_t len, int sealed) {
-  static uint8_t f[XB_MAX_FRAME];
+  static uint8_t f[96];
   uint16_t n, crc;
   f[0] = (uint8_t)(XB_VERSION << 4 | (sealed ? XB_FLAG_AUTH : 0)); f[1] = type;
   f[2] = (uint8_t)ctr; f[3] = (uint8_t)(ctr >> 8); f[4] = (uint8_t)(ctr >> 16); f[5] = (uint8_t)(ctr >> 24);

@@ -21,7 +21,20 @@
 
 static uint32_t ld32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static void st32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24); }
+#if defined(__AVR__)
+/* An 8-bit core shifts one bit at a time: rotate whole bytes, then at most 4 single bits
+ * (7 = 8 - 1, 9 = 8 + 1, 13 = 16 - 3, 18 = 16 + 2). */
+static uint32_t rotl(uint32_t x, uint8_t c) {
+  for (; c >= 5; c = (uint8_t)(c - 8)) {
+    x = x << 8 | x >> 24;
+    if (c < 8) { for (; c < 8; c++) x = x >> 1 | x << 31; return x; }
+  }
+  for (; c; c--) x = x << 1 | x >> 31;
+  return x;
+}
+#else
 static uint32_t rotl(uint32_t x, int c) { return (x << c) | (x >> (32 - c)); }
+#endif
 
 static const uint8_t SIGMA[16] XB_ROM = { 'e','x','p','a','n','d',' ','3','2','-','b','y','t','e',' ','k' };
 /* column round, then row round: (a, b, c, d) index quadruples */
