@@ -210,7 +210,7 @@ export class Agent {
         maxLineBytes: cfg.api.maxLineBytes,
         log: this.log.child({ component: 'api' }),
       });
-      await socket.listen();
+      await socket.claim();
       this.apiSocket = socket;
     }
     this.outbox = await Outbox.open({
@@ -237,6 +237,8 @@ export class Agent {
       this.thingIndex.set(spec.id, spec);
       this.pipeline.registerTarget(spec.id);
     }
+    // Clients that connect now find every driver's things.
+    await this.apiSocket?.listen();
     this.client.start();
   }
 

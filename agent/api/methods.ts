@@ -95,7 +95,7 @@ export const METHODS: Record<string, Method> = {
       outbox: { queued: s.queued },
       things: ctx.opts.drivers.things().length,
       drivers: drivers.map((d) => ({ id: d.id, kind: d.kind, state: d.state })),
-      api: { clients: ctx.service.clientList().length },
+      api: { clients: ctx.service.clientList().length, subscriptions: ctx.service.clientList().reduce((n, c) => n + c.subs.size, 0), dropped: ctx.service.droppedTotal() },
     };
   },
 

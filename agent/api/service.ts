@@ -176,6 +176,8 @@ export class ApiService {
   private remote?: Remote;
   private remoteMissing = 'remote reads, sets and PubSub subscriptions are not available in this agent';
   private listening = false;
+  /** Notifications dropped for clients that have left. */
+  private droppedGone = 0;
   private readonly onReading = (r: Reading) => this.fanOut(r);
 
   constructor(readonly o: ApiServiceOptions) {
@@ -211,6 +213,13 @@ export class ApiService {
     };
   }
 
+  /** Notifications dropped since the agent started, every client counted. */
+  droppedTotal(): number {
+    let n = this.droppedGone;
+    for (const c of this.clients) n += c.droppedTotal;
+    return n;
+  }
+
   /** Every client, for status and tests. */
   clientList(): readonly ApiClient[] {
     return [...this.clients];
@@ -232,6 +241,7 @@ export class ApiService {
     if (c.closed) return;
     c.failPending(`the flow that defines the thing disconnected before answering the set`);
     c.closed = true;
+    this.droppedGone += c.droppedTotal;
     this.clients.delete(c);
     for (const s of c.subs.values()) this.dropSub(c, s);
     c.subs.clear();

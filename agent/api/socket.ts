@@ -77,8 +77,10 @@ export class ApiSocketServer {
 
   get path(): string { return this.o.path; }
 
-  /** Listens; a stale socket file is replaced, a live one (another daemon) is a clear error. */
-  async listen(): Promise<void> {
+  /** Checks the path is free (a stale socket file is removed; a live one, another daemon, is a
+   *  clear error). The agent calls it before anything else, so a second daemon on the same
+   *  config stops before opening the outbox; listen() checks again. */
+  async claim(): Promise<void> {
     const path = this.o.path;
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
       throw new XiotaError('XIOTA_E_CONFIG', `the API socket path ${path} is longer than ${MAX_SOCKET_PATH_BYTES} bytes (a Unix socket limit): set a shorter api.socket`, { path });
@@ -86,12 +88,17 @@ export class ApiSocketServer {
     mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
     let st;
     try { st = lstatSync(path); } catch { st = undefined; }
-    if (st) {
-      if (!st.isSocket()) throw new XiotaError('XIOTA_E_CONFIG', `${path} exists and is not a socket: remove it, or set api.socket to another path`, { path });
-      if (await answers(path)) throw new XiotaError('XIOTA_E_CONFIG', `another process is already serving the API on ${path} (is a second \`xiota run\` using this config?): stop it, or set api.socket to another path`, { path });
-      this.o.log.info('removing a stale API socket left by an earlier run', { path });
-      unlinkSync(path);
-    }
+    if (!st) return;
+    if (!st.isSocket()) throw new XiotaError('XIOTA_E_CONFIG', `${path} exists and is not a socket: remove it, or set api.socket to another path`, { path });
+    if (await answers(path)) throw new XiotaError('XIOTA_E_CONFIG', `another process is already serving the API on ${path} (is a second \`xiota run\` using this config?): stop it, or set api.socket to another path`, { path });
+    this.o.log.info('removing a stale API socket left by an earlier run', { path });
+    unlinkSync(path);
+  }
+
+  /** Listens on the path, then gives the socket its mode and group. */
+  async listen(): Promise<void> {
+    await this.claim();
+    const path = this.o.path;
     const server = createServer((s) => this.connection(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => reject(new XiotaError('XIOTA_E_CONFIG', `cannot serve the API on ${path}: ${e.message}${e.code === 'EACCES' ? ' (no permission on its directory: run as the xiota user, or set api.socket)' : ''}`, { path, errno: e.code })));
