@@ -52,6 +52,16 @@ test('fuzzing the board input path under ASan and UBSan: 20,000 mutated inputs, 
   assert.ok(Number(m![2]) > 5000 && Number(m![3]) > 5000, `both genuine and damaged frames reached the board: ${r.stdout}`);
 });
 
+test('libFuzzer (clang-14, ASan+UBSan) on the board input path for 20 s: 0 crashes', () => {
+  const mk = spawnSync('make', ['-C', repoPath('firmware-bridge/c/linux'), `BUILD=${build}`, 'fuzz-libfuzzer'], { encoding: 'utf8' });
+  assert.is(mk.status, 0, `needs Debian clang-14 and libclang-rt-14-dev (.ci/run installs them):\n${mk.stdout}${mk.stderr}`);
+  const r = spawnSync(join(build, 'fuzz_libfuzzer'), ['-max_total_time=20', '-print_final_stats=1', `-artifact_prefix=${build}/`], { encoding: 'utf8', cwd: build, env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
+  const runs = Number(/Done (\d+) runs/.exec(r.stderr)?.[1] ?? 0);
+  assert.is(r.status, 0, `libFuzzer found a crash (the input is in ${build}/crash-*):\n${r.stderr.slice(-3000)}`);
+  console.log(`  libFuzzer: ${runs} inputs in 20 s, 0 crashes, ${/cov: (\d+)/.exec(r.stderr.split('DONE')[1] ?? '')?.[1] ?? '?'} edges`);
+  assert.ok(runs > 10_000, `only ${runs} inputs ran`);
+});
+
 test('the Arduino example sketch compiles as C++ against the library headers (stub Arduino.h)', () => {
   const r = spawnSync('make', ['-C', repoPath('firmware-bridge/c/linux'), 'sketch-check'], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stdout + r.stderr);

@@ -48,9 +48,14 @@ static size_t host_frame(uint8_t type, uint32_t ctr, const uint8_t *body, uint16
   return wire_len;
 }
 
+/* The same handshake every time: run once, then restore the board from a snapshot (the key
+ * derivation would otherwise dominate each input's time). */
 static void start_session(void) {
+  static xb_board snapshot;
+  static int have_snapshot;
   uint8_t body[40], nonce[16];
   xb_pbw w = { body, 0, sizeof body, 0 };
+  if (have_snapshot) { board = snapshot; return; }
   memset(nonce, 0x33, 16);
   xb_init(&board, &HAL, "fuzz-1", "fuzz", "1", DEMO_ENTITIES, DEMO_N, apply, NULL);
   xb_report(&board, 1, 215);
@@ -58,6 +63,7 @@ static void start_session(void) {
   host_frame(XB_HELLO_REQ, 0, body, w.len, 0);
   xb_feed(&board, wire, wire_len);
   if (!board.session) { fprintf(stderr, "fuzz: no session after HELLO_REQ\n"); abort(); }
+  snapshot = board; have_snapshot = 1;
 }
 
 /* Every frame the board sent must be COBS-valid, at most 256 bytes, with a right CRC. */
