@@ -4,6 +4,7 @@
 // config node" is about.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProsodyServer } from '../../scripts/local-prosody';
@@ -31,6 +32,8 @@ export interface Daemon {
   log(): string;
   /** Connections the daemon accepted on its API socket and has not closed. */
   apiConnections(): number;
+  /** One JSON-RPC request on a connection of its own (closed after the answer). */
+  rpc<T = unknown>(method: string, params?: unknown): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -79,6 +82,7 @@ ${o.thingsYaml}
     socket,
     log,
     apiConnections: () => unixConnections(socket),
+    rpc: (method, params) => rpcOnce(socket, method, params),
     stop: () => proc.terminate('SIGTERM', 8000),
   };
   try {
@@ -109,4 +113,25 @@ export function unixConnections(path: string): number {
 /** Established TCP streams to a port, seen from the clients' side (one per XMPP session on c2s). */
 export function tcpStreamsTo(port: number): number {
   return ss(['-tn', 'state', 'established', 'dst', `127.0.0.1:${port}`]).length;
+}
+
+/** One JSON-RPC 2.0 request, one line each way; notifications before the answer are skipped. */
+export function rpcOnce<T>(path: string, method: string, params?: unknown, timeoutMs = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(path);
+    let buf = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`${method}: no answer on ${path} within ${timeoutMs} ms`)); }, timeoutMs);
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('connect', () => s.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) + '\n'));
+    s.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) {
+        const m = JSON.parse(buf.slice(0, i)) as { id?: unknown; result?: T; error?: { code: number; message: string } };
+        if (m.id !== 1) continue;
+        clearTimeout(timer);
+        s.end();
+        return m.error ? reject(new Error(`${method}: ${m.error.code} ${m.error.message}`)) : resolve(m.result as T);
+      }
+    });
+  });
 }

@@ -158,7 +158,7 @@ t('the daemon goes away and returns: the link reconnects after a jittered delay 
   await link.close();
 });
 
-t('release: a redeployed user keeps the link; the last removed user closes it', async () => {
+t('release: a redeployed user keeps the link; the last removed user closes it until a new user comes', async () => {
   const link = new AgentLink(transport());
   const a = {};
   const b = {};
@@ -170,8 +170,17 @@ t('release: a redeployed user keeps the link; the last removed user closes it', 
   assert.is(link.state, 'connected', 'users closing without removed come back');
   link.acquire(a);
   await link.release(a, true);
-  assert.is(link.state, 'closed', 'the last removed user ends it');
+  assert.is(link.state, 'idle', 'the last removed user ends the connection');
   await waitFor('the peer saw the close', () => peer.conns.every((c) => c.destroyed || c.readableEnded), 3000);
+  // The config node stays (a "modified nodes" deploy): a user added later opens it again.
+  link.acquire(b);
+  await link.request('agent.status');
+  assert.is(link.state, 'connected');
+  assert.is(link.opens, 2);
+  await link.close();
+  assert.is(link.state, 'closed');
+  link.acquire(a);
+  assert.is(link.state, 'closed', 'a closed config node\'s link never reopens');
 });
 
 t('no daemon: the error names the socket and what to check; requests fail after their wait', async () => {

@@ -14,6 +14,7 @@ import { clientFor, waitFor } from '../session/_helpers';
 import { itemsIq, parseItems } from '../../agent/xep/pubsub';
 import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 import type { XmppClient } from '../../agent/session/client';
+import { x } from '../../agent/xml/element';
 import { IotClient } from '../iot/_iot';
 import { startDaemon, tcpStreamsTo, type Daemon } from './_daemon';
 import { paletteFile } from './_palette';
@@ -53,13 +54,24 @@ t.before(async () => {
             - { name: fan, type: boolean, writable: true, initial: false }`;
   const cellar = `        - id: cellar
           fields:
-            - { name: humidity, type: numeric, unit: "%", precision: 0, waveform: constant, initial: 71 }`;
+            - { name: humidity, type: numeric, unit: "%", precision: 0, waveform: constant, initial: 71 }
+            - { name: vent, type: boolean, writable: true, initial: false }`;
   [gw, gw2] = await Promise.all([
     startDaemon({ prosody, user: 'gw', password: 'gw-Pass-1', thingsYaml: greenhouse, accessYaml: `  owners: [owner@${prosody.host}]` }),
-    startDaemon({ prosody, user: 'gw2', password: 'gw2-Pass-1', resource: 'cellar', thingsYaml: cellar, accessYaml: `  owners: [owner@${prosody.host}]\n  readers: [gw@${prosody.host}]`, pollS: 60 }),
+    startDaemon({ prosody, user: 'gw2', password: 'gw2-Pass-1', resource: 'cellar', thingsYaml: cellar, accessYaml: `  owners: [owner@${prosody.host}]\n  controllers: [gw@${prosody.host}]`, pollS: 1 }),
   ]);
   owner = clientFor(prosody, 'owner', OWNER_PW);
   await owner.connectOnce();
+  // gw follows gw2's PEP node (access model presence): gw asks, gw2 approves its controller.
+  // Sent from a second resource of gw's account, as its owner would from a chat client.
+  const asGw = clientFor(prosody, 'gw', 'gw-Pass-1', { resource: 'setup' });
+  await asGw.connectOnce();
+  asGw.send(x('presence', { type: 'subscribe', to: gw2.jid }));
+  await waitFor('gw2 approved gw', async () => {
+    const sub = await gw.rpc<{ subscription: string }>('pubsub.subscribe', { jid: gw2.jid, node: 'urn:xiota:cellar' }).catch(() => undefined);
+    return sub ? true : undefined;
+  }, 10_000, 200);
+  await asGw.stop();
   await helper.startServer();
 });
 
@@ -145,10 +157,41 @@ t('xiota-read reads the second gateway by XEP-0323 through the first one\'s sess
   // Config blank: the target comes from the message (msg.xiota.jid).
   helper.getNode('rd')!.receive({ xiota: { jid: gw2.fullJid } });
   await waitFor('the remote readout', () => got.length > 0, 15_000);
-  assert.equal(got[0]!.payload, { humidity: 71 });
+  assert.equal(got[0]!.payload, { humidity: 71, vent: false });
   const readings = got[0]!.xiota?.readings as { thing: string; jid?: string }[];
   assert.is(readings[0]!.thing, 'cellar');
   assert.is(got[0]!.xiota?.jid, gw2.fullJid);
+});
+
+t('xiota-control sets the second gateway\'s field by XEP-0325; xiota-in follows that gateway\'s PubSub node', async () => {
+  await helper.load(NODES, [
+    agentNode(gw.socket),
+    { id: 'follow', type: 'xiota-in', agent: 'cfg', source: 'remote', jid: gw2.jid, node: 'urn:xiota:cellar', thing: '', field: 'vent', output: 'field', wires: [['items']] },
+    { id: 'ctl', type: 'xiota-control', agent: 'cfg', jid: gw2.fullJid, thing: 'cellar', field: 'vent', value: 'true', valueFrom: 'bool', valueType: 'auto', wires: [['done']] },
+    { id: 'rd', type: 'xiota-read', agent: 'cfg', jid: gw2.fullJid, thing: 'cellar', field: 'vent', fresh: false, timeout: 10, wires: [['read']] },
+    { id: 'items', type: 'helper' },
+    { id: 'done', type: 'helper' },
+    { id: 'read', type: 'helper' },
+  ]);
+  const items = collect('items');
+  const followErrors = errorsOf('follow');
+  const done = collect('done');
+  const read = collect('read');
+  await waitFor('following', () => helper.getNode('cfg')!.link!.state === 'connected', 10_000);
+  helper.getNode('ctl')!.receive({ payload: 'ignored: the node\'s value is a fixed true' });
+  await waitFor('the remote set answered', () => done.length > 0, 15_000);
+  assert.equal(done[0]!.xiota, { jid: gw2.fullJid, field: 'vent', value: true, nodes: [{ nodeId: 'cellar' }] });
+  helper.getNode('rd')!.receive({});
+  await waitFor('the readout', () => read.length > 0, 15_000);
+  assert.equal(read[0]!.payload, { vent: true });
+  // gw2 publishes the set's read-back; the agent's PubSub subscription brings it here.
+  await waitFor('vent=true from gw2\'s node', () => items.some((m) => m.topic === 'vent' && m.payload === true), 15_000).catch((e: Error) => {
+    throw new Error(`${e.message}; items: ${JSON.stringify(items)} errors: ${followErrors.join()}\n--- gw2 ---\n${gw2.log().slice(-3000)}\n--- gw ---\n${gw.log().slice(-3000)}`);
+  });
+  const m = items.find((x) => x.payload === true)!;
+  assert.is(m.xiota?.jid, gw2.jid);
+  assert.is(m.xiota?.node, 'urn:xiota:cellar');
+  assert.type(m.xiota?.item, 'string');
 });
 
 t('a flow-defined thing: published from the flow, read and set by slixmpp\'s xep_0323/xep_0325 clients', async () => {
@@ -184,6 +227,17 @@ t('a flow-defined thing: published from the flow, read and set by slixmpp\'s xep
     helper.getNode('thing')!.receive({ topic: 'light', payload: 'dim' });
     await waitFor('the bad value reported', () => thingErrors.length > 0, 5000);
     assert.match(thingErrors[0]!, /light: "dim" is not a boolean/);
+    // Deleting the thing node (a "nodes" deploy without it) removes the thing from the agent,
+    // and with the last user gone the connection closes, to open again for the next user.
+    const ids = async () => (await gw.rpc<{ id: string }[]>('things.list')).map((x) => x.id);
+    assert.ok((await ids()).includes('kitchen'));
+    await helper.setFlows([agentNode(gw.socket), { id: 'sets', type: 'helper' }], 'nodes');
+    await waitFor('kitchen removed', async () => (!(await ids()).includes('kitchen') ? true : undefined), 5000, 100);
+    await waitFor('no API connection', () => gw.apiConnections() === 0, 3000);
+    await helper.setFlows([agentNode(gw.socket), { id: 'in', type: 'xiota-in', agent: 'cfg', source: 'local', thing: 'greenhouse', field: 'temperature', output: 'field', wires: [['sets']] }, { id: 'sets', type: 'helper' }], 'nodes');
+    const again = collect('sets');
+    await waitFor('readings through the reopened connection', () => again.length > 0, 10_000);
+    assert.is(helper.getNode('cfg')!.link!.opens, 2);
   } finally {
     await py.close();
   }

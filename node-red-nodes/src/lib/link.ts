@@ -5,7 +5,7 @@
 // flow-defined things are restored on every reconnect, so users never notice beyond status.
 import { EventEmitter } from 'node:events';
 import { E, RpcError, type ItemNote, type ReadingNote, type ThingSetRequest, type ThingSpec } from './protocol';
-import { RpcPeer, type Opener } from './rpc';
+import { LINK_CLOSED, RpcPeer, type Opener } from './rpc';
 
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
 
@@ -38,12 +38,15 @@ interface SubEntry {
   handler: NoteHandler;
   serverId?: string;
   onError(e: Error): void;
+  retry?: NodeJS.Timeout;
 }
 
 export interface BackoffOptions {
   initialDelayMs?: number;
   maxDelayMs?: number;
   random?: () => number;
+  /** A PubSub subscription the remote refused is tried again after this long (default 60 s): the presence subscription it needs may be approved meanwhile. */
+  resubscribeMs?: number;
 }
 
 /** Full jitter: random(0, min(cap, base * 2^attempt)), so many Node-REDs do not retry in step. */
@@ -67,6 +70,8 @@ export class AgentLink extends EventEmitter<LinkEvents> {
   private attempt = 0;
   private retry?: NodeJS.Timeout;
   private lastReason?: string;
+  /** Bumped by every connect: a stale attempt (stopped meanwhile) gives up. */
+  private epoch = 0;
 
   constructor(
     private readonly transport: Transport,
@@ -102,20 +107,35 @@ export class AgentLink extends EventEmitter<LinkEvents> {
    */
   async release(user: object, removed: boolean): Promise<void> {
     this.users.delete(user);
-    if (removed && this.users.size === 0) await this.close();
+    if (removed && this.users.size === 0) await this.stop('idle');
   }
 
   get userCount(): number {
     return this.users.size;
   }
 
-  /** Ends the link for good (config node closed): no reconnect after this. */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
+  /** Ends the link for good (the config node closed): no reconnect, no reopening after this. */
+  close(): Promise<void> {
+    return this.stop('closed');
+  }
+
+  /**
+   * Closes the connection. `idle`: the last user was deleted but the config node stays (a
+   * "modified nodes" deploy does not restart it), so the next user to come opens it again.
+   */
+  private async stop(to: 'idle' | 'closed'): Promise<void> {
+    if (this.state === 'closed' || (this.state === 'idle' && to === 'idle')) return;
     clearTimeout(this.retry);
-    this.setState('closed');
-    this.peer?.close();
+    this.attempt = 0;
+    const peer = this.peer;
     this.peer = undefined;
+    this.byServerId.clear();
+    for (const s of this.subs) {
+      s.serverId = undefined;
+      clearTimeout(s.retry);
+    }
+    this.setState(to);
+    peer?.close();
     await this.transport.dispose?.();
   }
 
@@ -127,8 +147,9 @@ export class AgentLink extends EventEmitter<LinkEvents> {
   }
 
   private async connect(): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.closed) return;
     this.setState('connecting');
+    const epoch = ++this.epoch;
     let peer: RpcPeer;
     const holder: { peer?: RpcPeer } = {};
     try {
@@ -139,9 +160,10 @@ export class AgentLink extends EventEmitter<LinkEvents> {
         closed: (err) => this.lost(holder.peer, err?.message ?? 'the xiota agent closed the connection'),
       });
     } catch (e) {
+      if (epoch !== this.epoch) return; // stopped and reopened meanwhile: the newer attempt goes on
       return this.scheduleRetry((e as Error).message);
     }
-    if (this.closed) return peer.close();
+    if (this.closed || epoch !== this.epoch || this.state !== 'connecting') return peer.close();
     this.peer = peer;
     try {
       const st = await peer.request<{ online?: boolean }>('agent.status');
@@ -151,25 +173,27 @@ export class AgentLink extends EventEmitter<LinkEvents> {
       for (const s of this.subs) await this.subscribeOn(peer, s);
     } catch (e) {
       if (peer !== this.peer) return;
-      this.onError(`xiota agent ${this.describe}: setting up the link failed: ${(e as Error).message}`);
+      const reason = `setting up the link failed: ${(e as Error).message}`;
+      this.onError(`xiota agent ${this.describe}: ${reason}`);
       peer.close();
+      this.lost(peer, reason); // when the peer had ended already, close() did not call back
       return;
     }
-    if (peer !== this.peer || this.closed) return;
+    if (peer !== this.peer || this.closed || epoch !== this.epoch) return;
     this.attempt = 0;
     this.setState('connected');
     this.emit('session', this.sessionOnline);
   }
 
   private lost(peer: RpcPeer | undefined, reason: string): void {
-    if (peer && this.peer && peer !== this.peer) return;
+    if (!peer || peer !== this.peer) return; // a stale or stopped attempt's peer
     this.peer = undefined;
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'idle') return;
     this.scheduleRetry(reason);
   }
 
   private scheduleRetry(reason: string): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'idle') return;
     this.setState('disconnected', reason);
     const delay = backoffDelay(this.attempt++, this.backoff);
     clearTimeout(this.retry);
@@ -237,6 +261,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     return {
       close: async () => {
         this.subs.delete(entry);
+        clearTimeout(entry.retry);
         const id = entry.serverId;
         if (!id) return;
         this.byServerId.delete(id);
@@ -259,8 +284,15 @@ export class AgentLink extends EventEmitter<LinkEvents> {
       this.byServerId.set(r.subscription, s);
     } catch (e) {
       // A refused subscription (unknown thing, forbidden) is the user's to fix, not the link's.
-      if (e instanceof RpcError && e.code !== -32050) s.onError(e);
-      else throw e;
+      if (!(e instanceof RpcError) || e.code === LINK_CLOSED) throw e;
+      s.onError(e);
+      // A remote refusal may be lifted (a presence subscription approved): ask again later.
+      if (p.kind === 'pubsub' && e.code === E.REMOTE_ERROR) {
+        clearTimeout(s.retry);
+        s.retry = setTimeout(() => {
+          if (this.subs.has(s) && !s.serverId && this.peer === peer && this.state === 'connected') void this.subscribeOn(peer, s).catch(() => undefined);
+        }, this.backoff.resubscribeMs ?? 60_000);
+      }
     }
   }
 
