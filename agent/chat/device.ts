@@ -1,7 +1,8 @@
 // What the chat interface asks of the device, built from what the agent already has: the
-// DriverHost (things, latest readings, a sample of every driver now, checked sets) and the
-// session's iq for history, read back from each thing's PubSub node (XEP-0060 6.5) until
-// the history store of the IoT XEPs issue replaces it.
+// DriverHost (things, latest readings, a sample of every driver now, checked sets), and for
+// history the device's own store (agent/history/), falling back to the thing's PubSub node
+// (XEP-0060 6.5) through the session's iq when the store has nothing (history off, or older
+// than the store).
 import type { DriverHost } from '../../drivers/host';
 import type { Value } from '../../drivers/types';
 import type { Element } from '../xml/element';
@@ -40,6 +41,8 @@ export interface HostDeviceOptions {
   rangeOf?: (thing: string, field: string) => { min?: number; max?: number } | undefined;
   /** How long a history request may take (default 2000 ms). */
   historyTimeoutMs?: number;
+  /** Past values from the device's own history store, newest first; [] sends the ask to PubSub. */
+  local?: (thing: string, field: string, window: HistoryWindow) => Promise<HistoryRow[]>;
 }
 
 /** Items asked for when the window is a duration (PEP nodes keep up to pep_max_items). */
@@ -95,6 +98,8 @@ export function hostDevice(o: HostDeviceOptions): ChatDevice {
       return o.drivers.set(thing, field, value);
     },
     async history(thing, field, w) {
+      const mine = await o.local?.(thing, field, w).catch(() => []);
+      if (mine?.length) return mine.slice(0, w.count ?? MAX_HISTORY_COUNT);
       const { service, node } = o.nodeOf(thing);
       // XEP-0060 6.5.7: max_items asks for the N most recent items.
       const max = w.count !== undefined ? Math.min(w.count, MAX_HISTORY_COUNT) : DURATION_ITEMS;

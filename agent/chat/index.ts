@@ -1,11 +1,13 @@
 // The chat module as the agent loads it (agent/modules.ts): agent/xep/chat.ts over the
-// agent's drivers, access store, alert switch and each thing's PubSub node for history.
+// agent's drivers, access store, alert switch, and for history its own store (agent/history/),
+// else each thing's PubSub node.
 import { alertSwitchFor } from '../alerts/switch';
 import { pubsubFor } from '../config/thing-settings';
 import type { ModuleContext } from '../module';
 import type { AgentDeps } from '../modules';
 import { install as installChat, type ChatDeps } from '../xep/chat';
 import { hostDevice, type HostDeviceOptions } from './device';
+import { localRows } from '../history/sources';
 
 export interface ChatOptions {
   /** Overrides of the ranges the drivers declare (FieldSpec min/max); tests use it. */
@@ -24,6 +26,7 @@ export function install(m: ModuleContext, d: AgentDeps, o: ChatOptions = {}): vo
         return p.service === 'pep' ? { node: p.node } : { service: p.service, node: p.node };
       },
       rangeOf: o.rangeOf,
+      local: localRows(d.stateDir),
     }),
     access: d.access,
     alerts: alertSwitchFor(d.stateDir, (msg) => m.log.warn(msg)),

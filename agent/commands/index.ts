@@ -6,6 +6,9 @@ import * as adhoc from '../xep/commands';
 import { readCommand, setCommand, statusCommand, type DeviceThing, type DeviceView } from './device';
 import { alertSwitchFor, type AlertSwitch } from '../alerts/switch';
 import { accessCommand, alertsCommand } from './people';
+import { historyCommand } from './history';
+import { historyFor } from '../history/index';
+import { fieldHistory } from '../history/sources';
 
 export interface DeviceCommandsOptions {
   /** Overrides of the ranges the drivers declare (FieldSpec min/max); tests use it. */
@@ -30,7 +33,7 @@ export function deviceView(d: Pick<AgentDeps, 'things' | 'latest' | 'drivers' | 
 export function install(m: ModuleContext, d: AgentDeps, o: DeviceCommandsOptions = {}): adhoc.CommandSessions {
   const view = deviceView(d, o.rangeOf);
   return adhoc.install(m, {
-    commands: [statusCommand(view), readCommand(view), setCommand(view), alertsCommand(o.alerts ?? alertSwitchFor(d.stateDir, (msg) => m.log.warn(msg))), accessCommand(d.access)],
+    commands: [statusCommand(view), readCommand(view), historyCommand({ ...view, rows: fieldHistory(m, d), store: () => historyFor(d.stateDir) }), setCommand(view), alertsCommand(o.alerts ?? alertSwitchFor(d.stateDir, (msg) => m.log.warn(msg))), accessCommand(d.access)],
     access: d.access,
     selfJid: () => d.client.jid,
     now: d.now,

@@ -84,10 +84,10 @@ t('disco: the commands feature, and only the commands each asker may run, with e
   assert.ok(info.features!.includes(NS_COMMANDS), JSON.stringify(info));
   assert.ok(agent.disco.featureList().includes(NS_COMMANDS), 'hashed into caps with the other features');
   const all = await owner.list(dev);
-  assert.equal(all.items!.map((i) => i.node), ['status', 'read', 'set', 'alerts', 'access']);
+  assert.equal(all.items!.map((i) => i.node), ['status', 'read', 'history', 'set', 'alerts', 'access']);
   for (const i of all.items!) assert.equal(Object.keys(i).sort(), ['jid', 'name', 'node'], 'nbxmpp rejects a list with any other attribute');
   assert.ok(all.items!.every((i) => i.jid === dev));
-  assert.equal((await reader.list(dev)).items!.map((i) => i.node), ['status', 'read']);
+  assert.equal((await reader.list(dev)).items!.map((i) => i.node), ['status', 'read', 'history']);
   assert.equal((await stranger.list(dev)).items, []);
   const node = await owner.info(dev, 'set');
   assert.equal(node.identities![0]!.slice(0, 3), ['automation', 'command-node', null]);
@@ -225,7 +225,7 @@ t('access: the owner lists, allows and revokes; the stranger gains and loses the
   assert.equal((await stranger.list(dev)).items, []);
   const ok = await run({ op: ['allow'], jid: [`eve@${srv.host}`], role: ['reader'] });
   assert.equal(ok.notes, [{ type: 'info', text: `eve@${srv.host} is now a reader.` }]);
-  assert.equal((await stranger.list(dev)).items!.map((i) => i.node), ['status', 'read']);
+  assert.equal((await stranger.list(dev)).items!.map((i) => i.node), ['status', 'read', 'history']);
   assert.is((await stranger.exec(dev, 'status')).status, 'completed');
   const list = await run({ op: ['list'] });
   assert.ok(list.form!.items.some((i) => i.jid === `eve@${srv.host}` && i.role === 'reader' && i.source === 'allowed'), JSON.stringify(list.form));
