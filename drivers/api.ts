@@ -161,6 +161,9 @@ export class ApiDriver implements Driver {
     const h = this.holders.get(thing);
     if (!h) throw new XiotaError('XIOTA_E_DRIVER', NOT_CONNECTED(thing), { thing });
     await h.set(thing, field, value);
+    // The flow said it applied the value: that is the field's value now (XEP-0325 reads it
+    // back, PubSub gets it), until the flow publishes another.
+    this.ctx?.emit({ thing, timestamp: this.now(), values: [{ field, value }] });
   }
 
   private file(): string {

@@ -356,9 +356,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       return;
     }
     // RFC 6120 10.1 / 8.1.2.1: only the entity we asked may answer (an absent 'to' means our
-    // account, which answers as our bare JID, the domain, or with no 'from').
+    // account, which answers as our bare JID, the domain, or with no 'from'; so does a request
+    // sent to our own bare JID, e.g. our PEP service: Prosody answers it with no 'from').
     const from = el.attrs.from;
-    const ok = p.to ? from === p.to || (from !== undefined && bareJid(from) === bareJid(p.to) && !p.to.includes('/')) : from === undefined || from === this.bare || from === this.domain || from === this.jid;
+    const ok = p.to ? from === p.to || (from === undefined && p.to === this.bare) || (from !== undefined && bareJid(from) === bareJid(p.to) && !p.to.includes('/')) : from === undefined || from === this.bare || from === this.domain || from === this.jid;
     if (!ok) {
       this.log.warn('iq response from an unexpected sender ignored', { id, from, expected: p.to ?? this.bare });
       return;

@@ -5,7 +5,7 @@
 // the CLI (`xiota status`, `set`, `read --follow`) against it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +176,38 @@ t('a chat `set` reaches the flow too', async () => {
   } finally {
     off();
   }
+});
+
+t('remote.read, remote.set and pubsub.subscribe go through the agent\'s session (here to itself)', async () => {
+  const c = await LineClient.connect(sock);
+  try {
+    const rs = await c.call('remote.read', { jid: dev, nodes: [{ nodeId: 'pump' }], fields: ['level'] }) as unknown as Msg[];
+    assert.ok(rs.some((r) => r.jid === dev && r.values.some((v: Msg) => v.field === 'level' && v.value === 42.5)), JSON.stringify(rs));
+    const bare = await c.ask('remote.read', { jid: `dev@${prosody.host}` });
+    assert.is(bare.error.code, -32602);
+    assert.match(bare.error.message, 'full JID');
+    const before = setsSeen.length;
+    assert.equal(await c.call('remote.set', { jid: dev, field: 'on', value: true, nodes: [{ nodeId: 'pump' }] }), { ok: true });
+    assert.is(setsSeen.length, before + 1);
+    const refused = await c.ask('remote.set', { jid: dev, field: 'level', value: 3, nodes: [{ nodeId: 'pump' }] });
+    assert.is(refused.error.code, -32003, JSON.stringify(refused));
+    const sub = await c.call('pubsub.subscribe', { jid: `dev@${prosody.host}`, node: 'urn:xiota:pump' });
+    assert.match(sub.subscription, /^sub-/);
+    await flow.call('thing.publish', { thing: 'pump', values: { level: 61 } });
+    const item = await c.until('PubSub item', (m) => m.method === 'item' && /61/.test(m.params.xml));
+    assert.is(item.params.node, 'urn:xiota:pump');
+    assert.ok(item.params.readings?.[0]?.values?.some((v: Msg) => v.field === 'level' && v.value === 61), JSON.stringify(item.params));
+  } finally {
+    c.close();
+  }
+});
+
+t('permission denied names the socket and the group to join', async () => {
+  const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+  const r = spawnSync(process.execPath, [CLI, 'status', '--socket', sock], { uid: nobody, gid: nobody, encoding: 'utf8', cwd: '/' });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `permission denied on ${sock}`);
+  assert.match(r.stderr, 'usermod -aG xiota');
 });
 
 t('the CLI: status, set, read --follow, and a clear message when no daemon listens', async () => {
