@@ -133,6 +133,13 @@ test('a small limit: what was cut is named in the answer; a bare req (no history
   assert.ok(bare.every((t) => t.elements.every((e) => e.attrs.momentary === 'true')), 'momentary only');
 });
 
+test('XEP-0326 addressing (nodeId with the data source, sourceId) reads history the same way', async () => {
+  const { read } = await setup();
+  const ts = stamps(await read('8', "historicalDay='true'", "<node nodeId='gh' sourceId='sim'/><field name='temperature'/>"));
+  assert.is(ts.length, 1);
+  assert.is(ts[0]!.elements[0]!.attrs.historicalDay, 'true');
+});
+
 test('historicalPlan: every historical type asked -> one resolution by span; specific types -> those periods', () => {
   const now = DAY0;
   const r = (attrs: string) => parseReq(parseXml(`<req xmlns='urn:xmpp:iot:sensordata' seqnr='1' ${attrs}/>`)) as ReadoutRequest;
