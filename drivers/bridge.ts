@@ -3,9 +3,8 @@
 // a thing (`<board>.<key>`). Protocol and session: firmware-bridge/host. A board that goes away
 // is a fault and its things read as failed until it is back; the session is retried with
 // backoff min(1.8^n, 60) s (the ESPHome client's curve) and each outage is logged once.
-// serialport is loaded when the port is opened, not at start-up.
-import type { SerialPort } from 'serialport';
-type SerialPortModule = typeof import('serialport');
+// Over MQTT (`path: mqtt://broker:1883`) the same frames travel as payloads on per-board
+// topics, with a replay window for the broker's duplicates and reordering (host/links.ts).
 import type { Driver, DriverContext, Reading, ThingSpec, Value } from './types';
 import { XiotaError } from '../agent/errors';
 import { errorText } from './values';
@@ -13,10 +12,15 @@ import { HostSession, SetFailed, type BoardInfo, type DropReason, type Timers } 
 import { DEFAULT_KEYS_FILE, readAnySchema, readKeys, readSchema, schemaCachePath, writeSchema } from '../firmware-bridge/host/keys';
 import { diffSchema, entityThing, rawToValue, thingId, valueToRaw, VALUE_FIELD } from '../firmware-bridge/host/things';
 import type { BoardValue, Entity } from '../firmware-bridge/host/messages';
+import { DEFAULT_TOPIC_PREFIX, isMqttUrl, MQTT_REPLAY_WINDOW, openMqtt, openSerial, type Link } from '../firmware-bridge/host/links';
 
 export interface BridgeOptions {
-  /** Device path: `/dev/ttyUSB0`, `/dev/ttyACM0`, a pty. */
+  /** Device path: `/dev/ttyUSB0`, `/dev/ttyACM0`, a pty; or a broker, `mqtt://host:1883`. */
   path: string;
+  /** MQTT: topics `<prefix>/<board>/up` (board → host) and `/down` (default xiota/bridge). */
+  topicPrefix?: string;
+  /** MQTT: how far below the highest counter a frame may arrive, once (default 64). */
+  replayWindow?: number;
   baudRate?: number;
   /** The board id this port must answer with (the one it was paired under). */
   board: string;
@@ -37,7 +41,7 @@ export interface BridgeOptions {
 
 export class BridgeDriver implements Driver {
   readonly kind = 'bridge';
-  private port?: SerialPort;
+  private link?: Link;
   private ctx?: DriverContext;
   private session?: HostSession;
   private stopped = true;
@@ -48,6 +52,8 @@ export class BridgeDriver implements Driver {
   private lastOutage?: string;
   private firstUp?: { resolve: () => void; reject: (e: Error) => void };
   private drops = new Map<DropReason, number>();
+  /** Per entity key, the counter of the frame that carried its newest value (this session). */
+  private readonly newest = new Map<number, number>();
   private dropWindowStart = 0;
   private readonly keysFile: string;
 
@@ -83,9 +89,9 @@ export class BridgeDriver implements Driver {
     this.retryTimer = undefined;
     this.session?.stop();
     this.session = undefined;
-    const p = this.port;
-    this.port = undefined;
-    if (p?.isOpen) await new Promise<void>((resolve) => p.close(() => resolve()));
+    const l = this.link;
+    this.link = undefined;
+    await l?.close();
   }
 
   async set(thing: string, field: string, value: Value): Promise<void> {
@@ -104,42 +110,43 @@ export class BridgeDriver implements Driver {
     }
   }
 
-  private open(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const { SerialPort: Port } = require('serialport') as SerialPortModule;
-      const port = new Port({ path: this.opts.path, baudRate: this.opts.baudRate ?? 115200, autoOpen: false, lock: false });
-      port.on('data', (chunk: Buffer) => { if (this.port === port) this.session?.feed(chunk); });
-      port.on('error', (err) => this.outage(`serial ${this.opts.path}: ${errorText(err)}`));
-      port.on('close', () => {
-        if (this.port !== port) return;
-        this.port = undefined;
+  private async open(): Promise<void> {
+    const o = this.opts;
+    let link: Link | undefined;
+    const events = {
+      data: (b: Uint8Array) => {
+        if (this.link !== link) return;
+        if (link!.datagram) this.session?.feedFrame(b); else this.session?.feed(b);
+      },
+      error: (why: string) => this.outage(why),
+      closed: (why: string) => {
+        if (this.link !== link) return;
+        this.link = undefined;
         this.session?.stop();
         this.session = undefined;
-        if (!this.stopped) this.outage(`serial ${this.opts.path} closed (unplugged?)`);
-      });
-      port.open((err) => {
-        if (err) {
-          reject(new XiotaError('XIOTA_E_DRIVER', `cannot open ${this.opts.path}: ${err.message} (check the path, and that the user is in the dialout group)`, { path: this.opts.path }, { cause: err }));
-          return;
-        }
-        if (this.stopped) { port.close(); resolve(); return; }
-        this.port = port;
-        this.startSession();
-        resolve();
-      });
-    });
+        if (!this.stopped) this.outage(why);
+      },
+    };
+    link = isMqttUrl(o.path)
+      ? await openMqtt(o.path, o.topicPrefix ?? DEFAULT_TOPIC_PREFIX, o.board, o.handshakeTimeoutMs ?? 5000, events)
+      : await openSerial(o.path, o.baudRate ?? 115200, events);
+    if (this.stopped) { await link.close(); return; }
+    this.link = link;
+    this.startSession();
   }
 
   private startSession(): void {
-    const port = this.port;
-    if (!port) return;
+    const link = this.link;
+    if (!link) return;
     this.session?.stop();
     const o = this.opts;
     this.session = new HostSession({
       boardId: o.board,
       plaintext: o.plaintext ?? false,
       keyFor: (id) => readKeys(this.keysFile).get(id),
-      send: (bytes) => { if (port.isOpen) port.write(Buffer.from(bytes)); },
+      send: (bytes) => link.write(bytes),
+      datagram: link.datagram,
+      replayWindow: link.datagram ? o.replayWindow ?? MQTT_REPLAY_WINDOW : 0,
       knownSchema: (id, hash) => readSchema(schemaCachePath(this.keysFile), id, hash),
       handshakeTimeoutMs: o.handshakeTimeoutMs,
       pingEveryMs: o.pingMs,
@@ -150,7 +157,7 @@ export class BridgeDriver implements Driver {
       now: this.now,
     }, {
       up: (info) => this.onUp(info),
-      readings: (values, at) => this.onReadings(values, at),
+      readings: (values, at, _full, ctr) => this.onReadings(values, at, ctr),
       down: (reason, refused) => this.outage(reason, refused),
       log: (level, text, verified) => {
         const fn = ([this.ctx?.log.debug, this.ctx?.log.info, this.ctx?.log.warn, this.ctx?.log.error][level] ?? this.ctx?.log.info)?.bind(this.ctx?.log);
@@ -168,6 +175,7 @@ export class BridgeDriver implements Driver {
 
   private onUp(info: BoardInfo): void {
     this.retries = 0;
+    this.newest.clear();
     this.lastOutage = undefined;
     if (info.described) {
       try { writeSchema(schemaCachePath(this.keysFile), info.boardId, info.schemaHash, info.entities); }
@@ -184,8 +192,11 @@ export class BridgeDriver implements Driver {
     this.firstUp = undefined;
   }
 
-  private onReadings(values: BoardValue[], receivedAt: number): void {
+  private onReadings(values: BoardValue[], receivedAt: number, ctr: number): void {
     for (const v of values) {
+      // Over MQTT a delayed frame can arrive after a newer one: its values are superseded.
+      if ((this.newest.get(v.key) ?? 0) > ctr) continue;
+      this.newest.set(v.key, ctr);
       // Only declared things (the agent publishes those); scaled by the board's current schema.
       const e = this.declared.some((x) => x.key === v.key) ? this.entities.find((x) => x.key === v.key) : undefined;
       if (!e) continue; // a key added by a firmware update: reported once by the schema diff
@@ -232,7 +243,7 @@ export class BridgeDriver implements Driver {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.stopped) return;
-      if (this.port?.isOpen) this.startSession();
+      if (this.link?.isOpen) this.startSession();
       else this.open().catch((e: unknown) => this.outage(errorText(e)));
     }, wait);
   }

@@ -247,7 +247,10 @@ export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKin
     setTimeoutMs: s.milliseconds().min(50).max(120_000).clamp().optional(),
     retryMs: s.milliseconds().min(10).max(60_000).clamp().optional(),
     rekeyAt: s.integer().min(64).max(0xffff0000).optional(),
+    topicPrefix: s.string().match(/^[^#+\0]+$/, 'an MQTT topic prefix without wildcards').optional(),
+    replayWindow: s.integer().min(0).max(1024).optional(),
   }).refine((o, path, ctx) => {
+    if (o.replayWindow !== undefined && o.replayWindow % 32 !== 0) error(ctx, [...path, 'replay_window'], `replay_window ${o.replayWindow}: use 0 or a multiple of 32 (up to 1024)`);
     if (o.plaintext) warn(ctx, [...path, 'plaintext'], 'plaintext bridge frames are not authenticated: anyone on the line can forge readings and sets; for development only');
   }),
 };

@@ -7,6 +7,7 @@
 import { cobsDecode, FrameSplitter, wireFrame } from './cobs';
 import { deriveKeys, DIR_BOARD_TO_HOST, DIR_HOST_TO_BOARD, randomBytes, SESSION_NONCE_BYTES, type SessionKeys } from './crypto';
 import { FLAG_AUTH, openFrame, parseFrame, PROTOCOL_VERSION, sealFrame, type FrameError } from './frame';
+import { ReplayWindow } from './replay';
 import { ACK_STATUS_TEXT, AckStatus, decodeBody, encodeBody, ErrorCode, FrameType, type Ack, type BoardValue, type Entity, type Info, type Message } from './messages';
 
 export interface Timers { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void }
@@ -20,6 +21,11 @@ export interface SessionOptions {
   /** The board's 32-byte pre-shared key, looked up at every handshake (pairing may change it). */
   keyFor: (boardId: string) => Uint8Array | undefined;
   send: (bytes: Uint8Array) => void;
+  /** Frames travel whole (MQTT payloads): no COBS, feed them with feedFrame(). */
+  datagram?: boolean;
+  /** Accept counters up to this far below the highest seen, once each (0 = strictly
+   *  increasing, for serial lines; MQTT reorders and duplicates: 64). */
+  replayWindow?: number;
   /** Entities known for a schema hash (a cache), so DESCRIBE is skipped when nothing changed. */
   knownSchema?: (boardId: string, hash: number) => Entity[] | undefined;
   helloEveryMs?: number;
@@ -41,7 +47,8 @@ export type DropReason = FrameError | 'cobs' | 'mac' | 'replay' | 'plaintext' | 
 
 export interface SessionEvents {
   up(info: BoardInfo): void;
-  readings(values: BoardValue[], receivedAt: number, full: boolean): void;
+  /** `ctr`: the frame's counter; over MQTT a lower one may arrive after a higher one. */
+  readings(values: BoardValue[], receivedAt: number, full: boolean, ctr: number): void;
   /** The session ended (board gone, refused, reset); `refused` = a configuration problem. */
   down(reason: string, refused: boolean): void;
   log(level: number, text: string, verified: boolean): void;
@@ -61,7 +68,7 @@ export class HostSession {
   private keys?: SessionKeys;
   private hostNonce: Uint8Array = new Uint8Array(0);
   private txCtr = 0;
-  private rxCtr = 0;
+  private readonly rx: ReplayWindow;
   private info?: Info;
   private entities: Entity[] = [];
   private timers: Timers;
@@ -78,11 +85,12 @@ export class HostSession {
   constructor(private readonly o: SessionOptions, private readonly ev: SessionEvents) {
     this.timers = o.timers ?? realTimers;
     this.now = o.now ?? Date.now;
+    this.rx = new ReplayWindow(o.replayWindow ?? 0);
     this.splitter = new FrameSplitter((f) => this.onEncoded(f), (n) => this.ev.dropped('long', `${n} bytes without a frame delimiter`));
   }
 
   get state(): Phase { return this.phase; }
-  get counters(): { tx: number; rx: number } { return { tx: this.txCtr, rx: this.rxCtr }; }
+  get counters(): { tx: number; rx: number } { return { tx: this.txCtr, rx: this.rx.last }; }
 
   /** Starts (or restarts) the handshake. */
   start(): void {
@@ -100,7 +108,7 @@ export class HostSession {
       this.keys = undefined;
       this.hostNonce = randomBytes(SESSION_NONCE_BYTES);
       this.txCtr = 0;
-      this.rxCtr = 0;
+      this.rx.reset();
       // Timers first: the answer may come back before send() returns (goUp clears them).
       this.helloTimer = this.timers.setTimeout(hello, this.o.helloEveryMs ?? 500);
       this.sendPlain({ type: 'HELLO_REQ', body: { hostNonce: this.hostNonce, version: PROTOCOL_VERSION, auth: !this.o.plaintext } });
@@ -121,6 +129,9 @@ export class HostSession {
   /** Bytes from the link. */
   feed(chunk: Uint8Array): void { this.splitter.push(chunk); }
 
+  /** One whole frame from a datagram link (an MQTT payload: no COBS). */
+  feedFrame(frame: Uint8Array): void { this.onFrame(frame); }
+
   /** Sends a set; resolves with the board's ack (status OK), rejects with SetFailed otherwise. */
   set(key: number, value: number): Promise<Ack> {
     if (this.phase !== 'up') return Promise.reject(new SetFailed(`board "${this.o.boardId}" is not connected`));
@@ -138,20 +149,22 @@ export class HostSession {
   }
 
   private sendPlain(m: Message): void {
-    this.o.send(wireFrame(sealFrame(FrameType[m.type], 0, encodeBody(m), DIR_HOST_TO_BOARD, undefined)));
+    this.transmit(sealFrame(FrameType[m.type], 0, encodeBody(m), DIR_HOST_TO_BOARD, undefined));
   }
 
   private sendSealed(m: Message): void {
     if (this.txCtr >= 0xffffff00) return; // the board refuses these too; a re-key is due first
     this.txCtr++;
-    this.o.send(wireFrame(sealFrame(FrameType[m.type], this.txCtr, encodeBody(m), DIR_HOST_TO_BOARD, this.keys?.hostToBoard)));
+    this.transmit(sealFrame(FrameType[m.type], this.txCtr, encodeBody(m), DIR_HOST_TO_BOARD, this.keys?.hostToBoard));
   }
+
+  private transmit(frame: Uint8Array): void { this.o.send(this.o.datagram ? frame : wireFrame(frame)); }
 
   private rekeyDue(): boolean {
     // Never below what a handshake itself uses (INFO, up to 16 DESCRIBEs, the state dump),
     // or a re-key would call for the next one at once.
     const at = Math.max(this.o.rekeyAt ?? 0xffff0000, MIN_REKEY_AT);
-    return this.txCtr >= at || this.rxCtr >= at;
+    return this.txCtr >= at || this.rx.last >= at;
   }
 
   private rekey(): void {
@@ -164,6 +177,10 @@ export class HostSession {
   private onEncoded(encoded: Uint8Array): void {
     const raw = cobsDecode(encoded);
     if (!raw) { this.ev.dropped('cobs', 'not valid COBS'); return; }
+    this.onFrame(raw);
+  }
+
+  private onFrame(raw: Uint8Array): void {
     const f = parseFrame(raw);
     if (typeof f === 'string') { this.ev.dropped(f, `${raw.length}-byte frame`); return; }
     const authed = (f.verFlags & FLAG_AUTH) !== 0;
@@ -175,7 +192,8 @@ export class HostSession {
     }
     if (this.phase === 'idle' || this.phase === 'hello') { this.ev.dropped('unexpected', `frame type ${name} before the handshake`); return; }
     if (authed === this.o.plaintext) { this.ev.dropped('plaintext', authed ? 'authenticated frame in a plaintext session' : `plaintext frame type ${name} refused in an authenticated session`); return; }
-    if (f.ctr <= this.rxCtr) { this.ev.dropped('replay', `counter ${f.ctr} not above ${this.rxCtr}`); return; }
+    const verdict = this.rx.check(f.ctr);
+    if (verdict !== 'ok') { this.ev.dropped('replay', verdict === 'duplicate' ? `counter ${f.ctr} seen already` : `counter ${f.ctr} too old (highest ${this.rx.last}, window ${this.rx.size})`); return; }
     let body = f.payload;
     if (authed) {
       const opened = openFrame(f, DIR_BOARD_TO_HOST, this.keys!.boardToHost);
@@ -190,9 +208,9 @@ export class HostSession {
     }
     let m: Message;
     try { m = decodeBody(f.type, body); } catch (e) { this.ev.dropped('decode', (e as Error).message); return; }
-    this.rxCtr = f.ctr; // advanced only for a genuine frame (a forgery cannot push it forward)
+    this.rx.commit(f.ctr); // only for a genuine frame (a forgery cannot move the window)
     this.lastHeard = this.now();
-    this.onMessage(m);
+    this.onMessage(m, f.ctr);
     // Between sets, so no acknowledgement is lost to the new keys.
     if (this.phase === 'up' && this.pending.size === 0 && this.rekeyDue()) this.rekey();
   }
@@ -227,7 +245,7 @@ export class HostSession {
     this.phase = 'info';
   }
 
-  private onMessage(m: Message): void {
+  private onMessage(m: Message, ctr: number): void {
     switch (m.type) {
       case 'INFO':
         if (this.phase !== 'info') return;
@@ -250,7 +268,7 @@ export class HostSession {
         if (this.entities.length === this.info!.entityCount) this.goUp(true);
         return;
       case 'READINGS':
-        if (this.phase === 'up') this.ev.readings(m.body.values, this.now(), m.body.full);
+        if (this.phase === 'up') this.ev.readings(m.body.values, this.now(), m.body.full, ctr);
         return;
       case 'ACK': {
         const p = this.pending.get(m.body.requestId);
