@@ -139,7 +139,7 @@ t('unknown node, unknown field: rejected with the reason; a stranger: rejected, 
   assert.not.ok(c.results.some((x) => x.result === 'fields'));
 });
 
-t('historical flags: accepted, then done with no fields (no history store yet)', async () => {
+t('historicalDay in a store younger than a day: accepted, then done with no fields (no day has ended; test/history/agent.test.ts reads stored history)', async () => {
   const r = await bob.read(dev, { flags: { historicalDay: 'true' } });
   assert.equal(r.results.map((x) => x.result), ['accepted', 'done'], 'an empty fields done=true: slixmpp ignores a lone <done/>');
 });
