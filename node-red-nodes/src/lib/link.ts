@@ -110,10 +110,6 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     if (removed && this.users.size === 0) await this.stop('idle');
   }
 
-  get userCount(): number {
-    return this.users.size;
-  }
-
   /** Ends the link for good (the config node closed): no reconnect, no reopening after this. */
   close(): Promise<void> {
     return this.stop('closed');
