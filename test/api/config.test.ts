@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromObject, resolvePassword } from '../../agent/config';
@@ -133,6 +133,17 @@ test('enabled: false serves no socket; in-process attach still works', async () 
   } finally {
     await agent.stop();
   }
+});
+
+test('the systemd unit gives the socket a runtime directory its group may enter', () => {
+  const unit = readFileSync(join(__dirname, '../../../examples/xiota.service'), 'utf8');
+  const one = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(unit)?.[1];
+  assert.is(one('RuntimeDirectory'), 'xiota');
+  assert.is(one('RuntimeDirectoryMode'), '0750');
+  assert.is(one('Group'), 'xiota');
+  assert.match(one('RestrictAddressFamilies') ?? '', 'AF_UNIX');
+  // systemd sets RUNTIME_DIRECTORY=/run/xiota: the daemon's default socket is there.
+  assert.is(daemonSocketPath(cfg(undefined).config!, { RUNTIME_DIRECTORY: '/run/xiota' }), '/run/xiota/api.sock');
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
