@@ -18,13 +18,13 @@ import { bareJid, parseJid, StanzaError } from '../session/stanza';
 import type { Element } from '../xml/element';
 import type { ParamType } from './control-params';
 import {
-  cancelRequest, failureReading, NS_SENSORDATA, readoutEvents, readoutFailed, readoutRefusal, readoutRequest,
+  cancelRequest, failureReading, NS_SENSORDATA, readoutEvents, readoutFailed, readoutRefusal, readoutRequest, RemoteError,
   setRefusal, setRequest, setResultRefusal, type ReadoutFailure, type RemoteNode, type RemoteReading,
 } from './remote-stanzas';
 import { createWatcher, type RemoteItem } from './remote-watch';
 
 export type { RemoteItem, RemoteNode, RemoteReading };
-export { RemoteError } from './remote-stanzas';
+export { RemoteError };
 
 export interface RemoteReadOptions {
   nodes?: RemoteNode[];
@@ -59,12 +59,15 @@ export interface Remote {
 }
 
 export const DEFAULT_REMOTE_TIMEOUT_MS = 10_000;
+/** Most values one readout may bring by default (10,000 historical values is a large one): memory stays bounded. */
+export const MAX_READOUT_VALUES = 100_000;
 
 interface PendingReadout {
   jid: string;
   bare: string;
   seqnr: string;
   readings: RemoteReading[];
+  values: number;
   failures: ReadoutFailure[];
   fields?: Set<string>;
   timeoutMs: number;
@@ -93,8 +96,9 @@ function timeoutOf(ms: number | undefined): number {
   return ms;
 }
 
-export function createRemote(m: ModuleContext, deps: { now(): number; log: Logger }): Remote {
+export function createRemote(m: ModuleContext, deps: { now(): number; log: Logger; maxReadoutValues?: number }): Remote {
   const log = deps.log;
+  const maxValues = deps.maxReadoutValues ?? MAX_READOUT_VALUES;
   const pending = new Map<string, PendingReadout>();
   // seqnr is an xs:int in the XEP-0323 schema; a random start keeps a restarted agent from
   // reusing the numbers of readouts the thing may still be running for the same JID.
@@ -156,6 +160,12 @@ export function createRemote(m: ModuleContext, deps: { now(): number; log: Logge
           if (r.thing === from) r.thing = p.jid;
           if (p.fields) r.values = r.values.filter((v) => p.fields!.has(v.field));
           p.readings.push(r);
+          p.values += r.values.length;
+        }
+        if (p.values > maxValues) {
+          m.iq(cancelRequest(p.jid, p.seqnr), p.timeoutMs).catch(() => {});
+          finish(p, new RemoteError({ jid: p.jid, stage: 'readout', condition: 'resource-constraint', message: `${p.jid} sent more than ${maxValues} values for one readout, so it was cancelled: narrow it with nodes, fields, types or from/to` }));
+          continue;
         }
         if (ev.done) finish(p);
         else arm(p);
@@ -196,7 +206,7 @@ export function createRemote(m: ModuleContext, deps: { now(): number; log: Logge
         const seqnr = newSeqnr();
         req = readoutRequest(to, seqnr, opts ?? {});
         const fields = opts?.fields?.length ? new Set(opts.fields) : undefined;
-        p = { jid: to, bare: bareJid(to), seqnr, readings: [], failures: [], fields, timeoutMs, clear: () => {}, resolve: () => {}, reject: () => {} };
+        p = { jid: to, bare: bareJid(to), seqnr, readings: [], values: 0, failures: [], fields, timeoutMs, clear: () => {}, resolve: () => {}, reject: () => {} };
       } catch (e) {
         return Promise.reject(e);
       }

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isXiotaError, XiotaError } from '../../agent/errors';
-import { createRemote, RemoteError, type RemoteReading } from '../../agent/iot/remote';
+import { createRemote, MAX_READOUT_VALUES, RemoteError, type RemoteReading } from '../../agent/iot/remote';
 import { silentLogger } from '../../agent/log';
 import { StanzaError } from '../../agent/session/stanza';
 import { serialize, type Element } from '../../agent/xml/element';
@@ -206,6 +206,26 @@ test('only the thing asked may answer: the same seqnr from another JID, and unkn
   const r = await pr;
   assert.equal([r[0]!.values[0]!.value, r[0]!.jid], [1, DEV], 'named as the caller named the thing');
   assert.is(passed.length, 2);
+});
+
+test('a thing that floods one readout: cancelled past maxReadoutValues (default MAX_READOUT_VALUES), memory bounded', async () => {
+  assert.is(MAX_READOUT_VALUES, 100_000);
+  const { t, msg } = setup();
+  const remote = createRemote(t.ctx, { now: t.now, log: silentLogger, maxReadoutValues: 5000 });
+  const pr = remote.read(DEV, {});
+  const { p, seqnr } = lastReq(t);
+  accept(p, seqnr);
+  const fields = Array.from({ length: 1000 }, (_, i) => `<numeric name='f${i}' momentary='true' value='1' unit=''/>`).join('');
+  let n = 0;
+  while (n <= 5) {
+    await msg(`<message from='${DEV}'><fields xmlns='urn:xmpp:iot:sensordata' seqnr='${seqnr}'><node nodeId='A'><timestamp value='2013-03-07T19:00:00Z'>${fields}</timestamp></node></fields></message>`);
+    n++;
+  }
+  const e = (await settle(pr) as { err: RemoteError }).err;
+  assert.instance(e, RemoteError);
+  assert.is(e.condition, 'resource-constraint');
+  assert.match(e.message, 'more than 5000 values');
+  assert.ok(t.iqs[t.iqs.length - 1]!.req.toString().includes('<cancel'));
 });
 
 test('bad input and offline: XIOTA_E_INVALID naming the option, XIOTA_E_DISCONNECTED; a new session fails what was pending', async () => {
