@@ -35,6 +35,8 @@ export interface Daemon {
   /** One JSON-RPC request on a connection of its own (closed after the answer). */
   rpc<T = unknown>(method: string, params?: unknown): Promise<T>;
   stop(): Promise<void>;
+  /** Stops it (SIGTERM) and starts it again on the same config, state and socket path. */
+  restart(): Promise<void>;
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
@@ -74,9 +76,24 @@ drivers:
 ${o.thingsYaml}
 `, { mode: 0o600 });
   const logFile = join(dir, 'xiota.log');
-  const proc: GuardedChild = spawnGuarded(process.execPath, [CLI, 'run', '--config', config], logFile, dir);
   const log = () => readFileSync(logFile, 'utf8');
-  const d: Daemon = {
+  let proc: GuardedChild;
+  /** Starts `xiota run` and waits for its n-th "session online" and the socket listening. */
+  const run = async (n: number) => {
+    proc = spawnGuarded(process.execPath, [CLI, 'run', '--config', config], logFile, dir);
+    try {
+      await waitFor(`xiota run (${o.user}): session online and the API socket listening`, () => {
+        if (!proc.isRunning()) throw new Error(`xiota run exited (code ${proc.child.exitCode})`);
+        return (log().match(/session online/g) ?? []).length >= n && listeningOn(socket);
+      }, 20_000, 50);
+    } catch (e) {
+      await proc.terminate('SIGTERM', 8000);
+      throw new Error(`${(e as Error).message}\n${tail(logFile, 30)}`);
+    }
+  };
+  let starts = 1;
+  await run(starts);
+  return {
     jid: `${o.user}@${o.prosody.host}`,
     fullJid: `${o.user}@${o.prosody.host}/${resource}`,
     socket,
@@ -84,17 +101,11 @@ ${o.thingsYaml}
     apiConnections: () => unixConnections(socket),
     rpc: (method, params) => rpcOnce(socket, method, params),
     stop: () => proc.terminate('SIGTERM', 8000),
+    async restart() {
+      await proc.terminate('SIGTERM', 8000);
+      await run(++starts);
+    },
   };
-  try {
-    await waitFor(`xiota run (${o.user}): session online and the API socket listening`, () => {
-      if (!proc.isRunning()) throw new Error(`xiota run exited (code ${proc.child.exitCode}):\n${tail(logFile, 30)}`);
-      return /session online/.test(log()) && listeningOn(socket);
-    }, 20_000, 50);
-  } catch (e) {
-    await d.stop();
-    throw new Error(`${(e as Error).message}\n${tail(logFile, 30)}`);
-  }
-  return d;
 }
 
 function ss(args: string[]): string[] {

@@ -272,4 +272,29 @@ t('20 "modified nodes" deploys keep one API connection; close takes under 3 s an
   await helper.load(NODES, [{ id: 'h', type: 'helper' }]); // after.each unloads again
 });
 
+t('the daemon restarts: the link comes back by itself, the flow thing is declared again and readings flow', async () => {
+  await helper.load(NODES, [
+    agentNode(gw.socket),
+    { id: 'in', type: 'xiota-in', agent: 'cfg', source: 'local', thing: 'greenhouse', field: 'temperature', output: 'field', wires: [['out']] },
+    { id: 'thing', type: 'xiota-thing', agent: 'cfg', thing: 'garage', fields: [{ name: 'door', type: 'boolean' }] },
+    { id: 'out', type: 'helper' },
+  ]);
+  const link = helper.getNode('cfg')!.link!;
+  const states: string[] = [];
+  (helper.getNode('cfg') as unknown as { link: EventEmitter }).link.on('state', (st: string) => states.push(st));
+  await waitFor('connected', () => link.state === 'connected', 10_000);
+  await waitFor('garage declared', async () => ((await gw.rpc<{ id: string }[]>('things.list')).some((x) => x.id === 'garage') ? true : undefined), 5000, 100);
+  const t0 = Date.now();
+  await gw.restart();
+  const got = collect('out');
+  await waitFor('connected again', () => link.state === 'connected' && states.includes('disconnected'), 35_000);
+  const back = Date.now() - t0;
+  await waitFor('a reading after the restart', () => got.length > 0, 10_000);
+  const garage = (await gw.rpc<{ id: string; online: boolean }[]>('things.list')).find((x) => x.id === 'garage');
+  assert.ok(garage?.online, `garage declared again and online: ${JSON.stringify(garage)}`);
+  assert.ok(link.opens >= 2);
+  await waitFor('one API connection (the probe\'s closed)', () => gw.apiConnections() === 1, 3000);
+  console.log(`  [daemon restart to link connected again: ${back} ms, ${link.opens} opens]`);
+});
+
 t.run();
