@@ -223,6 +223,12 @@ t('the CLI: status, set, read --follow, and a clear message when no daemon liste
   const bad = await runCli(['set', 'pump.on', 'maybe', '--socket', sock]);
   assert.is(bad.code, 2);
   assert.match(bad.stderr, 'expected a boolean');
+  // Plain `xiota read` asks the running daemon (config's api.socket): the flow's thing is there,
+  // which sampling the drivers locally could not show.
+  const read = await runCli(['read', '--config', config]);
+  assert.is(read.code, 0, read.stderr);
+  assert.match(read.stdout, /^pump +level +\S+ +%/m);
+  assert.match(read.stdout, /^room +temperature/m);
   const none = await runCli(['status', '--socket', join(dir, 'nothing.sock')]);
   assert.is(none.code, 1);
   assert.match(none.stderr, `no xiota daemon is listening on ${join(dir, 'nothing.sock')}`);

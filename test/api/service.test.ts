@@ -189,6 +189,23 @@ test('a flow that disconnects: its thing reads as failed, sets are refused, subs
   await host.stop();
 });
 
+test('a flow that refuses a set: the setter gets its words as -32007', async () => {
+  const { service, host } = await setup();
+  const flow = client(service, (m) => {
+    if (m.method === 'thing.set') setImmediate(() => flow.conn.receive({ jsonrpc: '2.0', id: m.id, error: { code: -32007, message: 'the tank is empty' } }));
+  });
+  const other = client(service);
+  await flow.ask('thing.declare', { id: 'tank', fields: [{ name: 'pump', type: 'boolean', writable: true }, { name: 'litres', type: 'int', writable: true, min: 0, max: 10 }] });
+  const r = await other.ask('set', { thing: 'tank', field: 'pump', value: true });
+  assert.is(r.error.code, -32007);
+  assert.match(r.error.message, 'the tank is empty');
+  // Range is checked by the host before the flow is asked.
+  const n = flow.got.filter((m) => m.method === 'thing.set').length;
+  assert.match((await other.ask('set', { thing: 'tank', field: 'litres', value: 11 })).error.message, 'cannot set');
+  assert.is(flow.got.filter((m) => m.method === 'thing.set').length, n);
+  await host.stop();
+});
+
 test('subscription limit, and unsubscribe', async () => {
   const { service, host } = await setup({ maxSubscriptions: 3 });
   const c = client(service);
