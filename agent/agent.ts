@@ -238,7 +238,16 @@ export class Agent {
       this.pipeline.registerTarget(spec.id);
     }
     // Clients that connect now find every driver's things.
-    await this.apiSocket?.listen();
+    try {
+      await this.apiSocket?.listen();
+    } catch (e) {
+      // Nothing may keep the process alive behind the error (a driver's poll timer, the outbox).
+      this.apiSocket = undefined;
+      await this.drivers.stop();
+      this.pipeline.stop();
+      await this.outbox.close();
+      throw e;
+    }
     this.client.start();
   }
 
