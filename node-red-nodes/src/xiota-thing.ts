@@ -3,7 +3,7 @@
 // any driver's thing; every input message is published as one reading of it (`thing.publish`,
 // done once the reading is in the agent's durable outbox). Sets of its writable fields arrive
 // at xiota-control-in nodes. It is removed from the agent only when the node is deleted.
-import { fieldsFromConfig, messageToValues, statusValue } from './lib/mappers';
+import { fieldsFromConfig, messageToValues, statusValue, THING_ID_RE } from './lib/mappers';
 import type { ThingSpec } from './lib/protocol';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './lib/red';
 import { str } from './lib/settings';
@@ -18,20 +18,17 @@ export = function register(RED: NodeAPI): void {
     if (!linked) return;
     const id = str(def.thing);
     const parsed = fieldsFromConfig(def.fields);
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id) || 'error' in parsed) {
+    if (!THING_ID_RE.test(id) || 'error' in parsed) {
       linked.status.error('bad settings');
-      node.error(`xiota-thing: ${'error' in parsed ? parsed.error : `thing id ${JSON.stringify(id)} must be 1-64 letters, digits, _ . -`}`);
+      node.error(`xiota-thing: ${'error' in parsed ? parsed.error : `thing id ${JSON.stringify(id)} must be letters, digits, . _ - (starting with a letter or digit, at most 64)`}`);
       onClose(node, linked, () => undefined);
       return;
     }
     const spec: ThingSpec = { id, ...(str(def.name) ? { name: str(def.name) } : {}), fields: parsed.fields };
-    linked.link.declare(spec).then(
-      () => undefined,
-      (e: unknown) => {
-        linked.status.error(errorLabel(e));
-        node.error(`xiota-thing ${id}: declaring it failed: ${errorText(e)}`);
-      },
-    );
+    linked.link.declare(spec, (e) => {
+      linked.status.error(errorLabel(e));
+      node.error(`xiota-thing ${id}: the agent refused the declaration: ${errorText(e)}`);
+    });
 
     node.on('input', (msg: NodeMessage, send, done) => {
       const r = messageToValues(msg.payload, msg.topic, spec);

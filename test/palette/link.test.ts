@@ -19,7 +19,7 @@ interface Link {
   close(): Promise<void>;
   request<T>(method: string, params?: unknown, o?: { waitMs?: number; timeoutMs?: number }): Promise<T>;
   subscribe(p: Record<string, unknown>, h: (n: Record<string, unknown>) => void, onError: (e: Error) => void): { close(): Promise<void> };
-  declare(spec: unknown): Promise<void>;
+  declare(spec: unknown, onError: (e: Error) => void): void;
   onThingSet(thing: string, h: (s: { thing: string; field: string; value: unknown }) => Promise<boolean>): () => void;
 }
 const { AgentLink } = load<{ AgentLink: new (t: unknown, b?: unknown, onError?: (m: string) => void) => Link }>('lib/link.js');
@@ -53,7 +53,11 @@ class Peer {
     switch (m.method) {
       case 'agent.status': return void reply({ online: true });
       case 'subscribe': return void reply({ subscription: `sub${this.nextSub++}` });
-      case 'thing.declare': return void reply({ thing: (m.params as { id: string }).id });
+      case 'thing.declare': {
+        const id = (m.params as { id: string }).id;
+        if (id === 'bad') return void s.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, error: { code: -32602, message: 'fields[0].name must be letters', data: { field: 'fields[0].name' } } }) + '\n');
+        return void reply({ thing: id });
+      }
       case 'echo': {
         // The answer inside a batch, its line cut in the middle of "°" (2 bytes in UTF-8).
         const line = Buffer.from(JSON.stringify([{ jsonrpc: '2.0', id: m.id, result: { unit: '°C' } }]) + '\n');
@@ -130,7 +134,7 @@ t('the agent\'s thing.set reaches the handler that takes it, and the answer foll
   await link.close();
 });
 
-t('the daemon goes away and returns: the link reconnects after a jittered delay and restores things, then subscriptions', async () => {
+t('the daemon goes away and returns: the link reconnects after a jittered delay and restores things, then subscriptions; a refused thing stops nothing else', async () => {
   const states: string[] = [];
   const link = new AgentLink(transport(), { initialDelayMs: 50, maxDelayMs: 200 });
   (link as unknown as { on(e: string, f: (s: string) => void): void }).on('state', (s) => states.push(s));
@@ -138,8 +142,12 @@ t('the daemon goes away and returns: the link reconnects after a jittered delay 
   const notes: unknown[] = [];
   const errors: Error[] = [];
   link.subscribe({ kind: 'local', thing: 'greenhouse' }, (n) => notes.push(n), (e) => errors.push(e));
-  await link.declare({ id: 'kitchen', fields: [{ name: 'light', type: 'boolean', writable: true }] });
+  const refused: Error[] = [];
+  link.declare({ id: 'bad', fields: [{ name: 'a.b', type: 'int' }] }, (e) => refused.push(e));
+  link.declare({ id: 'kitchen', fields: [{ name: 'light', type: 'boolean', writable: true }] }, (e) => errors.push(e));
   await waitFor('connected', () => link.state === 'connected', 3000);
+  assert.is(refused.length, 1, 'a refused declaration goes to its node');
+  assert.match(refused[0]!.message, /fields\[0\]\.name/);
   const firstSub = peer.requests.filter((r) => r.method === 'subscribe').length;
   await peer.stop();
   await waitFor('disconnected', () => link.state === 'disconnected', 3000);
@@ -147,8 +155,9 @@ t('the daemon goes away and returns: the link reconnects after a jittered delay 
   await peer.listen();
   await waitFor('connected again', () => link.state === 'connected', 5000);
   assert.ok(link.opens >= 2);
-  assert.equal(peer.requests.map((r) => r.method), ['agent.status', 'thing.declare', 'subscribe'], 'things before subscriptions');
-  assert.equal(peer.requests[2]!.params, { thing: 'greenhouse' });
+  assert.equal(peer.requests.map((r) => r.method), ['agent.status', 'thing.declare', 'thing.declare', 'subscribe'], 'things before subscriptions; a refused one does not stop the rest');
+  assert.equal(peer.requests[3]!.params, { thing: 'greenhouse' });
+  assert.is(refused.length, 2, 'refused again after the reconnect, to its node only');
   assert.ok(firstSub >= 1);
   // A notification for the new subscription id reaches the handler.
   peer.push(peer.conns[peer.conns.length - 1]!, { jsonrpc: '2.0', method: 'reading', params: { subscription: `sub${firstSub + 1}`, thing: 'greenhouse', timestamp: 1, values: [] } });

@@ -120,6 +120,8 @@ t('a thing node\'s field rows: typed FieldSpecs, or the first mistake named', ()
   const cases: [unknown, RegExp][] = [
     [[], /at least one field/],
     [[{ name: 'a b', type: 'int' }], /field 1: name "a b"/],
+    [[{ name: 'a.b', type: 'int' }], /name "a.b" must be letters, digits, _ or -/], // the agent's rule: no dot in a field
+    [[{ name: '_a', type: 'int' }], /name "_a"/],
     [[{ name: 'a', type: 'int' }, { name: 'a', type: 'int' }], /field a is declared twice/],
     [[{ name: 'a', type: 'float' }], /type "float" is not one of numeric, int, boolean, string, enum/],
     [[{ name: 'a', type: 'enum', values: '' }], /an enum needs its values/],

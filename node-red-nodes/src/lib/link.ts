@@ -65,7 +65,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
   private readonly users = new Set<object>();
   private readonly subs = new Set<SubEntry>();
   private readonly byServerId = new Map<string, SubEntry>();
-  private readonly things = new Map<string, ThingSpec>();
+  private readonly things = new Map<string, { spec: ThingSpec; onError(e: Error): void }>();
   private readonly setHandlers = new Map<string, Set<ThingSetHandler>>();
   private attempt = 0;
   private retry?: NodeJS.Timeout;
@@ -164,7 +164,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     try {
       const st = await peer.request<{ online?: boolean }>('agent.status');
       this.sessionOnline = Boolean(st?.online);
-      for (const spec of this.things.values()) await peer.request('thing.declare', spec);
+      for (const t of this.things.values()) await this.declareOn(peer, t);
       this.byServerId.clear();
       for (const s of this.subs) await this.subscribeOn(peer, s);
     } catch (e) {
@@ -292,10 +292,23 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     }
   }
 
-  /** Declares a flow-defined thing now and after every reconnect. */
-  async declare(spec: ThingSpec): Promise<void> {
-    this.things.set(spec.id, spec);
-    if (this.state === 'connected' && this.peer) await this.peer.request('thing.declare', spec);
+  /**
+   * Declares a flow-defined thing now and after every reconnect; the agent's refusal (a bad
+   * spec) goes to `onError`, and never stops the link's set-up for the other nodes.
+   */
+  declare(spec: ThingSpec, onError: (e: Error) => void): void {
+    const t = { spec, onError };
+    this.things.set(spec.id, t);
+    if (this.state === 'connected' && this.peer) void this.declareOn(this.peer, t).catch(() => undefined);
+  }
+
+  private async declareOn(peer: RpcPeer, t: { spec: ThingSpec; onError(e: Error): void }): Promise<void> {
+    try {
+      await peer.request('thing.declare', t.spec);
+    } catch (e) {
+      if (!(e instanceof RpcError) || e.code === LINK_CLOSED) throw e;
+      t.onError(e);
+    }
   }
 
   /** Forgets a thing; with `remove` the agent drops it too (its node was deleted from the flow). */

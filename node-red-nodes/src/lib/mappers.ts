@@ -171,6 +171,9 @@ export function payloadValue(p: unknown): { value: Value } | { error: string } {
 }
 
 export const FIELD_TYPES: readonly FieldType[] = ['numeric', 'int', 'boolean', 'string', 'enum'];
+/** The agent's rules (drivers/api.ts checkThingSpec): a thing id becomes a PubSub node suffix and a chat word. */
+export const THING_ID_RE = /^(?=.{1,64}$)[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const FIELD_NAME_RE = /^(?=.{1,64}$)[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 /** The field rows of a xiota-thing node's config as FieldSpecs, or what is wrong with them. */
 export function fieldsFromConfig(rows: unknown): { fields: FieldSpec[] } | { error: string } {
@@ -180,7 +183,7 @@ export function fieldsFromConfig(rows: unknown): { fields: FieldSpec[] } | { err
   for (const [i, r] of rows.entries()) {
     const row = (r ?? {}) as Record<string, unknown>;
     const name = typeof row.name === 'string' ? row.name.trim() : '';
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) return { error: `field ${i + 1}: name ${JSON.stringify(row.name ?? '')} must be 1-64 letters, digits, _ . -` };
+    if (!FIELD_NAME_RE.test(name)) return { error: `field ${i + 1}: name ${JSON.stringify(row.name ?? '')} must be letters, digits, _ or - (starting with a letter or digit, at most 64)` };
     if (seen.has(name)) return { error: `field ${name} is declared twice` };
     seen.add(name);
     const type = row.type as FieldType;
