@@ -149,11 +149,14 @@ export class HistoryStore implements HistoryReader {
   /** The open buckets of `l` from what its source level holds at or after l's watermark. */
   private async rebuild(l: RollupLevel): Promise<void> {
     const src = this.sourceOf(l);
-    // A level that never closed a bucket starts from the previous period: it does not roll up
-    // a whole history at startup (a level enabled later starts from then).
-    const wm = this.watermark.get(l) ?? periodStart(l, this.now()) - LEVEL_MS[l];
-    const slack = src === 'raw' ? RAW_SLACK_MS : LEVEL_MS[src];
     const level = this.levels.get(src)!;
+    // A level that never closed a bucket has source data of at most about one of its periods
+    // (had the agent run past a bucket's end, it would have closed it), so it starts two periods
+    // before the newest source segment, whatever the clock says now: a store reopened days later
+    // loses nothing, and a level enabled on a long history does not roll all of it up at startup.
+    const newest = level.segments[level.segments.length - 1]?.start;
+    const wm = this.watermark.get(l) ?? (newest === undefined ? -Infinity : periodStart(l, newest) - 2 * LEVEL_MS[l]);
+    const slack = src === 'raw' ? RAW_SLACK_MS : LEVEL_MS[src];
     for (const { seg } of level.covering(wm, Infinity, slack)) {
       for (const b of await level.read(seg)) this.feed(l, b, wm);
     }
