@@ -59,11 +59,15 @@ export = function register(RED: NodeAPI): void {
 
     node.on('close', (removed: boolean, done: () => void) => {
       void removed; // replaced or removed alike: this instance's link ends; a new instance opens its own
-      const timer = setTimeout(done, CLOSE_BUDGET_MS);
-      node.link.close().then(
-        () => { clearTimeout(timer); done(); },
-        (e: Error) => { clearTimeout(timer); node.warn(`closing the xiota link: ${e.message}`); done(); },
-      );
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        done();
+      };
+      const timer = setTimeout(finish, CLOSE_BUDGET_MS);
+      node.link.close().catch((e: Error) => node.warn(`closing the xiota link: ${e.message}`)).then(finish);
     });
   }
   RED.nodes.registerType('xiota-agent', XiotaAgentNode as never, { credentials: { password: { type: 'password' } } });
