@@ -206,6 +206,19 @@ test('a flow that refuses a set: the setter gets its words as -32007', async () 
   await host.stop();
 });
 
+test('session changes reach every client; without the agent module, remote methods say so', async () => {
+  const { service, host } = await setup();
+  const a = client(service);
+  const b = client(service);
+  service.sessionChanged(false);
+  assert.equal((await a.until((m) => m.method === 'session')).params, { online: false });
+  assert.equal((await b.until((m) => m.method === 'session')).params, { online: false });
+  const r = await a.ask('remote.read', { jid: 'thing@example.org/x' });
+  assert.is(r.error.code, -32006);
+  assert.match(r.error.message, 'not available');
+  await host.stop();
+});
+
 test('subscription limit, and unsubscribe', async () => {
   const { service, host } = await setup({ maxSubscriptions: 3 });
   const c = client(service);
