@@ -17,7 +17,9 @@ import type { XmppClient } from '../../agent/session/client';
 import { x } from '../../agent/xml/element';
 import { IotClient } from '../iot/_iot';
 import { startDaemon, tcpStreamsTo, type Daemon } from './_daemon';
-import { paletteFile } from './_palette';
+import { PALETTE, paletteFile } from './_palette';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 interface FlowNode { id: string; type: string; [k: string]: unknown }
 interface RuntimeNode extends EventEmitter { receive(msg: Record<string, unknown>): void; link?: { opens: number; state: string } }
@@ -270,6 +272,31 @@ t('20 "modified nodes" deploys keep one API connection; close takes under 3 s an
   await waitFor('the API connection closed', () => gw.apiConnections() === before, 3000);
   console.log(`  [close ${ms} ms; API connections after 20 deploys: ${before + 1}; c2s streams: ${sessions}]`);
   await helper.load(NODES, [{ id: 'h', type: 'helper' }]); // after.each unloads again
+});
+
+t('the example flows deploy as shipped (only the socket path set): flow-as-a-thing publishes kitchen and a set comes back as its state', async () => {
+  const core = ['common/20-inject.js', 'common/21-debug.js', 'function/10-function.js']
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    .map((f) => require(join(dirname(require.resolve('@node-red/nodes/package.json')), 'core', f)) as unknown);
+  const load = (name: string): FlowNode[] => (JSON.parse(readFileSync(join(PALETTE, 'examples', name), 'utf8')) as FlowNode[])
+    .map((n) => (n.type === 'xiota-agent' ? { ...n, socket: gw.socket } : n));
+  for (const name of ['greenhouse-fan.json', 'remote-readout.json']) {
+    await helper.load([...NODES, ...core], load(name));
+    await helper.unload();
+  }
+  const flow = load('flow-as-a-thing.json');
+  await helper.load([...NODES, ...core], flow);
+  const read = async () => (await gw.rpc<{ thing: string; values: { field: string; value?: unknown }[] }[]>('read', { thing: 'kitchen' }))[0]?.values;
+  // The inject fires once after 1 s with a temperature from 18 to 24 °C.
+  await waitFor('kitchen.temp published by the example', async () => {
+    const v = (await read().catch(() => undefined))?.find((x) => x.field === 'temp')?.value;
+    return typeof v === 'number' && v >= 18 && v <= 24 ? true : undefined;
+  }, 10_000, 200);
+  // A set from outside reaches xiota-control-in, which feeds it to xiota-thing: the new state is published.
+  await gw.rpc('set', { thing: 'kitchen', field: 'light', value: true });
+  await waitFor('kitchen.light=true published back', async () => ((await read())?.find((x) => x.field === 'light')?.value === true ? true : undefined), 5000, 100);
+  const thingNode = flow.find((n) => n.type === 'xiota-thing')!;
+  await helper.setFlows(flow.filter((n) => n.id !== thingNode.id).map((n) => ({ ...n, wires: (n.wires as string[][] | undefined)?.map((w) => w.filter((id) => id !== thingNode.id)) })), 'nodes');
 });
 
 t('the daemon restarts: the link comes back by itself, the flow thing is declared again and readings flow', async () => {
