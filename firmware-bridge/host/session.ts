@@ -67,6 +67,10 @@ export class HostSession {
   private phase: Phase = 'idle';
   private keys?: SessionKeys;
   private hostNonce: Uint8Array = new Uint8Array(0);
+  private boardNonce?: Uint8Array;
+  private lateHellos = 0;
+  /** Datagram links: sealed frames that arrived before the HELLO they follow. */
+  private early: Uint8Array[] = [];
   private txCtr = 0;
   private readonly rx: ReplayWindow;
   private info?: Info;
@@ -109,6 +113,7 @@ export class HostSession {
       this.hostNonce = randomBytes(SESSION_NONCE_BYTES);
       this.txCtr = 0;
       this.rx.reset();
+      this.early = [];
       // Timers first: the answer may come back before send() returns (goUp clears them).
       this.helloTimer = this.timers.setTimeout(hello, this.o.helloEveryMs ?? 500);
       this.sendPlain({ type: 'HELLO_REQ', body: { hostNonce: this.hostNonce, version: PROTOCOL_VERSION, auth: !this.o.plaintext } });
@@ -190,6 +195,7 @@ export class HostSession {
       this.onPlain(name, f.payload);
       return;
     }
+    if (this.phase === 'hello' && this.o.datagram && authed && this.early.length < 4) { this.early.push(raw); return; } // overtook the HELLO
     if (this.phase === 'idle' || this.phase === 'hello') { this.ev.dropped('unexpected', `frame type ${name} before the handshake`); return; }
     if (authed === this.o.plaintext) { this.ev.dropped('plaintext', authed ? 'authenticated frame in a plaintext session' : `plaintext frame type ${name} refused in an authenticated session`); return; }
     const verdict = this.rx.check(f.ctr);
@@ -200,6 +206,8 @@ export class HostSession {
       if (!opened) {
         // The CRC was right, so this is no line error: during the handshake it means the
         // board holds another key (re-paired on one side only).
+        // Over MQTT it can also be a HELLO from an older HELLO_REQ, delivered late: try again.
+        if (this.phase === 'info' && this.o.datagram && ++this.lateHellos < 3) { this.ev.dropped('mac', 'INFO under other keys (a late HELLO?): hello again'); this.start(); return; }
         if (this.phase === 'info') { this.end(`board "${this.o.boardId}" answered under a key that does not match the paired one (stale key?): pair it again (xiota bridge pair ${this.o.boardId} --force) and load the new key into the board`, true); return; }
         this.ev.dropped('mac', `frame ${f.ctr} failed authentication`);
         return;
@@ -228,8 +236,9 @@ export class HostSession {
       else if (this.phase !== 'idle') this.ev.dropped('unexpected', `unauthenticated error ${c} from the board: ${m.body.text}`);
       return;
     }
-    if (m.type !== 'HELLO' || this.phase !== 'hello') { this.ev.dropped('unexpected', `plaintext ${m.type} outside the handshake`); return; }
-    const h = m.body;
+    const h = m.type === 'HELLO' ? m.body : undefined;
+    if (h && this.phase !== 'hello' && this.boardNonce && Buffer.from(h.boardNonce).equals(this.boardNonce)) { this.ev.dropped('replay', 'HELLO seen already'); return; }
+    if (!h || this.phase !== 'hello') { this.ev.dropped('unexpected', `plaintext ${m.type} outside the handshake`); return; }
     if (h.boardId !== this.o.boardId) { this.end(`the board on this port says it is "${h.boardId}", the config expects "${this.o.boardId}"; refusing it (wrong port, or a board not meant for this driver?)`, true); return; }
     if (h.version !== PROTOCOL_VERSION) { this.end(`board "${h.boardId}" speaks bridge protocol ${h.version}, this agent speaks ${PROTOCOL_VERSION}: update the firmware or the agent`, true); return; }
     if (h.auth === this.o.plaintext) {
@@ -242,7 +251,10 @@ export class HostSession {
       if (!psk) { this.end(`board "${h.boardId}" is not paired: run \`xiota bridge pair ${h.boardId}\``, true); return; }
       this.keys = deriveKeys(psk, this.hostNonce, h.boardNonce, h.boardId);
     }
+    this.boardNonce = h.boardNonce;
     this.phase = 'info';
+    const early = this.early.splice(0);
+    for (const f of early) this.onFrame(f);
   }
 
   private onMessage(m: Message, ctr: number): void {
@@ -260,12 +272,14 @@ export class HostSession {
         return;
       case 'DESCRIBE':
         if (this.phase !== 'describe') return;
-        if (m.body.count !== this.info!.entityCount || m.body.index !== this.entities.length) {
+        // In order on a serial line (a gap is a lost frame: start again); over MQTT they may
+        // come in any order, each index once (duplicates stopped at the replay window).
+        if (m.body.count !== this.info!.entityCount || (this.o.datagram ? m.body.index >= m.body.count : m.body.index !== this.entities.length)) {
           this.end(`board "${this.o.boardId}" described entity ${m.body.index} of ${m.body.count}, expected ${this.entities.length} of ${this.info!.entityCount}`, false);
           return;
         }
-        this.entities.push(m.body.entity);
-        if (this.entities.length === this.info!.entityCount) this.goUp(true);
+        this.entities[m.body.index] = m.body.entity;
+        if (this.entities.filter((e) => e !== undefined).length === this.info!.entityCount) this.goUp(true);
         return;
       case 'READINGS':
         if (this.phase === 'up') this.ev.readings(m.body.values, this.now(), m.body.full, ctr);
@@ -288,6 +302,7 @@ export class HostSession {
 
   private goUp(described: boolean): void {
     this.clearTimers();
+    this.lateHellos = 0;
     this.phase = 'up';
     this.lastHeard = this.now();
     this.ev.up({ ...this.info!, boardId: this.o.boardId, entities: this.entities, described });

@@ -43,8 +43,9 @@ export async function ptyPair(name: string): Promise<{ a: string; b: string; pro
 
 export interface FakeBoard { proc: ChildProcess; log: string[]; sets(): string[] }
 
-export function startBoard(build: string, args: string[]): FakeBoard {
-  const proc = spawn(join(build, 'fakeboard'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Starts `fakeboard` (or `mqttboard`, the same board on MQTT) from the build directory. */
+export function startBoard(build: string, args: string[], binary = 'fakeboard'): FakeBoard {
+  const proc = spawn(join(build, binary), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   procs.push(proc);
   proc.unref();
   (proc.stderr as unknown as { unref(): void }).unref();

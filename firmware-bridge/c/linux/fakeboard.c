@@ -3,7 +3,10 @@
  * Every period it reports temperature = 20.0 + n/10 °C (raw 200 + n: a counter, so a test can
  * tell every reading is genuine and in order) and humidity = n % 101. Sets are logged on stderr
  * as "set key=K value=V"; setpoint 13 fails (to test failed acks). SIGUSR1 resets the board in
- * the middle of its next frame, as a watchdog or a brown-out would. */
+ * the middle of its next frame, as a watchdog or a brown-out would.
+ * Built with -DFAKEBOARD_MQTT (make mqttboard, Debian libmosquitto-dev) it is a Wi-Fi board
+ * instead: --mqtt HOST:PORT [--prefix P] in place of --port; each frame one QoS 1 payload on
+ * P/ID/up, frames from P/ID/down (default prefix xiota/bridge). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +20,11 @@
 #include <unistd.h>
 #include "xiota_bridge.h"
 #include "demo_entities.h"
+#ifdef FAKEBOARD_MQTT
+#include <mosquitto.h>
+static struct mosquitto *mq;
+static char topic_up[160], topic_down[160];
+#endif
 
 static int fd = -1;
 static uint8_t psk[32];
@@ -27,6 +35,10 @@ static int32_t relay, setpoint = 20;
 
 static void hal_write(void *ctx, const uint8_t *p, size_t n) {
   (void)ctx;
+#ifdef FAKEBOARD_MQTT
+  mosquitto_publish(mq, NULL, topic_up, (int)n, p, 1, false); /* one frame per write */
+  return;
+#endif
   if (reset_requested && cut_after < 0) cut_after = 5;
   if (cut_after >= 0) { /* resetting: only the first bytes of this frame get out */
     size_t k = n < (size_t)cut_after ? n : (size_t)cut_after;
@@ -64,14 +76,28 @@ static uint8_t apply(void *ctx, uint16_t key, int32_t value, int32_t *result) {
   return XB_ACK_UNKNOWN_KEY;
 }
 
+static xb_board b;
+#ifdef FAKEBOARD_MQTT
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg) {
+  (void)m; (void)obj;
+  if (!strcmp(msg->topic, topic_down)) xb_feed_frame(&b, (const uint8_t *)msg->payload, (size_t)msg->payloadlen);
+}
+#endif
+
 static void on_signal(int sig) { if (sig == SIGUSR1) reset_requested = 1; else stop_requested = 1; }
 
 int main(int argc, char **argv) {
   const char *port = NULL, *id = NULL;
+#ifdef FAKEBOARD_MQTT
+  const char *prefix = "xiota/bridge";
+  char host[128];
+  int mport;
+#endif
   int plaintext_ok = 0, period = 200, i;
   uint32_t n = 0, last = 0;
+#ifndef FAKEBOARD_MQTT
   struct termios tio;
-  static xb_board b;
+#endif
   xb_hal hal = { NULL, hal_write, hal_millis, hal_random, hal_key };
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--port") && i + 1 < argc) port = argv[++i];
@@ -85,9 +111,24 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--no-key")) have_key = 0;
     else if (!strcmp(argv[i], "--plaintext-ok")) plaintext_ok = 1;
     else if (!strcmp(argv[i], "--period") && i + 1 < argc) period = atoi(argv[++i]);
+#ifdef FAKEBOARD_MQTT
+    else if (!strcmp(argv[i], "--mqtt") && i + 1 < argc) port = argv[++i];
+    else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) prefix = argv[++i];
+#endif
     else { fprintf(stderr, "fakeboard: unknown argument %s\n", argv[i]); return 2; }
   }
   if (!port || !id) { fprintf(stderr, "usage: fakeboard --port PATH --id BOARD_ID (--key HEX64 | --no-key) [--plaintext-ok] [--period MS]\n"); return 2; }
+#ifdef FAKEBOARD_MQTT
+  if (sscanf(port, "%127[^:]:%d", host, &mport) != 2) { fprintf(stderr, "fakeboard: --mqtt takes HOST:PORT\n"); return 2; }
+  snprintf(topic_up, sizeof topic_up, "%s/%s/up", prefix, id);
+  snprintf(topic_down, sizeof topic_down, "%s/%s/down", prefix, id);
+  mosquitto_lib_init();
+  mq = mosquitto_new(id, true, NULL);
+  mosquitto_message_callback_set(mq, on_message);
+  if (!mq || mosquitto_connect(mq, host, mport, 30) != MOSQ_ERR_SUCCESS) { fprintf(stderr, "fakeboard: no MQTT broker at %s\n", port); return 1; }
+  mosquitto_subscribe(mq, NULL, topic_down, 1);
+  fd = -1;
+#else
   fd = open(port, O_RDWR | O_NOCTTY);
   if (fd < 0) { perror(port); return 1; }
   if (tcgetattr(fd, &tio) == 0) { /* raw, no flow control: bytes are binary */
@@ -97,16 +138,23 @@ int main(int argc, char **argv) {
     tio.c_cc[VMIN] = 1; tio.c_cc[VTIME] = 0;
     tcsetattr(fd, TCSANOW, &tio);
   }
+#endif
   prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test runner killed hard takes its boards with it */
   signal(SIGUSR1, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   xb_init(&b, &hal, id, "xiota-fake", "1.0.0", DEMO_ENTITIES, DEMO_N, apply, NULL);
   b.plaintext_ok = (uint8_t)plaintext_ok;
+#ifdef FAKEBOARD_MQTT
+  b.datagram = 1;
+#endif
   xb_report(&b, 10, relay);
   xb_report(&b, 11, setpoint);
   fprintf(stderr, "fakeboard %s ready on %s\n", id, port);
   while (!stop_requested) {
+#ifdef FAKEBOARD_MQTT
+    if (mosquitto_loop(mq, 5, 1) != MOSQ_ERR_SUCCESS) { fprintf(stderr, "fakeboard: lost the broker\n"); return 1; }
+#else
     struct pollfd pfd = { fd, POLLIN, 0 };
     uint8_t buf[256];
     int r = poll(&pfd, 1, 5);
@@ -114,6 +162,7 @@ int main(int argc, char **argv) {
       ssize_t got = read(fd, buf, sizeof buf);
       if (got > 0) xb_feed(&b, buf, (size_t)got);
     }
+#endif
     if ((int32_t)(hal_millis(NULL) - last) >= period) {
       last = hal_millis(NULL);
       xb_report(&b, 1, (int32_t)(200 + n));
@@ -125,12 +174,15 @@ int main(int argc, char **argv) {
     if (reset_requested && cut_after == 0) { /* the frame was cut: come back up blank */
       xb_init(&b, &hal, id, "xiota-fake", "1.0.0", DEMO_ENTITIES, DEMO_N, apply, NULL);
       b.plaintext_ok = (uint8_t)plaintext_ok;
+#ifdef FAKEBOARD_MQTT
+      b.datagram = 1;
+#endif
       xb_report(&b, 10, relay);
       xb_report(&b, 11, setpoint);
       reset_requested = 0; cut_after = -1;
       fprintf(stderr, "reset\n");
     }
   }
-  close(fd);
+  if (fd >= 0) close(fd);
   return 0;
 }

@@ -10,6 +10,8 @@
 #define BODY_CAP (XB_TX_MAX - BODY_AT - XB_CRC)
 #define CTR_LIMIT 0xFFFFFF00u               /* past this the board waits for a re-key */
 
+#define DATAGRAM(b) (XB_DATAGRAM && (b)->datagram)
+
 #if XB_TX_MAX < 96 || XB_RX_MAX < 48
 #error "XB_TX_MAX must be at least 96 (the key derivation borrows tx) and XB_RX_MAX at least 48"
 #endif
@@ -68,7 +70,8 @@ static void send(xb_board *b, uint8_t type, const xb_pbw *w, int plain) {
   }
   crc = xb_crc16(f, len);
   f[len++] = (uint8_t)(crc >> 8); f[len++] = (uint8_t)crc;
-  xb_cobs_write(f, len, put, (void *)b->hal);
+  if (DATAGRAM(b)) b->hal->write(b->hal->ctx, f, len);
+  else xb_cobs_write(f, len, put, (void *)b->hal);
 }
 
 static void send_error(xb_board *b, uint8_t code, const char *text, int plain) {
@@ -101,8 +104,12 @@ static void on_hello_req(xb_board *b, const uint8_t *p, uint16_t n) {
   uint8_t key[32], bn[16];
   int paired;
   xb_pbw w;
+  if (xb_dec_hello_req(p, n, &hr) || hr.nonce_len != 16) { b->session = 0; send_error(b, XB_E_BAD_FRAME, "hello without a 16-byte nonce", 1); return; }
+#if XB_DATAGRAM
+  if (DATAGRAM(b) && b->session && !memcmp(hr.host_nonce, b->host_nonce, 16)) { b->dropped++; return; } /* MQTT redelivery */
+  memcpy(b->host_nonce, hr.host_nonce, 16);
+#endif
   b->session = 0;
-  if (xb_dec_hello_req(p, n, &hr) || hr.nonce_len != 16) { send_error(b, XB_E_BAD_FRAME, "hello without a 16-byte nonce", 1); return; }
   paired = b->hal->load_key(b->hal->ctx, key);
   if (hr.auth && !paired) { send_error(b, XB_E_UNPAIRED, "board has no key: pair it", 1); return; }
   if (!hr.auth && (paired || !b->plaintext_ok)) { send_error(b, XB_E_AUTH_MODE, "board requires authentication", 1); return; }
@@ -110,7 +117,7 @@ static void on_hello_req(xb_board *b, const uint8_t *p, uint16_t n) {
   b->auth = (uint8_t)hr.auth;
   if (b->auth) derive(b, key, hr.host_nonce, bn);
   memset(key, 0, sizeof key);
-  b->ctr_rx = 0; b->ctr_tx = 0;
+  b->ctr_rx = 0; b->ctr_tx = 0; b->rx_window = 0;
   w = body(b);
   xb_enc_hello(&w, b->board_id, bn, b->auth);
   send(b, XB_HELLO, &w, 1);
@@ -169,6 +176,23 @@ static void on_set(xb_board *b, const uint8_t *p, uint16_t n) {
   send(b, XB_ACK, &w, 0);
 }
 
+/* Over a serial line only ctr > last passes. A datagram link (MQTT) may duplicate and reorder:
+ * a counter up to 32 below the highest passes once (RFC 6347 4.1.2.6's sliding window). */
+static int fresh(const xb_board *b, uint32_t ctr) {
+  uint32_t d = b->ctr_rx - ctr;
+  if (ctr > b->ctr_rx) return 1;
+  return DATAGRAM(b) && ctr && d >= 1 && d <= 32 && !(b->rx_window >> (d - 1) & 1);
+}
+static void accept_ctr(xb_board *b, uint32_t ctr) {
+  if (!DATAGRAM(b)) { b->ctr_rx = ctr; return; }
+  if (ctr > b->ctr_rx) {
+    uint32_t shift = ctr - b->ctr_rx;
+    b->rx_window = shift >= 32 ? 0 : b->rx_window << shift;
+    if (b->ctr_rx && shift <= 32) b->rx_window |= 1UL << (shift - 1); /* the old highest */
+    b->ctr_rx = ctr;
+  } else b->rx_window |= 1UL << (b->ctr_rx - ctr - 1);
+}
+
 static void on_frame(xb_board *b, uint8_t *f, uint16_t len) {
   uint8_t vf, type, *payload;
   uint32_t ctr;
@@ -184,14 +208,14 @@ static void on_frame(xb_board *b, uint8_t *f, uint16_t len) {
     return;
   }
   if (!b->session) { send_error(b, XB_E_NO_SESSION, "no session: send HELLO_REQ", 1); return; }
-  if ((vf & XB_FLAG_AUTH) != (b->auth ? XB_FLAG_AUTH : 0) || ctr <= b->ctr_rx) { b->dropped++; return; }
+  if ((vf & XB_FLAG_AUTH) != (b->auth ? XB_FLAG_AUTH : 0) || !fresh(b, ctr)) { b->dropped++; return; }
   if (b->auth) {
     uint8_t n[24];
     nonce_for(n, 1, vf, type, ctr);
     if (xb_secretbox_open(payload, payload, plen, n, b->k_rx)) { b->dropped++; return; } /* the frame, not the session */
     plen -= XB_TAG_BYTES;
   }
-  b->ctr_rx = ctr; /* advanced only once the frame proved genuine */
+  accept_ctr(b, ctr); /* only once the frame proved genuine */
   switch (type) {
     case XB_DESCRIBE_REQ: {
       uint8_t i;
@@ -229,6 +253,12 @@ void xb_feed(xb_board *b, const uint8_t *p, size_t n) {
     } else if (b->rx_len < sizeof b->rx) b->rx[b->rx_len++] = c;
     else b->rx_over = 1; /* garbage or a lost delimiter: skip to the next 0x00 */
   }
+}
+
+void xb_feed_frame(xb_board *b, const uint8_t *p, size_t n) {
+  if (n > sizeof b->rx || n > XB_MAX_FRAME) { b->dropped++; return; }
+  memcpy(b->rx, p, n);
+  on_frame(b, b->rx, (uint16_t)n);
 }
 
 static void mark(xb_board *b, int i) {

@@ -29,6 +29,9 @@ extern "C" {
 #ifndef XB_TX_MAX
 #define XB_TX_MAX XB_MAX_FRAME
 #endif
+#ifndef XB_DATAGRAM
+#define XB_DATAGRAM 1 /* 0 leaves out datagram (MQTT) support: ~300 bytes of AVR flash */
+#endif
 #ifndef XB_BATCH_MS
 #define XB_BATCH_MS 100 /* readings wait at most this long to travel together */
 #endif
@@ -53,6 +56,8 @@ typedef struct {
   xb_apply_fn apply;
   void *apply_ctx;
   uint8_t plaintext_ok;          /* development only: answer a host that asks for plaintext */
+  uint8_t datagram;              /* frames travel whole (MQTT): one write() per frame, no COBS,
+                                    input through xb_feed_frame(), a 32-frame replay window */
   uint32_t schema_hash;
   /* current values */
   int32_t value[XB_MAX_ENTITIES];
@@ -69,6 +74,10 @@ typedef struct {
   uint8_t session, auth;
   uint8_t k_rx[32], k_tx[32];
   uint32_t ctr_rx, ctr_tx;
+  uint32_t rx_window;            /* datagram: bit d-1 set = ctr_rx - d accepted already */
+#if XB_DATAGRAM
+  uint8_t host_nonce[16];        /* datagram: a duplicated HELLO_REQ must not restart the session */
+#endif
   uint64_t host_time_ms;         /* host's clock at host_time_at, 0 = unknown */
   uint32_t host_time_at;
   uint32_t dropped;              /* frames refused (CRC, MAC, replay): for diagnostics */
@@ -77,6 +86,8 @@ typedef struct {
 void xb_init(xb_board *b, const xb_hal *hal, const char *board_id, const char *fw_name, const char *fw_version,
              const xb_entity *entities, uint8_t n, xb_apply_fn apply, void *apply_ctx);
 void xb_feed(xb_board *b, const uint8_t *p, size_t n);
+/* One whole frame (header, body, CRC; no COBS) from a datagram link such as an MQTT payload. */
+void xb_feed_frame(xb_board *b, const uint8_t *p, size_t n);
 void xb_report(xb_board *b, uint16_t key, int32_t value);
 void xb_report_error(xb_board *b, uint16_t key, uint8_t code);
 /* Sends batched readings when due; call it from the main loop. */
