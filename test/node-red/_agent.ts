@@ -18,6 +18,8 @@ const PASS = 'gw-Pass-5512';
 export interface AgentOptions {
   /** Simulated poll interval in seconds (default 1). */
   pollS?: number;
+  /** Period of the temperature's 15-25 °C ramp in seconds (default 20). */
+  rampPeriodS?: number;
   /** Extra YAML appended to the config (top-level keys). */
   extraYaml?: string;
   /** An existing Prosody to log into (default: start one). */
@@ -77,7 +79,7 @@ drivers:
       things:
         - id: greenhouse
           fields:
-            - { name: temperature, type: numeric, unit: "°C", precision: 2, waveform: ramp, min: 15, max: 25, period_s: 20 }
+            - { name: temperature, type: numeric, unit: "°C", precision: 2, waveform: ramp, min: 15, max: 25, period_s: ${opts.rampPeriodS ?? 20} }
             - { name: fan, type: boolean, writable: true, initial: false }
 ${opts.extraYaml ?? ''}`, { mode: 0o600 });
   const logFile = join(dir, 'xiota.log');

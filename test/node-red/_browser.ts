@@ -10,9 +10,8 @@ export const CHROMIUM = process.env.XIOTA_CHROMIUM ?? '/usr/bin/chromium';
 
 export interface Browser {
   context: BrowserContext;
-  page: Page;
-  /** Console errors and page errors seen so far. */
-  errors: string[];
+  /** A fresh tab; `errors` collects its console errors and page errors. */
+  newPage(): Promise<{ page: Page; errors: string[] }>;
   close(): Promise<void>;
 }
 
@@ -28,12 +27,15 @@ export async function launchBrowser(viewport = { width: 1400, height: 860 }): Pr
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
-  const page = context.pages()[0] ?? await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(String(e)));
   return {
-    context, page, errors,
+    context,
+    async newPage() {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      page.on('pageerror', (e) => errors.push(String(e)));
+      return { page, errors };
+    },
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
@@ -41,8 +43,10 @@ export async function launchBrowser(viewport = { width: 1400, height: 860 }): Pr
   };
 }
 
-/** Opens the editor and waits until the palette has its core nodes (2-2.5 s here). */
+/** Opens the editor and waits until the palette has its core nodes and the flows are drawn (2-2.5 s here). */
 export async function openEditor(page: Page, url: string): Promise<void> {
   await page.goto(url, { waitUntil: 'domcontentloaded' });
-  await page.waitForSelector(".red-ui-palette-node[data-palette-type='inject']", { timeout: 20_000 });
+  await page.waitForSelector(".red-ui-palette-node[data-palette-type='inject']", { state: 'attached', timeout: 20_000 });
+  await page.waitForSelector('#red-ui-workspace-chart', { state: 'visible', timeout: 20_000 });
+  await page.waitForFunction('!!(globalThis.RED && RED.nodes && RED.nodes.getType("inject") && RED.workspaces && RED.workspaces.active())', undefined, { timeout: 20_000 });
 }

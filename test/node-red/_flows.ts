@@ -20,7 +20,7 @@ export function xiotaIn(id: string, thing: string, field: string, wires: string[
 }
 
 export function xiotaControl(id: string, thing: string, field: string, wires: string[], extra: Record<string, unknown> = {}): FlowNode {
-  return { id, type: 'xiota-control', z: TAB, name: '', agent: AGENT, jid: '', thing, field, valueType: 'auto', x: 400, y: 200, wires: [wires], ...extra };
+  return { id, type: 'xiota-control', z: TAB, name: '', agent: AGENT, jid: '', thing, field, value: 'payload', valueFrom: 'msg', valueType: 'auto', x: 400, y: 200, wires: [wires], ...extra };
 }
 
 export function inject(id: string, payload: string, payloadType: 'bool' | 'num' | 'str' | 'json', wires: string[]): FlowNode {
