@@ -39,6 +39,10 @@ t('each node: a CommonJS function module with its .html (registerType, template,
     assert.match(html, new RegExp(`data-template-name="${type}"`));
     assert.match(html, new RegExp(`data-help-name="${type}"`));
     assert.not.match(html, /<script[^>]+src=/, 'no external scripts (they leave nodes grey)');
+    // The editor runs these: a syntax error would leave the node grey in the palette.
+    const code = [...html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    assert.is(code.length, 1, `${type}.html: one editor script`);
+    assert.not.throws(() => new Function('RED', '$', code[0]!), `${type}.html script parses`);
     const messages = JSON.parse(readFileSync(join(PALETTE_DIST, 'locales/en-US', `${type}.json`), 'utf8')) as Record<string, Record<string, unknown>>;
     for (const key of html.matchAll(/data-i18n="(?:\[placeholder\])?([\w-]+)\.([\w.]+)"/g)) {
       assert.is(key[1], type, `${type}.html uses its own namespace`);
@@ -46,6 +50,56 @@ t('each node: a CommonJS function module with its .html (registerType, template,
       assert.type(v, 'string', `${type}: message ${key[2]} exists`);
     }
   }
+});
+
+interface EditorDef {
+  category: string;
+  defaults: Record<string, { value: unknown; validate?: (this: unknown, v: unknown, opt?: unknown) => boolean | string; type?: string; required?: boolean }>;
+  credentials?: Record<string, { type: string }>;
+  label(this: Record<string, unknown>): string;
+}
+
+/** Runs a node's editor script with the part of the editor it touches (dialog fields absent). */
+function editorDef(type: string): EditorDef {
+  const html = readFileSync(join(PALETTE_DIST, `${type}.html`), 'utf8');
+  const code = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1]!;
+  const defs: Record<string, EditorDef> = {};
+  const RED = {
+    nodes: { registerType: (t: string, d: EditorDef) => { defs[t] = d; } },
+    validators: { number: () => () => true, typedInput: () => () => true, regex: () => () => true },
+  };
+  const $ = () => ({ length: 0 });
+  new Function('RED', '$', code)(RED, $);
+  assert.ok(defs[type], `${type}.html registers ${type}`);
+  return defs[type]!;
+}
+
+t('editor definitions: categories, config picker, password credential, labels, validators with messages', () => {
+  const ctx = { _: (k: string) => k };
+  const agent = editorDef('xiota-agent');
+  assert.is(agent.category, 'config');
+  assert.equal(agent.credentials, { password: { type: 'password' } });
+  assert.not.ok('password' in agent.defaults, 'the password is never a plain property');
+  assert.is(agent.label.call({ mode: 'account', jid: 'nr@x' }), 'nr@x');
+  assert.is(agent.defaults.socket!.validate!.call(ctx, 'run/api.sock', {}), 'xiota-agent.errors.socket');
+  assert.is(agent.defaults.jid!.validate!.call({ ...ctx, mode: 'account' }, 'nr', {}), 'xiota-agent.errors.jid');
+  assert.is(agent.defaults.jid!.validate!.call({ ...ctx, mode: 'agent' }, '', {}), true);
+  for (const type of ['xiota-in', 'xiota-read', 'xiota-control', 'xiota-thing', 'xiota-control-in']) {
+    const d = editorDef(type);
+    assert.is(d.category, 'xiota', type);
+    assert.equal([d.defaults.agent!.type, d.defaults.agent!.required], ['xiota-agent', true], `${type} picks a xiota-agent`);
+  }
+  const read = editorDef('xiota-read');
+  assert.is(read.defaults.jid!.validate!.call(ctx, 'gw@x', {}), 'xiota-read.errors.jid', 'a readout needs a full JID');
+  assert.is(read.defaults.jid!.validate!.call(ctx, 'gw@x/r', {}), true);
+  assert.is(read.label.call({ thing: 'cellar', jid: 'gw@x/r' }), 'cellar @ gw@x/r');
+  const thing = editorDef('xiota-thing');
+  assert.is(thing.defaults.thing!.validate!.call(ctx, '-bad', {}), 'xiota-thing.errors.thing');
+  assert.match(String(thing.defaults.fields!.validate!.call(ctx, [{ name: 'a.b', type: 'int' }], {})), /letters, digits, _ or -/);
+  assert.match(String(thing.defaults.fields!.validate!.call(ctx, [{ name: 'm', type: 'enum', values: '' }], {})), /an enum needs its values/);
+  assert.is(thing.defaults.fields!.validate!.call(ctx, thing.defaults.fields!.value, {}), true, 'the default field row is valid');
+  const cin = editorDef('xiota-control-in');
+  assert.is(cin.label.call({ thing: 'kitchen', field: 'light' }), 'kitchen.light set');
 });
 
 t('examples: valid flows of known types; every xiota node has its xiota-agent; wires resolve', () => {
