@@ -14,7 +14,7 @@ import { XiotaError } from '../agent/errors';
 
 /** Whoever answers sets for a thing: one API client. */
 export interface ThingHolder {
-  set(thing: string, field: string, value: Value): Promise<void>;
+  set(thing: string, field: string, value: Value, from?: string): Promise<void>;
 }
 
 const FIELD_TYPES: readonly FieldType[] = ['numeric', 'int', 'boolean', 'string', 'enum'];
@@ -157,10 +157,10 @@ export class ApiDriver implements Driver {
     return p;
   }
 
-  async set(thing: string, field: string, value: Value): Promise<void> {
+  async set(thing: string, field: string, value: Value, from?: string): Promise<void> {
     const h = this.holders.get(thing);
     if (!h) throw new XiotaError('XIOTA_E_DRIVER', NOT_CONNECTED(thing), { thing });
-    await h.set(thing, field, value);
+    await h.set(thing, field, value, from);
     // The flow said it applied the value: that is the field's value now (XEP-0325 reads it
     // back, PubSub gets it), until the flow publishes another.
     this.ctx?.emit({ thing, timestamp: this.now(), values: [{ field, value }] });

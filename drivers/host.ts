@@ -196,8 +196,9 @@ export class DriverHost {
     return readings?.find((r) => r.thing === thing);
   }
 
-  /** Routes a set to the driver owning the thing, after checking the field and value. */
-  async set(thing: string, field: string, value: Value): Promise<void> {
+  /** Routes a set to the driver owning the thing, after checking the field and value.
+   *  `from` (who asked, when known) is passed on to the driver. */
+  async set(thing: string, field: string, value: Value, from?: string): Promise<void> {
     const o = this.owner.get(thing);
     if (!o) throw new XiotaError('XIOTA_E_DRIVER', `no thing "${thing}": known things are ${[...this.owner.keys()].join(', ') || 'none'}`, { thing });
     const spec = o.spec.fields.find((f) => f.name === field);
@@ -208,7 +209,7 @@ export class DriverHost {
     if (!c.ok) throw new XiotaError('XIOTA_E_DRIVER', `cannot set "${thing}/${field}": ${c.error}`, { thing, field });
     if (o.slot.state !== 'running') throw new XiotaError('XIOTA_E_DRIVER', `cannot set "${thing}/${field}": driver ${o.slot.driver.id} is ${o.slot.state}`, { thing, field });
     try {
-      await this.withTimeout(o.slot.driver.set(thing, field, c.value), this.opts.setTimeoutMs ?? 10_000);
+      await this.withTimeout(o.slot.driver.set(thing, field, c.value, from), this.opts.setTimeoutMs ?? 10_000);
     } catch (e) {
       const msg = e instanceof Timeout
         ? `driver ${o.slot.driver.id} did not finish setting "${thing}/${field}" within ${this.opts.setTimeoutMs ?? 10_000} ms`

@@ -77,6 +77,7 @@ export interface Driver {
   sample?(): Promise<Reading[]>;
   /** Poll interval in ms for drivers with sample(); absent for push-only drivers. */
   readonly pollIntervalMs?: number;
-  /** Writable fields: apply a set; rejects with a clear error when the value is wrong. */
-  set?(thing: string, field: string, value: Value): Promise<void>;
+  /** Writable fields: apply a set; rejects with a clear error when the value is wrong.
+   *  `from`: who asked (the controller's JID), when the caller knows it. */
+  set?(thing: string, field: string, value: Value, from?: string): Promise<void>;
 }

@@ -128,7 +128,7 @@ export class ApiClient implements ThingHolder {
   get queued(): number { return this.out.length; }
 
   /** ThingHolder: a set of a thing this client declared, as a `thing.set` request (PROTOCOL.md). */
-  set(thing: string, field: string, value: Value): Promise<void> {
+  set(thing: string, field: string, value: Value, from?: string): Promise<void> {
     if (this.closed) return Promise.reject(new XiotaError('XIOTA_E_DRIVER', `the flow that defines thing "${thing}" is not connected`));
     const id = `s:${this.nextSet++}`;
     const ms = this.service.setTimeoutMs;
@@ -139,7 +139,7 @@ export class ApiClient implements ThingHolder {
       }, ms);
       timer.unref?.();
       this.pendingSets.set(id, { resolve, reject, timer });
-      this.reply({ jsonrpc: '2.0', id, method: 'thing.set', params: { thing, field, value } });
+      this.reply({ jsonrpc: '2.0', id, method: 'thing.set', params: { thing, field, value, ...(from ? { from } : {}) } });
     });
   }
 

@@ -116,7 +116,7 @@ export function install(m: ModuleContext, deps: ControlDeps): void {
     for (let i = 0; i < plan.length; i++) {
       const p = plan[i]!;
       try {
-        await deps.drivers.set(p.target.thing.id, p.target.field.name, p.value);
+        await deps.drivers.set(p.target.thing.id, p.target.field.name, p.value, from);
         const t = touched.get(p.target.thing.id) ?? new Map<string, Value>();
         // What the driver was given: DriverHost.set rounds numbers to the field's precision.
         const given = checkValue(p.value, p.target.field);

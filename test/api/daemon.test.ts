@@ -160,7 +160,7 @@ t('a flow-defined thing: its reading reaches its PEP node and an XEP-0323 readou
     // XEP-0325 set from slixmpp reaches the flow, which answers.
     const s = await iot.set(dev, [['on', 'boolean', 'true']], ['pump']);
     assert.is(s.result, 'OK', JSON.stringify(s));
-    assert.equal(setsSeen.at(-1)!.params, { thing: 'pump', field: 'on', value: true });
+    assert.equal(setsSeen.at(-1)!.params, { thing: 'pump', field: 'on', value: true, from: iot.jid });
   } finally {
     await iot.close();
   }
