@@ -223,8 +223,7 @@ t('a flow-defined thing: published from the flow, read and set by slixmpp\'s xep
     assert.is(sets[0]!.topic, 'light');
     assert.is(sets[0]!.payload, true);
     assert.is(sets[0]!.xiota?.thing, 'kitchen');
-    // `from` is optional in PROTOCOL.md; when the daemon gives it, it is the setter.
-    if (sets[0]!.xiota?.from !== undefined) assert.match(String(sets[0]!.xiota.from), new RegExp(`^owner@${prosody.host}`));
+    assert.match(String(sets[0]!.xiota?.from), new RegExp(`^owner@${prosody.host}/py$`), 'who set it');
     // A value of the wrong type from the flow goes to Catch, nothing is published.
     helper.getNode('thing')!.receive({ topic: 'light', payload: 'dim' });
     await waitFor('the bad value reported', () => thingErrors.length > 0, 5000);
