@@ -51,10 +51,19 @@ export class ApiSocketClient {
     });
   }
 
-  call<T = unknown>(method: string, params?: Json): Promise<T> {
+  /** One request; with `timeoutMs`, no answer by then rejects with XIOTA_E_TIMEOUT. */
+  call<T = unknown>(method: string, params?: Json, timeoutMs?: number): Promise<T> {
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      let timer: NodeJS.Timeout | undefined;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(new XiotaError('XIOTA_E_TIMEOUT', `the xiota daemon did not answer ${method} within ${timeoutMs / 1000} s: check it with journalctl -u xiota`, { timeout_ms: timeoutMs }));
+        }, timeoutMs);
+      }
+      const done = () => { if (timer) clearTimeout(timer); };
+      this.pending.set(id, { resolve: (v) => { done(); (resolve as (v: unknown) => void)(v); }, reject: (e) => { done(); reject(e); } });
       this.sock.write(JSON.stringify({ jsonrpc: '2.0', id, method, ...(params ? { params } : {}) }) + '\n');
     });
   }

@@ -12,6 +12,9 @@ import { RpcError } from '../api/jsonrpc';
 import { defaultConfigPaths, loadConfig, type Config } from '../config';
 import { XiotaError } from '../errors';
 
+/** A set may wait 10 s for a flow, a fresh read for a slow driver: longer than both. */
+const CALL_MS = 20_000;
+
 interface Io { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv }
 
 interface ThingInfo extends ThingSpec { online: boolean; source: string; driver: string }
@@ -104,7 +107,7 @@ export async function apiMain(argv: string[], io: Io): Promise<number> {
     const c = await connect(path, io);
     if (!c) return 1;
     try {
-      const s = await c.call<Status>('agent.status');
+      const s = await c.call<Status>('agent.status', undefined, CALL_MS);
       io.out(flags.json ? JSON.stringify(s, null, 2) : formatStatus(s));
       return 0;
     } catch (e) { io.err(`xiota: ${rpcMessage(e)}`); return 1; } finally { c.close(); }
@@ -115,7 +118,7 @@ export async function apiMain(argv: string[], io: Io): Promise<number> {
     const c = await connect(path, io);
     if (!c) return 1;
     try {
-      const things = await c.call<ThingInfo[]>('things.list');
+      const things = await c.call<ThingInfo[]>('things.list', undefined, CALL_MS);
       const t = things.find((x) => x.id === thing);
       if (!t) { io.err(`xiota: no thing "${thing}"; the daemon has ${things.map((x) => x.id).join(', ') || 'none'}`); return 2; }
       const f: FieldSpec | undefined = t.fields.find((x) => x.name === field);
@@ -123,7 +126,7 @@ export async function apiMain(argv: string[], io: Io): Promise<number> {
       if (!f.writable) { io.err(`xiota: ${thing}.${field} is read-only; writable fields: ${things.flatMap((x) => x.fields.filter((y) => y.writable).map((y) => `${x.id}.${y.name}`)).join(', ') || 'none'}`); return 2; }
       const v = coerceValue(rest[1]!, f);
       if (!v.ok) { io.err(`xiota: ${thing}.${field}: ${v.error}${f.values ? ` (one of ${f.values.join(', ')})` : ''}`); return 2; }
-      await c.call('set', { thing, field, value: v.value });
+      await c.call('set', { thing, field, value: v.value }, CALL_MS);
       io.out(`${thing}.${field} = ${String(v.value)}${f.unit ? ' ' + f.unit : ''}`);
       return 0;
     } catch (e) { io.err(`xiota: ${rpcMessage(e)}`); return 1; } finally { c.close(); }
@@ -189,8 +192,8 @@ export async function daemonRead(io: Io, flags: { socket?: string; config?: stri
     return undefined;
   }
   try {
-    const things = await c.call<ThingSpec[]>('things.list');
-    const readings = await c.call<Reading[]>('read', { fresh: true });
+    const things = await c.call<ThingSpec[]>('things.list', undefined, CALL_MS);
+    const readings = await c.call<Reading[]>('read', { fresh: true }, CALL_MS);
     return { readings, things };
   } catch (e) {
     throw new XiotaError('XIOTA_E_CONNECT', `the daemon on ${path} refused the read: ${rpcMessage(e)}`);
