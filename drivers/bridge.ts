@@ -183,8 +183,15 @@ export class BridgeDriver implements Driver {
     }
     if (!this.declared.length) this.declared = info.entities;
     else {
+      // A firmware update changed the schema: diffed by key, adopted at once (things keep their
+      // ids and nodes by key; the host re-reads things() and tells the agent).
       const diff = diffSchema(this.declared, info.entities);
-      if (diff.length) this.ctx?.fault(`board "${info.boardId}" changed its schema (firmware ${info.fwVersion}): ${diff.join('; ')}; restart the agent to publish the new things`, { board: info.boardId });
+      if (diff.length) {
+        this.declared = info.entities;
+        this.entities = info.entities;
+        this.ctx?.log.info(`board ${info.boardId} changed its schema (firmware ${info.fwVersion}): ${diff.join('; ')}`, { board: info.boardId });
+        this.ctx?.thingsChanged();
+      }
     }
     this.entities = info.entities;
     this.ctx?.log.info(`board ${info.boardId} up`, { firmware: `${info.fwName} ${info.fwVersion}`, entities: info.entities.length, schema: info.described ? 'described' : 'cached', auth: !this.opts.plaintext });

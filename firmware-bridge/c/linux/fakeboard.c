@@ -2,7 +2,9 @@
  *   fakeboard --port PATH --id BOARD_ID (--key HEX64 | --no-key) [--plaintext-ok] [--period MS]
  * Every period it reports temperature = 20.0 + n/10 °C (raw 200 + n: a counter, so a test can
  * tell every reading is genuine and in order) and humidity = n % 101. Sets are logged on stderr
- * as "set key=K value=V"; setpoint 13 fails (to test failed acks). SIGUSR1 resets the board in
+ * as "set key=K value=V"; setpoint 13 fails (to test failed acks).
+ * --firmware 2 is the same board after a firmware update: humidity (2) gone, pressure (3, hPa)
+ * added, temperature renamed "air temperature". SIGUSR1 resets the board in
  * the middle of its next frame, as a watchdog or a brown-out would.
  * Built with -DFAKEBOARD_MQTT (make mqttboard, Debian libmosquitto-dev) it is a Wi-Fi board
  * instead: --mqtt HOST:PORT [--prefix P] in place of --port; each frame one QoS 1 payload on
@@ -77,6 +79,14 @@ static uint8_t apply(void *ctx, uint16_t key, int32_t value, int32_t *result) {
 }
 
 static xb_board b;
+static const xb_entity FIRMWARE2[] = {
+  { 1, "air temperature", "\xc2\xb0" "C", XB_KIND_NUMERIC, 1, -400, 1250, 0 },
+  { 3, "pressure", "hPa", XB_KIND_NUMERIC, 1, 8000, 11000, 0 },
+  { 10, "relay", "", XB_KIND_BOOL, 0, 0, 1, 1 },
+  { 11, "setpoint", "\xc2\xb0" "C", XB_KIND_INT, 0, 5, 30, 1 },
+};
+static const xb_entity *entities = DEMO_ENTITIES;
+static const char *fw_version = "1.0.0";
 #ifdef FAKEBOARD_MQTT
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg) {
   (void)m; (void)obj;
@@ -111,6 +121,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--no-key")) have_key = 0;
     else if (!strcmp(argv[i], "--plaintext-ok")) plaintext_ok = 1;
     else if (!strcmp(argv[i], "--period") && i + 1 < argc) period = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--firmware") && i + 1 < argc) { if (atoi(argv[++i]) == 2) { entities = FIRMWARE2; fw_version = "2.0.0"; } }
 #ifdef FAKEBOARD_MQTT
     else if (!strcmp(argv[i], "--mqtt") && i + 1 < argc) port = argv[++i];
     else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) prefix = argv[++i];
@@ -143,7 +154,7 @@ int main(int argc, char **argv) {
   signal(SIGUSR1, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
-  xb_init(&b, &hal, id, "xiota-fake", "1.0.0", DEMO_ENTITIES, DEMO_N, apply, NULL);
+  xb_init(&b, &hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
   b.plaintext_ok = (uint8_t)plaintext_ok;
 #ifdef FAKEBOARD_MQTT
   b.datagram = 1;
@@ -167,12 +178,13 @@ int main(int argc, char **argv) {
       last = hal_millis(NULL);
       xb_report(&b, 1, (int32_t)(200 + n));
       xb_report(&b, 2, (int32_t)(n % 101));
+      xb_report(&b, 3, (int32_t)(10130 + n % 10)); /* firmware 2 only: unknown keys are ignored */
       n++;
       if (n > 1000) n = 0;
     }
     xb_poll(&b);
     if (reset_requested && cut_after == 0) { /* the frame was cut: come back up blank */
-      xb_init(&b, &hal, id, "xiota-fake", "1.0.0", DEMO_ENTITIES, DEMO_N, apply, NULL);
+      xb_init(&b, &hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
       b.plaintext_ok = (uint8_t)plaintext_ok;
 #ifdef FAKEBOARD_MQTT
       b.datagram = 1;
