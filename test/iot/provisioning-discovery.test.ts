@@ -104,6 +104,14 @@ async function fan(): Promise<unknown> {
   return (await agent.drivers.readThing('greenhouse'))?.values.find((v) => v.field === 'fan')?.value;
 }
 
+/** The fixture's next question named `name` (earlier ones, already checked or not, are skipped). */
+async function question(name: string): Promise<Line> {
+  for (;;) {
+    const q = await prov.next('question');
+    if (q.name === name) return q;
+  }
+}
+
 const fieldNames = (r: Awaited<ReturnType<IotClient['read']>>) => r.results.flatMap((x) => x.fields ?? []).map((f) => f.name).sort();
 
 t('registers with the registry found by disco: the configured meta tags and the KEY in discovery.json', async () => {
@@ -157,6 +165,47 @@ t('a stranger the server refuses: readout rejected, set refused, nothing changes
   assert.equal(fieldNames(after), ['fan', 'humidity', 'setpoint', 'temperature']);
 });
 
+t('a stranger\'s presence subscription is decided by isFriend; a chat read by canRead', async () => {
+  prov.send({ op: 'rules', rules: { [`dave@${HOST}`]: { friend: true, read: { result: true } }, [`carol@${HOST}`]: { read: { result: true } } } });
+  await prov.next('rules');
+  const phone = clientFor(srv, 'dave', 'davepw', { resource: 'phone' });
+  const seen: string[] = [];
+  phone.router.on('presence', (p) => { seen.push(`${p.attrs.type ?? 'available'}:${(p.attrs.from ?? '').split('/')[0]}`); return true; });
+  phone.router.on('message', (m) => { const b = m.getChildText('body'); if (b) seen.push(`body:${b}`); return true; });
+  phone.start();
+  try {
+    await waitFor('dave online', () => phone.state === 'online', 15_000);
+    phone.send(x('presence')); // available: RFC 6121 3.1.6 delivers `subscribed` to available resources
+    // RFC 6121 3.1: a subscription request; XEP-0324 'Friendship request accepted'
+    phone.send(x('presence', { to: `dev@${HOST}`, type: 'subscribe' }));
+    const q = await question('isFriend');
+    assert.is(q.jid, `dave@${HOST}`);
+    // Approved: Prosody now sends dave the device's presence (RFC 6121 4.2.2), and the device asks back.
+    await waitFor('approved', () => seen.includes(`available:dev@${HOST}`) && seen.includes(`subscribe:dev@${HOST}`), 10_000);
+    // chat: `read` from someone the lists do not know; the answer carries the values
+    phone.send(x('message', { to: dev, type: 'chat' }, x('body', null, 'read greenhouse.temperature')));
+    await waitFor('chat answer', () => seen.find((s) => s.startsWith('body:') && s.includes('22.5')), 10_000);
+  } finally {
+    await phone.stop();
+  }
+  // a friendship the server refuses (carol has no friend rule): refused
+  const carolPhone = clientFor(srv, 'carol', 'carolpw');
+  const carolSeen: string[] = [];
+  carolPhone.router.on('presence', (p) => { carolSeen.push(`${p.attrs.type ?? 'available'}:${(p.attrs.from ?? '').split('/')[0]}`); return true; });
+  carolPhone.start();
+  try {
+    await waitFor('carol online', () => carolPhone.state === 'online', 15_000);
+    carolPhone.send(x('presence'));
+    carolPhone.send(x('presence', { to: `dev@${HOST}`, type: 'subscribe' }));
+    assert.is((await question('isFriend')).jid, `carol@${HOST}`);
+    await waitFor('refused', () => logs.find((l) => l.includes('subscription refused') && l.includes('carol') && l.includes('refused by the provisioning server')), 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.not.ok(carolSeen.includes(`available:dev@${HOST}`), 'carol sees the device');
+  } finally {
+    await carolPhone.stop();
+  }
+});
+
 t('the provisioning server does not answer: refused and logged, the agent keeps serving its owner', async () => {
   prov.send({ op: 'silent', on: true });
   await prov.next('silent');
@@ -166,8 +215,8 @@ t('the provisioning server does not answer: refused and logged, the agent keeps 
     const r = await frank.read(dev);
     assert.is(r.results.at(-1)?.result, 'rejected', JSON.stringify(r));
     assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms`);
-    const line = logs.find((l) => l.includes('provisioning server did not answer'));
-    assert.ok(line, 'no log line');
+    const line = logs.find((l) => l.includes('provisioning server did not answer') && l.includes('frank'));
+    assert.ok(line, logs.filter((l) => l.includes('provisioning')).join('\n'));
     assert.match(line!, /frank@xiota.test/);
     assert.match(line!, /canRead/);
   } finally {
