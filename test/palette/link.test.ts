@@ -134,6 +134,18 @@ t('the agent\'s thing.set reaches the handler that takes it, and the answer foll
   await link.close();
 });
 
+t('the agent drops notifications for a slow Node-RED: one warning with the count, then at most one a minute', async () => {
+  const warn: string[] = [];
+  const link = new AgentLink(transport(), {}, (m) => warn.push(m));
+  link.acquire({});
+  await link.request('agent.status');
+  const conn = peer.conns[peer.conns.length - 1]!;
+  for (const count of [12, 30, 5]) peer.push(conn, { jsonrpc: '2.0', method: 'dropped', params: { count } });
+  await link.request('echo'); // after the three notifications on the same stream
+  assert.equal(warn, [`xiota agent ${peer.path}: 12 notifications dropped (Node-RED did not keep up with the readings)`]);
+  await link.close();
+});
+
 t('the daemon goes away and returns: the link reconnects after a jittered delay and restores things, then subscriptions; a refused thing stops nothing else', async () => {
   const states: string[] = [];
   const link = new AgentLink(transport(), { initialDelayMs: 50, maxDelayMs: 200 });

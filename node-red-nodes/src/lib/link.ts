@@ -70,6 +70,8 @@ export class AgentLink extends EventEmitter<LinkEvents> {
   private attempt = 0;
   private retry?: NodeJS.Timeout;
   private lastReason?: string;
+  private dropped = 0;
+  private droppedSaidAt = -Infinity;
   /** Bumped by every connect: a stale attempt (stopped meanwhile) gives up. */
   private epoch = 0;
 
@@ -205,7 +207,14 @@ export class AgentLink extends EventEmitter<LinkEvents> {
       this.sessionOnline = Boolean(p?.online);
       this.emit('session', this.sessionOnline);
     } else if (method === 'dropped') {
-      this.onError(`xiota agent ${this.describe}: ${String(p?.count)} notifications dropped (Node-RED did not keep up)`);
+      // At most one line a minute, with the sum: a flow that keeps falling behind must not flood the log.
+      this.dropped += typeof p?.count === 'number' ? p.count : 0;
+      const now = Date.now();
+      if (now - this.droppedSaidAt >= 60_000) {
+        this.onError(`xiota agent ${this.describe}: ${this.dropped} notifications dropped (Node-RED did not keep up with the readings)`);
+        this.dropped = 0;
+        this.droppedSaidAt = now;
+      }
     }
   }
 
