@@ -12,6 +12,15 @@
 //   'Unfriending existing friends'); from anyone else they are ignored (XEP-0324 says so).
 // - Fails closed: a server that errs or does not answer within timeout_s is a refusal, logged
 //   with the question, and not cached (the next question asks again).
+//
+// Slips in XEP-0324 0.5.1 (the examples are followed where they are right):
+// - 'Rejecting control action' answers with an iq error holding only <setResponse/>; RFC 6120
+//   8.3 requires an <error/> child: agent/xep/control.ts sends both.
+// - 'Restricting nodes during control' says a refusal lets the device "reject the read-out
+//   request" (the read-out text copied); for control it is the set that is refused.
+// - The CanRead schema carries `historical` only, not XEP-0323's historicalSecond...Year:
+//   questionElement folds them into `historical`.
+// Tokens (getToken, serviceToken/userToken/deviceToken) are not built: questions carry none.
 import type { AccessScope, DelegatedAnswer } from '../access';
 import { bareOf } from '../access';
 import type { Access, Delegate } from '../access-store';

@@ -279,4 +279,24 @@ t('claim: `xiota claim` prints the URI; the person\'s phone claims with it; the 
   }
 });
 
+t('the provisioning component is gone (the server answers for it): refused at once and logged; the owner still sets', async () => {
+  await prov.close(); // the fixture process ends: Prosody answers iqs to the component with an error
+  const frank = await IotClient.start(srv, 'frank', 'frankpw', 'gone');
+  try {
+    const t0 = Date.now();
+    const r = await frank.read(dev, { fields: ['humidity'] });
+    assert.is(r.results.at(-1)?.result, 'rejected', JSON.stringify(r));
+    assert.ok(Date.now() - t0 < 1900, `took ${Date.now() - t0} ms: the error, not the 2 s timeout, refused it`);
+    const line = logs.filter((l) => l.includes('provisioning server did not answer') && l.includes('frank')).at(-1);
+    assert.ok(line);
+    assert.match(line!, /"error":"[^"]+"/);
+    const alice = await IotClient.start(srv, 'alice', 'alicepw');
+    try {
+      assert.is((await alice.set(dev, [['fan', 'boolean', 'false']])).result, 'OK');
+    } finally { await alice.close(); }
+  } finally {
+    await frank.close();
+  }
+});
+
 t.run();

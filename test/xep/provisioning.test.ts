@@ -257,6 +257,43 @@ test('friend and unfriend from the server are acted on; from anyone else ignored
   } finally { t.unload(); await host.stop(); }
 });
 
+test('access: what the local policy leaves to the provisioning server, and what it never does', async () => {
+  const access = new AccessStore({ policy: { owners: ['owner@example.org'], controllers: [], readers: ['reader@example.org'], strangers: 'refuse' }, self: 'dev@example.org' });
+  // without a provisioning server nothing is delegated: the lists decide
+  assert.is(access.decide('stranger@example.org', 'read').delegate, undefined);
+  let partial = false;
+  const off = access.delegateTo({
+    cached: () => (partial ? { allowed: true, fields: ['Energy'] } : undefined),
+    ask: async () => ({ allowed: true }),
+  });
+  assert.is(access.decide('stranger@example.org', 'read').delegate, true);
+  assert.is(access.decide('reader@example.org', 'control').delegate, true); // more than the lists give
+  assert.is(access.decide('reader@example.org', 'read').delegate, undefined); // the lists allow it
+  assert.is(access.decide('stranger@example.org', 'alerts').delegate, undefined); // owners' things stay local
+  assert.is(access.decide('stranger@example.org', 'admin').delegate, undefined);
+  assert.is(access.decide('provisioning.example.org', 'read').delegate, undefined); // not an account
+  await access.deny('denied@example.org', 'owner@example.org');
+  assert.is(access.decide('denied@example.org', 'read').delegate, undefined); // an owner's no is final
+  assert.equal(await access.check('stranger@example.org/x', 'control'), { allowed: true, role: 'controller', action: 'control', jid: 'stranger@example.org', delegate: false, by: 'provisioning' });
+  // a cached partial grant does not pass where the caller cannot narrow it (chat, sync callers)
+  partial = true;
+  assert.is(access.decide('stranger@example.org', 'read').allowed, false);
+  off();
+  assert.is(access.decide('stranger@example.org', 'read').delegate, undefined);
+});
+
+test('access: a registry-claimed owner is an owner; owners\' run-time decisions cannot touch it', async () => {
+  const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' } });
+  await access.addOwner('Claimer@Example.org');
+  assert.is(access.roleOf('claimer@example.org/phone'), 'owner');
+  assert.ok(access.decide('claimer@example.org', 'alerts').allowed);
+  assert.equal(access.ownerJids(), ['claimer@example.org']);
+  assert.ok(access.list().some((e) => e.jid === 'claimer@example.org' && e.source === 'claimed'));
+  await access.deny('claimer@example.org').then(() => assert.unreachable('denied an owner'), (e: Error) => assert.match(e.message, /Thing Registry claim/));
+  await access.removeOwner('claimer@example.org');
+  assert.is(access.roleOf('claimer@example.org'), 'stranger');
+});
+
 test('config: provisioning needs a component address; a JID is refused with the reason', () => {
   const base = { account: { jid: 'dev@example.org', password: 'x' } };
   const ok = configFromObject({ ...base, provisioning: { service: 'provisioning.example.org' } });
