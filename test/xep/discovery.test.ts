@@ -5,10 +5,11 @@
 // removed, a claim from someone else refused; the config's tag rules.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessStore } from '../../agent/access-store';
+import { claimMain } from '../../agent/cli/claim';
 import { configFromObject } from '../../agent/config';
 import {
   claimString, iotDiscoUri, metaTags, parseIotDiscoUri, parseRegistryPush, readDiscoveryState, registerElement, updateElement, type MetaTag,
@@ -144,6 +145,84 @@ test('the module: register, claimed -> owner (persisted) and KEY emptied, disown
     assert.is(t.iqs.length, 0);
   } finally {
     t.unload();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('self-owned: registers with selfOwned=true every session; no owner is added', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-disco-'));
+  const t = testContext('thing@example.org');
+  try {
+    const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' }, dir });
+    const d = install(t.ctx, { config: { registry: 'discovery.example.org', selfOwned: true, tags: { MAN: 'www.ktc.se' } }, access, stateDir: dir });
+    for (let i = 0; i < 2; i++) {
+      t.online();
+      await waitFor('register', () => t.iqs.length === 1);
+      const reg = t.iqs.shift()!;
+      assert.is(reg.req.elements[0]!.attrs.selfOwned, 'true');
+      reg.resolve(parseXml(`<iq type='result' from='discovery.example.org' id='2'/>`));
+      await d.settled();
+      assert.is(d.state().state, 'self-owned');
+    }
+    assert.equal(access.ownerJids(), []);
+  } finally {
+    t.unload();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('registry auto: found among the server\'s components by disco (XEP-0347 Determining Support)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-disco-'));
+  const t = testContext('thing@example.org');
+  try {
+    const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' } });
+    const d = install(t.ctx, { config: { registry: 'auto', selfOwned: false, tags: {} }, access, stateDir: dir });
+    t.online();
+    await waitFor('items', () => t.iqs.length === 1);
+    const items = t.iqs.shift()!;
+    assert.is(items.req.attrs.to, 'example.org');
+    items.resolve(parseXml(`<iq type="result" id="15" from="example.org"><query xmlns="http://jabber.org/protocol/disco#items">
+      <item jid="pubsub.example.org"/><item jid="discovery.example.org" name="Registro de cosas"/></query></iq>`));
+    await waitFor('info 1', () => t.iqs.length === 1);
+    const i1 = t.iqs.shift()!;
+    assert.is(i1.req.attrs.to, 'pubsub.example.org');
+    i1.resolve(parseXml(`<iq type='result'><query xmlns='http://jabber.org/protocol/disco#info'><feature var='http://jabber.org/protocol/pubsub'/></query></iq>`));
+    await waitFor('info 2', () => t.iqs.length === 1);
+    const i2 = t.iqs.shift()!;
+    assert.is(i2.req.attrs.to, 'discovery.example.org');
+    i2.resolve(parseXml(`<iq type='result' from='discovery.example.org' id='16'><query xmlns='http://jabber.org/protocol/disco#info'><feature var='urn:xmpp:iot:discovery'/></query></iq>`));
+    await waitFor('register', () => t.iqs.length === 1);
+    assert.is(t.iqs[0]!.req.attrs.to, 'discovery.example.org');
+    assert.is(d.registry(), 'discovery.example.org');
+  } finally {
+    t.unload();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('xiota claim: the URI and a QR code; no discovery section is a clear error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-claim-'));
+  try {
+    const run = (yaml: string, args: string[] = []) => {
+      const file = join(dir, 'x.yaml');
+      writeFileSync(file, yaml);
+      const out: string[] = [];
+      const code = claimMain(['--config', file, ...args], { out: (s) => out.push(s), err: (s) => out.push(s), env: {} });
+      return { code, text: out.join('\n') };
+    };
+    const base = `account: { jid: dev@example.org, password: x }\noutbox: { dir: ${join(dir, 'state', 'outbox')} }\n`;
+    const none = run(base);
+    assert.is(none.code, 2);
+    assert.match(none.text, /no discovery: section; add one/);
+    const ok = run(base + 'discovery: { registry: registry.example.org, tags: { MAN: example.com, SN: "7" } }\n');
+    assert.is(ok.code, 0, ok.text);
+    const key = readDiscoveryState(join(dir, 'state'))!.key;
+    assert.match(ok.text, new RegExp(`iotdisco:MAN=example.com;SN=7;KEY=${key};R=registry.example.org`));
+    assert.match(ok.text, /█/); // the QR code
+    assert.match(ok.text, new RegExp(`IoTDisco;MAN:example.com;SN:7;KEY:${key}`));
+    // the same KEY on every run (kept in the state directory)
+    assert.match(run(base + 'discovery: { registry: registry.example.org, tags: { MAN: example.com } }\n', ['--no-qr']).text, new RegExp(`KEY=${key}`));
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
