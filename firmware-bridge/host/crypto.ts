@@ -38,10 +38,29 @@ export function seal(key: Uint8Array, nonce: Uint8Array, body: Uint8Array): Uint
   return nacl.secretbox(body, nonce, key);
 }
 
-/** null when the tag does not verify. */
+const SIGMA = new TextEncoder().encode('expand 32-byte k');
+// tweetnacl's exported lowlevel functions (nacl-fast.js), not in its type declarations.
+const ll = (nacl as unknown as { lowlevel: {
+  crypto_core_hsalsa20(out: Uint8Array, inp: Uint8Array, k: Uint8Array, c: Uint8Array): number;
+  crypto_stream_salsa20(c: Uint8Array, cpos: number, b: number, n: Uint8Array, k: Uint8Array): number;
+  crypto_onetimeauth_verify(h: Uint8Array, hpos: number, m: Uint8Array, mpos: number, n: number, k: Uint8Array): number;
+} }).lowlevel;
+
+/** nacl.secretbox.open, null when the tag does not verify. The same function as tweetnacl's
+ *  (the vectors and a differential test pin it), with HSalsa20 and the first Salsa20 block
+ *  computed once instead of twice and no padded copies: under --lite-mode (no JIT, no wasm)
+ *  that halves the cost of a received frame. */
 export function open(key: Uint8Array, nonce: Uint8Array, boxed: Uint8Array): Uint8Array | null {
-  if (boxed.length < TAG_BYTES) return null;
-  return nacl.secretbox.open(boxed, nonce, key);
+  const n = boxed.length - TAG_BYTES;
+  if (n < 0 || key.length !== 32 || nonce.length !== 24) return null;
+  const subkey = new Uint8Array(32);
+  ll.crypto_core_hsalsa20(subkey, nonce, key, SIGMA);
+  const ks = new Uint8Array(32 + n); // bytes 0-31 key Poly1305, the rest is XORed with the message
+  ll.crypto_stream_salsa20(ks, 0, 32 + n, nonce.subarray(16), subkey);
+  if (ll.crypto_onetimeauth_verify(boxed, 0, boxed, TAG_BYTES, n, ks) !== 0) return null;
+  const m = new Uint8Array(n);
+  for (let i = 0; i < n; i++) m[i] = boxed[TAG_BYTES + i] ^ ks[32 + i];
+  return m;
 }
 
 export const randomBytes = (n: number): Uint8Array => nacl.randomBytes(n);

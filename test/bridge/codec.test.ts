@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import nacl from 'tweetnacl';
 import { cobsDecode, cobsEncode, FrameSplitter, wireFrame } from '../../firmware-bridge/host/cobs';
 import { crc16 } from '../../firmware-bridge/host/crc16';
-import { deriveKeys, DIR_BOARD_TO_HOST, DIR_HOST_TO_BOARD } from '../../firmware-bridge/host/crypto';
+import { deriveKeys, DIR_BOARD_TO_HOST, DIR_HOST_TO_BOARD, open } from '../../firmware-bridge/host/crypto';
 import { openFrame, parseFrame, sealFrame } from '../../firmware-bridge/host/frame';
 import { decodeBody, encodeBody, FRAME_TYPE_NAMES, schemaHash, type Message } from '../../firmware-bridge/host/messages';
 import { cryptoVectors, hex, messageVectors, unhex, vectorsDir, VECTOR_BOARD } from '../../firmware-bridge/host/vectors';
@@ -129,6 +129,15 @@ test('property: no single-byte change or truncation of an authenticated frame is
     if (!(p.verFlags & 1)) return; // flipped the auth flag: a plaintext frame, refused by the session's mode check
     assert.is(openFrame(p, DIR_HOST_TO_BOARD, key), null);
   }), { numRuns: 5000 });
+});
+
+test('open() (one HSalsa20, one keystream pass) equals nacl.secretbox.open, and refuses every flipped bit', () => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 24, maxLength: 24 }), fc.uint8Array({ maxLength: 300 }), fc.nat(), (key, nonce, msg, flip) => {
+    const box = nacl.secretbox(msg, nonce, key);
+    if (hex(open(key, nonce, box)!) !== hex(nacl.secretbox.open(box, nonce, key)!)) return false;
+    box[flip % box.length] ^= 1 << (flip % 8);
+    return open(key, nonce, box) === null && open(key, nonce, box.subarray(0, 15)) === null;
+  }), { numRuns: 1500, seed: 1202 });
 });
 
 test.run();
