@@ -279,6 +279,36 @@ t('claim: `xiota claim` prints the URI; the person\'s phone claims with it; the 
   }
 });
 
+t('a claim while the device is offline: at its next registration the registry answers <claimed/>, and the claimer is an owner', async () => {
+  const out: string[] = [];
+  assert.is(claimMain(['--config', configFile, '--no-qr'], { out: (s) => out.push(s), err: (s) => out.push(s), env: {} }), 0, out.join('\n'));
+  const { tags, registry } = parseIotDiscoUri(out.find((l) => l.startsWith('iotdisco:'))!);
+  await agent.stop();
+  const phone = clientFor(srv, 'frank', 'frankpw', { resource: 'phone' });
+  phone.start();
+  try {
+    await waitFor('frank online', () => phone.state === 'online', 15_000);
+    const res = await phone.iq(x('iq', { type: 'set', to: registry }, x('mine', { xmlns: NS_DISCOVERY }, ...tagElements(tags))), 15_000);
+    assert.is(res.getChild('claimed', NS_DISCOVERY)?.attrs.jid, `dev@${HOST}`);
+    const acks: Line[] = [await reg.next('mine'), await reg.next('mine')];
+    assert.ok(acks.some((a) => String(a.result).startsWith('thing did not ack')), JSON.stringify(acks));
+  } finally {
+    await phone.stop();
+  }
+  // the device comes back (a new process: the same config and state directory)
+  const r = configFromObject(JSON.parse(readFileSync(configFile, 'utf8')));
+  const driver = createSimulatedDriver('sim', { seed: 1, pollIntervalMs: 600_000, things: [{ id: 'greenhouse', fields: [
+    { name: 'fan', type: 'boolean', writable: true, initial: false },
+  ] }] });
+  agent = new Agent({ config: r.config!, credentials: { password: 'devpw', source: 'password', warnings: [] }, drivers: [driver], log: createLogger({ level: 'debug', json: true, write: (l) => logs.push(l) }) });
+  await agent.start();
+  await waitFor('agent online', () => agent.client.state === 'online', 15_000);
+  await reg.next('register', 15_000);
+  await waitFor('frank is an owner', () => agent.access.roleOf(`frank@${HOST}`) === 'owner', 10_000);
+  // access.json first, then discovery.json: a crash between them is mended by the next registration
+  await waitFor('discovery.json says claimed', () => JSON.parse(readFileSync(join(dir, 'state', 'discovery.json'), 'utf8')).owner === `frank@${HOST}`, 5000);
+});
+
 t('the provisioning component is gone (the server answers for it): refused at once and logged; the owner still sets', async () => {
   await prov.close(); // the fixture process ends: Prosody answers iqs to the component with an error
   const frank = await IotClient.start(srv, 'frank', 'frankpw', 'gone');
