@@ -1,6 +1,8 @@
 // Firmware bridge, host side: CPU per received frame (COBS + CRC + MAC + protobuf decode),
 // authenticated vs plaintext vs the JSON-lines `serial` driver parsing the same two values; and
-// the set round trip (driver → pty → C fake board → ack → driver), authenticated vs plaintext.
+// the set round trip (driver → pty → C fake board → ack → driver), authenticated vs plaintext;
+// and readings board → driver over a pty: latency and frames/s, authenticated vs plaintext vs
+// the JSON-lines serial driver fed by a writer process (each reading carries its send time).
 //   npm run build && node dist/bench/bridge.js [sets]
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +14,55 @@ import { pairBoard, readKeys } from '../firmware-bridge/host/keys';
 import { parseSerialLine } from '../drivers/serial';
 import { createDriver } from '../drivers';
 import type { DriverContext } from '../drivers/types';
-import { buildFirmware, kill, ptyPair, startBoard, workDir } from '../test/bridge/_board';
+import { spawn, spawnSync } from 'node:child_process';
+import { buildFirmware, kill, ptyPair, repoPath, sleep, startBoard, workDir } from '../test/bridge/_board';
+
+const nowUs = () => Math.floor((performance.timeOrigin + performance.now()) * 1000) & 0x3fffffff;
+
+/** Readings for `seconds` from a board (or JSON-lines writer) sending every `periodMs` (0: as
+ *  fast as it can): latency from its wall-clock stamp to the driver's emit, and readings/s. */
+async function linkLatency(mode: 'authenticated' | 'plaintext' | 'json-lines', periodMs: number, seconds: number): Promise<{ lat: number[]; perSec: number }> {
+  const build = buildFirmware().dir;
+  const mk = spawnSync('make', ['-C', repoPath('firmware-bridge/c/linux'), `BUILD=${build}`, join(build, 'benchboard')], { encoding: 'utf8' });
+  if (mk.status !== 0) throw new Error(mk.stdout + mk.stderr);
+  const { a, b } = await ptyPair(`lat-${mode}-${periodMs}`);
+  const lat: number[] = [];
+  const record = (stampUs: number) => { const d = (nowUs() - stampUs) & 0x3fffffff; if (d < 1e7) lat.push(d / 1000); };
+  const ctx: DriverContext = {
+    emit: (r) => { const v = r.values[0]; if (r.thing.endsWith('.1') || mode === 'json-lines') if (typeof v.value === 'number') record(mode === 'json-lines' ? v.value : Math.round(v.value * 10)); },
+    fault: () => undefined, thingsChanged: () => undefined, log: { debug() {}, info() {}, warn() {}, error() {} },
+  };
+  let board: ReturnType<typeof startBoard> | undefined;
+  let writer: ReturnType<typeof spawn> | undefined;
+  let d;
+  if (mode === 'json-lines') {
+    const py = `import os,time
+fd=os.open(${JSON.stringify(b)},os.O_WRONLY)
+while True:
+  os.write(fd,('{"t":%d}\\n'%((time.time_ns()//1000)&0x3FFFFFFF)).encode())
+  ${periodMs ? `time.sleep(${periodMs / 1000})` : 'pass'}
+`;
+    writer = spawn('/usr/bin/python3', ['-c', py], { stdio: 'ignore' });
+    d = createDriver('serial', 'bench', { path: a, protocol: 'json', thing: 'json', fields: [{ name: 't', type: 'numeric', path: 't' }] });
+  } else {
+    const dir = join(workDir, `lat-${mode}`);
+    mkdirSync(dir, { recursive: true });
+    const keysFile = join(dir, 'keys.json');
+    pairBoard(keysFile, 'bench-1', { force: true });
+    const hexKey = Buffer.from(readKeys(keysFile).get('bench-1')!).toString('hex');
+    board = startBoard(build, ['--port', b, '--id', 'bench-1', '--period', String(periodMs), '--stamp', ...(mode === 'plaintext' ? ['--no-key', '--plaintext-ok'] : ['--key', hexKey])], 'benchboard');
+    d = createDriver('bridge', 'bench', { path: a, board: 'bench-1', keysFile, plaintext: mode === 'plaintext' });
+  }
+  await d.start(ctx);
+  await sleep(500);
+  lat.length = 0;
+  await sleep(seconds * 1000);
+  const perSec = lat.length / seconds;
+  await d.stop();
+  if (board) kill(board.proc);
+  if (writer) kill(writer);
+  return { lat: lat.sort((x, y) => x - y), perSec };
+}
 
 const N = 50_000;
 const key = new Uint8Array(32).fill(9);
@@ -74,6 +124,13 @@ async function main(): Promise<void> {
   const sets = Number(process.argv[2] ?? 500);
   console.log('host CPU per received frame (µs), 50,000 frames');
   for (const [l, v] of cpuTable()) console.log(`  ${l.padEnd(38)} ${v}`);
+  console.log('readings board → driver emit over a socat pty: latency (ms) and readings/s, 3 s each');
+  for (const period of [5, 0]) {
+    for (const mode of ['authenticated', 'plaintext', 'json-lines'] as const) {
+      const r = await linkLatency(mode, period, 3);
+      console.log(`  ${(period ? `every ${period} ms` : 'flat out').padEnd(11)} ${mode.padEnd(14)} ${r.perSec.toFixed(0).padStart(6)}/s  p50 ${pct(r.lat, 50)}  p99 ${pct(r.lat, 99)}`);
+    }
+  }
   console.log(`set round trip over a socat pty to the C fake board (ms), ${sets} sets`);
   for (const plaintext of [false, true]) {
     const t = await setRoundTrips(plaintext, sets);

@@ -4,7 +4,9 @@
  * tell every reading is genuine and in order) and humidity = n % 101. Sets are logged on stderr
  * as "set key=K value=V"; setpoint 13 fails (to test failed acks).
  * --firmware 2 is the same board after a firmware update: humidity (2) gone, pressure (3, hPa)
- * added, temperature renamed "air temperature". SIGUSR1 resets the board in
+ * added, temperature renamed "air temperature". --stamp (bench/bridge.ts, built as benchboard
+ * with XB_BATCH_MS=0) reports temperature = the wall clock in µs mod 2^30, so the host can
+ * tell each reading's latency. SIGUSR1 resets the board in
  * the middle of its next frame, as a watchdog or a brown-out would.
  * Built with -DFAKEBOARD_MQTT (make mqttboard, Debian libmosquitto-dev) it is a Wi-Fi board
  * instead: --mqtt HOST:PORT [--prefix P] in place of --port; each frame one QoS 1 payload on
@@ -103,7 +105,7 @@ int main(int argc, char **argv) {
   char host[128];
   int mport;
 #endif
-  int plaintext_ok = 0, period = 200, i;
+  int plaintext_ok = 0, period = 200, stamp = 0, i;
   uint32_t n = 0, last = 0;
 #ifndef FAKEBOARD_MQTT
   struct termios tio;
@@ -121,6 +123,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--no-key")) have_key = 0;
     else if (!strcmp(argv[i], "--plaintext-ok")) plaintext_ok = 1;
     else if (!strcmp(argv[i], "--period") && i + 1 < argc) period = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--stamp")) stamp = 1;
     else if (!strcmp(argv[i], "--firmware") && i + 1 < argc) { if (atoi(argv[++i]) == 2) { entities = FIRMWARE2; fw_version = "2.0.0"; } }
 #ifdef FAKEBOARD_MQTT
     else if (!strcmp(argv[i], "--mqtt") && i + 1 < argc) port = argv[++i];
@@ -168,7 +171,7 @@ int main(int argc, char **argv) {
 #else
     struct pollfd pfd = { fd, POLLIN, 0 };
     uint8_t buf[256];
-    int r = poll(&pfd, 1, 5);
+    int r = poll(&pfd, 1, period < 5 ? 0 : 5);
     if (r > 0 && (pfd.revents & POLLIN)) {
       ssize_t got = read(fd, buf, sizeof buf);
       if (got > 0) xb_feed(&b, buf, (size_t)got);
@@ -176,7 +179,11 @@ int main(int argc, char **argv) {
 #endif
     if ((int32_t)(hal_millis(NULL) - last) >= period) {
       last = hal_millis(NULL);
-      xb_report(&b, 1, (int32_t)(200 + n));
+      if (stamp) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        xb_report(&b, 1, (int32_t)((t.tv_sec * 1000000LL + t.tv_nsec / 1000) & 0x3FFFFFFF));
+      } else xb_report(&b, 1, (int32_t)(200 + n));
       xb_report(&b, 2, (int32_t)(n % 101));
       xb_report(&b, 3, (int32_t)(10130 + n % 10)); /* firmware 2 only: unknown keys are ignored */
       n++;

@@ -285,7 +285,7 @@ void xb_poll(xb_board *b) {
   int i, count = 0;
   if (!b->session || !b->batch_open) return; /* kept dirty: the state dump after the next HELLO carries them */
   for (i = 0; i < b->n_entities; i++) count += b->dirty[i];
-  if (count >= 8 || (uint32_t)(b->hal->millis(b->hal->ctx) - b->batch_at) >= XB_BATCH_MS) send_values(b, 0);
+  if (count >= 8 || (uint32_t)(b->hal->millis(b->hal->ctx) - b->batch_at) + 1 > XB_BATCH_MS) send_values(b, 0);
 }
 
 void xb_log(xb_board *b, uint8_t level, const char *text) {
