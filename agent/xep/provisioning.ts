@@ -115,6 +115,9 @@ export class AnswerCache {
 export interface ProvisioningDeps {
   config: ProvisioningConfig;
   access: Pick<Access, 'delegateTo'>;
+  /** Questions on their way at once, at most (default 64): a flood of strangers cannot flood
+   *  the provisioning server through the device; beyond it, refused like an unanswered one. */
+  maxInFlight?: number;
 }
 
 export interface Provisioning {
@@ -128,6 +131,8 @@ export function install(m: ModuleContext, deps: ProvisioningDeps): Provisioning 
   const cache = new AnswerCache(deps.config.cacheSize);
   const inFlight = new Map<string, Promise<DelegatedAnswer>>();
   let asked = 0;
+  const maxInFlight = deps.maxInFlight ?? 64;
+  let overflowLogged = 0;
   const fromService = (from: string | undefined) => !!from && bareOf(from) === service;
 
   const askServer = async (jid: string, scope: AccessScope, key: string): Promise<DelegatedAnswer> => {
@@ -159,6 +164,13 @@ export function install(m: ModuleContext, deps: ProvisioningDeps): Provisioning 
       if (hit) return Promise.resolve(hit);
       // The same question while one is on the way: one iq.
       let p = inFlight.get(key);
+      if (!p && inFlight.size >= maxInFlight) {
+        if (Date.now() - overflowLogged > 60_000) {
+          overflowLogged = Date.now();
+          m.log.warn('too many provisioning questions on their way; refused until some are answered', { max: maxInFlight, jid: bareOf(jid) });
+        }
+        return Promise.resolve({ allowed: false, unanswered: true });
+      }
       if (!p) {
         p = askServer(jid, scope, key).finally(() => inFlight.delete(key));
         inFlight.set(key, p);

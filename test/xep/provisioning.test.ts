@@ -294,6 +294,20 @@ test('access: a registry-claimed owner is an owner; owners\' run-time decisions 
   assert.is(access.roleOf('claimer@example.org'), 'stranger');
 });
 
+test('a flood of strangers: at most maxInFlight questions on their way, the rest refused', async () => {
+  const t = testContext('plc@example.org');
+  const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' } });
+  install(t.ctx, { config: { service: 'provisioning.example.org', timeoutS: 10, cacheSize: 100 }, access, maxInFlight: 3 });
+  try {
+    const answers = Array.from({ length: 10 }, (_, i) => access.check(`s${i}@example.org`, 'read'));
+    await waitFor('3 questions', () => t.iqs.length === 3);
+    const refused = await Promise.all(answers.slice(3));
+    assert.ok(refused.every((d) => !d.allowed && d.unanswered));
+    for (const q of t.iqs.splice(0)) q.resolve(parseXml(`<iq type='result'><canReadResponse xmlns='urn:xmpp:iot:provisioning' jid='${q.req.elements[0]!.attrs.jid}' result='true'/></iq>`));
+    assert.ok((await Promise.all(answers.slice(0, 3))).every((d) => d.allowed));
+  } finally { t.unload(); }
+});
+
 test('config: provisioning needs a component address; a JID is refused with the reason', () => {
   const base = { account: { jid: 'dev@example.org', password: 'x' } };
   const ok = configFromObject({ ...base, provisioning: { service: 'provisioning.example.org' } });
