@@ -172,6 +172,8 @@ module.exports = {
   editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
   logging: { console: { level: 'info', metrics: false, audit: false } },
   functionGlobalContext: {
+    // With --expose-gc (benches), a function node can collect garbage before RSS is sampled.
+    gc: () => { if (typeof global.gc === 'function') global.gc(); },
     record: (tag, msg) => fs.appendFileSync(${JSON.stringify(recordFile)}, JSON.stringify({ t: performance.timeOrigin + performance.now(), tag, topic: msg.topic, payload: msg.payload, xiota: msg.xiota }) + '\\n'),
   },
 ${extra}

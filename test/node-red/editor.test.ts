@@ -31,6 +31,7 @@ interface EditorWindow {
   RED: {
     nodes: { getType(t: string): { category?: string } | undefined; eachNode(f: (n: { type: string }) => void): void; eachConfig(f: (n: { type: string }) => void): void };
     actions: { invoke(a: string): void };
+    sidebar: { show(tab: string): void };
   };
   getComputedStyle(e: unknown): { backgroundColor: string };
 }
@@ -50,8 +51,9 @@ for (const version of NODE_RED_VERSIONS) {
     try {
       const tgz = packPalette();
       browser ??= await launchBrowser();
-      agent ??= await startAgent({ pollS: 0.25, rampPeriodS: 8 });
+      agent ??= await startAgent({ pollS: 0.25, rampPeriodS: 4 });
       nr = await startNodeRed({ version, palette: tgz });
+      console.log(`node-red ${version} editor: Node-RED up at ${Date.now() - t0} ms`);
       ({ page, errors } = await browser.newPage());
       page.setDefaultTimeout(8000); // a missing element fails the case in seconds, not 30 s
       await openEditor(page, nr.url);
@@ -60,6 +62,9 @@ for (const version of NODE_RED_VERSIONS) {
       throw e;
     }
   });
+  let tCase = 0;
+  t.before.each(() => { tCase = Date.now(); });
+  t.after.each(() => { console.log(`  [${version}] case took ${Date.now() - tCase} ms`); });
   t.after(async () => {
     await page?.close();
     await nr?.stop();
@@ -160,12 +165,16 @@ for (const version of NODE_RED_VERSIONS) {
       const r = await agent.rpc<{ values: { field: string; value?: unknown }[] }[]>('read', { thing: 'greenhouse', field: 'fan' });
       return r[0]?.values.some((v) => v.field === 'fan' && v.value === true) ?? false;
     }, 15_000, 100);
+    await page.setViewportSize({ width: 1600, height: 860 }); // the whole flow beside the debug sidebar
     await openEditor(page, nr.url);
     await page.waitForSelector('.red-ui-flow-node-status-label', { timeout: 10_000 });
     await until('status of xiota-in and xiota-control drawn', async () => (await page.locator('.red-ui-flow-node-status-label').count()) >= 2, 10_000, 100);
     const labels = await page.locator('.red-ui-flow-node-status-label').allTextContents();
     assert.ok(labels.some((l) => /°C/.test(l)), `xiota-in shows the last temperature: ${JSON.stringify(labels)}`);
-    await shot('flow');
+    // The debug sidebar beside the flow: the shot the palette's README shows (node-red-nodes/docs/flow.png).
+    await page.evaluate(() => (globalThis as unknown as EditorWindow).RED.sidebar.show('debug'));
+    await page.waitForSelector('.red-ui-debug-msg', { timeout: 10_000 });
+    await page.screenshot({ path: join(artefactDir(), `nr${version}-flow.png`), clip: { x: 0, y: 0, width: 1600, height: 430 } });
   });
 
   t.run();
