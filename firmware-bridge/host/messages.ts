@@ -113,9 +113,36 @@ function decodeEntity(b: Uint8Array): Entity {
   return { key: f.uint32(1), name: f.string(2), unit: f.string(3), kind: f.uint32(4), decimals: f.uint32(5), min: f.sint32(6), max: f.sint32(7), writable: f.bool(8) };
 }
 
+/** Value, the hot path (every reading): one pass, no intermediate field objects, since the
+ *  agent runs without a JIT. Same rules and errors as Fields: the last occurrence wins, fields 1-4
+ *  are 32-bit varints, unknown fields are skipped (readFields checks them). */
 function decodeValue(b: Uint8Array): BoardValue {
-  const f = fields(b, 'Value');
-  return { key: f.uint32(1), value: f.sint32(2), ageMs: f.uint32(3), error: f.uint32(4) };
+  const v = [0, 0, 0, 0];
+  let i = 0, plain = true;
+  while (i < b.length && plain) {
+    const key = b[i];
+    const field = key >> 3;
+    if (key & 0x80 || field < 1 || field > 4) { plain = false; break; } // rare: the general reader
+    if ((key & 7) !== WT_VARINT) throw new PbError(`Value field ${field} has wire type ${key & 7}, expected 0`);
+    let n = 0, mul = 1, k = i + 1;
+    for (;;) {
+      if (k >= b.length) throw new PbError('truncated varint');
+      const c = b[k++];
+      n += (c & 0x7f) * mul;
+      if (!(c & 0x80)) break;
+      mul *= 0x80;
+      if (mul > 0x80 ** 5) { plain = false; break; }
+    }
+    if (!plain) break;
+    if (n > 0xffffffff) throw new PbError(`Value field ${field}: ${n} does not fit 32 bits`);
+    v[field - 1] = n;
+    i = k;
+  }
+  if (!plain) {
+    const f = fields(b, 'Value');
+    return { key: f.uint32(1), value: f.sint32(2), ageMs: f.uint32(3), error: f.uint32(4) };
+  }
+  return { key: v[0], value: unzigzag32(v[1]), ageMs: v[2], error: v[3] };
 }
 
 /** Body bytes of a frame type → the typed message; throws PbError saying what is wrong. */

@@ -140,4 +140,16 @@ test('open() (one HSalsa20, one keystream pass) equals nacl.secretbox.open, and 
   }), { numRuns: 1500, seed: 1202 });
 });
 
+test('READINGS round trip through the one-pass Value decoder: any 32-bit values, extra unknown fields skipped', () => {
+  const value = fc.record({ key: fc.integer({ min: 0, max: 0xffff }), value: fc.integer({ min: -0x80000000, max: 0x7fffffff }), ageMs: fc.integer({ min: 0, max: 0xffffffff }), error: fc.integer({ min: 0, max: 255 }) });
+  fc.assert(fc.property(fc.array(value, { maxLength: 12 }), fc.boolean(), (values, full) => {
+    const vs = values.map((v) => (v.error ? { ...v, value: 0 } : v));
+    const m = decodeBody(7, encodeBody({ type: 'READINGS', body: { values: vs, full } }));
+    return JSON.stringify(m.body) === JSON.stringify({ values: vs, full });
+  }), { numRuns: 3000, seed: 1202 });
+  // an unknown field 9 (a string) inside the Value: the general reader's path
+  const odd = Uint8Array.of(0x0a, 0x0b, 0x08, 0x05, 0x4a, 0x02, 0x68, 0x69, 0x18, 0x87, 0x01, 0x10, 0x02);
+  assert.equal(decodeBody(7, odd).body, { values: [{ key: 5, value: 1, ageMs: 135, error: 0 }], full: false });
+});
+
 test.run();
