@@ -1,13 +1,15 @@
 // Where the API socket lives (PROTOCOL.md "Transport"): the daemon picks one path, the CLI
 // looks where a daemon would have put it.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Config } from '../config/types';
 
 export const RUN_DIR = '/run/xiota';
 
 /** The daemon's socket: api.socket, else systemd's RuntimeDirectory, else /run/xiota when it is
- *  there and writable, else beside the outbox (the state directory). */
+ *  there and writable, else inside the outbox directory: one per outbox, so agents with their
+ *  own outboxes in one parent directory (tests under /tmp) never meet on one socket, while a
+ *  second daemon on the same outbox does (and is refused). The outbox ignores the file. */
 export function daemonSocketPath(config: Pick<Config, 'api' | 'outbox'>, env: NodeJS.ProcessEnv = process.env): string {
   if (config.api.socket) return config.api.socket;
   // systemd.exec(5): RUNTIME_DIRECTORY lists the directories, colon-separated.
@@ -17,7 +19,7 @@ export function daemonSocketPath(config: Pick<Config, 'api' | 'outbox'>, env: No
     accessSync(RUN_DIR, constants.W_OK);
     return join(RUN_DIR, 'api.sock');
   } catch {
-    return join(dirname(config.outbox.dir), 'api.sock');
+    return join(config.outbox.dir, 'api.sock');
   }
 }
 
@@ -28,7 +30,7 @@ export function clientSocketCandidates(config: Pick<Config, 'api' | 'outbox'> | 
   const rd = env.RUNTIME_DIRECTORY?.split(':')[0];
   if (rd) out.push(join(rd, 'api.sock'));
   out.push(join(RUN_DIR, 'api.sock'));
-  if (config) out.push(join(dirname(config.outbox.dir), 'api.sock'));
+  if (config) out.push(join(config.outbox.dir, 'api.sock'));
   return [...new Set(out)];
 }
 

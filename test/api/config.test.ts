@@ -62,11 +62,11 @@ test('bad values are errors naming the key and what to write', () => {
   assert.match(open.warnings.find((w) => w.path === 'api.mode')!.message, 'every local user');
 });
 
-test('default socket path: RUNTIME_DIRECTORY, else beside the outbox', () => {
+test('default socket path: RUNTIME_DIRECTORY, else in the outbox directory', () => {
   const c = cfg(undefined).config!;
   assert.is(daemonSocketPath(c, { RUNTIME_DIRECTORY: '/run/xiota:/run/other' }), '/run/xiota/api.sock');
   const outbox = { ...c.outbox, dir: join(dir, 'state', 'outbox') };
-  assert.is(daemonSocketPath({ api: c.api, outbox }, {}), join(dir, 'state', 'api.sock'));
+  assert.is(daemonSocketPath({ api: c.api, outbox }, {}), join(dir, 'state', 'outbox', 'api.sock'));
   assert.is(gidOf('daemon'), 1);
   assert.is(gidOf('no-such-group-here'), undefined);
 });
@@ -122,7 +122,7 @@ test('enabled: false serves no socket; in-process attach still works', async () 
   await agent.start();
   try {
     assert.is(agent.apiSocketPath, undefined);
-    assert.throws(() => statSync(join(dir, 'off', 'api.sock')));
+    assert.throws(() => statSync(join(dir, 'off', 'outbox', 'api.sock')));
     const got: Record<string, unknown>[] = [];
     const conn = agent.api.attach((m) => { got.push(m as Record<string, unknown>); });
     conn.receive({ jsonrpc: '2.0', id: 1, method: 'thing.declare', params: { id: 'inproc', fields: [{ name: 'v', type: 'int' }] } });
