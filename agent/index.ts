@@ -31,6 +31,8 @@ export { createDriver, DRIVER_KINDS } from '../drivers';
 export { ApiService, ApiClient, toRpcError } from './api/service';
 export type { ApiConnection, ApiServiceOptions, ApiStatusSource, Send, Subscription } from './api/service';
 export { ApiSocketServer, LineSplitter } from './api/socket';
+export { ApiSocketClient, connectAdvice } from './api/client';
+export type { ApiClientHandlers } from './api/client';
 export { RPC, RpcError } from './api/jsonrpc';
 export { daemonSocketPath, clientSocketCandidates } from './api/paths';
 export { ApiDriver, checkThingSpec } from '../drivers/api';
