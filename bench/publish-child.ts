@@ -32,7 +32,19 @@ function threadTicks(): string {
   return JSON.stringify(out);
 }
 
+/** BENCH_TRACE=1: every stanza each way on stderr (where the bytes on the wire go). */
+function trace(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Connection } = require('../agent/session/connection') as { Connection: { prototype: Record<string, (...a: unknown[]) => unknown> } };
+  const proto = Connection.prototype;
+  const w = proto.write!;
+  proto.write = function (this: unknown, ...a: unknown[]) { process.stderr.write(`OUT ${String(a[0])}\n`); return w.apply(this, a); };
+  const r = proto.receive!;
+  proto.receive = function (this: unknown, ...a: unknown[]) { process.stderr.write(`IN  ${String(a[0])}\n`); return r.apply(this, a); };
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_TRACE) trace();
   const dir = mkdtempSync(join(tmpdir(), 'xiota-bench-outbox-'));
   const r = configFromObject({
     account: { jid: `${user}@${domain}`, password },
@@ -40,7 +52,8 @@ async function main(): Promise<void> {
     tls: { ca_file: caFile },
     outbox: { dir, flush_interval_ms: Number(flushMs) },
     pubsub: { access_model: 'open', max_items: 100 },
-    publish: { deadband: 0, min_interval_s: 0 },
+    // BENCH_BATCH_S: publish.batch_s (readings wait up to that long and travel in one item).
+    publish: { deadband: 0, min_interval_s: 0, ...(process.env.BENCH_BATCH_S ? { batch_s: Number(process.env.BENCH_BATCH_S) } : {}) },
   });
   if (!r.config) throw new Error(`config: ${JSON.stringify(r.errors)}`);
   const driver = new PushDriver();
