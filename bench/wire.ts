@@ -13,35 +13,23 @@ import mqtt from 'mqtt';
 import { makeSelfSignedCert } from '../scripts/certs';
 import { startServer } from '../scripts/servers';
 import { startMosquitto } from '../test/servers/mosquitto';
+import { startProxy } from '../test/servers/proxy';
 import { spawnJsonChild } from './child';
 import { pace } from './publish-pace';
 import { shebangFlags } from './rss';
 
-export interface CountingProxy { port: number; up: number; down: number; reset(): void; close(): Promise<void> }
-
-/** A TCP proxy to 127.0.0.1:target that counts the bytes each way (client->server is `up`). */
-export function countingProxy(target: number): Promise<CountingProxy> {
-  const sockets = new Set<net.Socket>();
-  const p = { up: 0, down: 0 };
-  const server = net.createServer((c) => {
-    const s = net.connect(target, '127.0.0.1');
-    sockets.add(c).add(s);
-    c.on('data', (d) => { p.up += d.length; s.write(d); });
-    s.on('data', (d) => { p.down += d.length; c.write(d); });
-    const end = () => { c.destroy(); s.destroy(); sockets.delete(c); sockets.delete(s); };
-    c.on('close', end).on('error', end);
-    s.on('close', end).on('error', end);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const port = (server.address() as net.AddressInfo).port;
-    resolve({
-      port,
-      get up() { return p.up; },
-      get down() { return p.down; },
-      reset() { p.up = 0; p.down = 0; },
-      close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-    });
-  }));
+/** The fault tests' proxy, counting bytes each way (client->server is `up`) from reset(). */
+async function countingProxy(target: number): Promise<{ port: number; readonly up: number; readonly down: number; reset(): void; close(): Promise<void> }> {
+  const p = await startProxy({ port: target });
+  let up0 = 0;
+  let down0 = 0;
+  return {
+    port: p.port,
+    get up() { return p.stats.bytesUp - up0; },
+    get down() { return p.stats.bytesDown - down0; },
+    reset() { up0 = p.stats.bytesUp; down0 = p.stats.bytesDown; },
+    close: () => p.close(),
+  };
 }
 
 interface Row { path: string; rate: number; readings: number; up: number; down: number }
