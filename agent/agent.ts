@@ -4,7 +4,7 @@ import type { Driver, Reading, ThingSpec } from '../drivers/types';
 import { DriverHost } from '../drivers/host';
 import type { Config } from './config/types';
 import type { ResolvedCredentials } from './config/secrets';
-import { publishPolicyFor, pubsubFor } from './config/thing-settings';
+import { batchingFor, publishPolicyFor, pubsubFor } from './config/thing-settings';
 import { silentLogger, type Logger } from './log';
 import { Outbox } from './outbox/outbox';
 import { ReadingPipeline, type ThingTarget } from './publish/pipeline';
@@ -224,6 +224,7 @@ export class Agent {
       outbox: this.outbox,
       thing: (id) => this.thing(id),
       policyFor: (id) => publishPolicyFor(cfg, id),
+      batchingFor: (id) => batchingFor(cfg, id),
       targetFor: (id) => targetFor(cfg, id),
       log: this.log.child({ component: 'publish' }),
       retryDelayMs: this.o.retryDelayMs,

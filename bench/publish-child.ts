@@ -32,18 +32,39 @@ function threadTicks(): string {
   return JSON.stringify(out);
 }
 
+/** BENCH_TRACE=1: every stanza each way on stderr (where the bytes on the wire go). */
+function trace(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Connection } = require('../agent/session/connection') as { Connection: { prototype: Record<string, (...a: unknown[]) => unknown> } };
+  const proto = Connection.prototype;
+  const w = proto.write!;
+  proto.write = function (this: unknown, ...a: unknown[]) { process.stderr.write(`OUT ${String(a[0])}\n`); return w.apply(this, a); };
+  const r = proto.receive!;
+  proto.receive = function (this: unknown, ...a: unknown[]) { process.stderr.write(`IN  ${String(a[0])}\n`); return r.apply(this, a); };
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_TRACE) trace();
   const dir = mkdtempSync(join(tmpdir(), 'xiota-bench-outbox-'));
   const r = configFromObject({
     account: { jid: `${user}@${domain}`, password },
     server: { host: '127.0.0.1', port: Number(port) },
     tls: { ca_file: caFile },
     outbox: { dir, flush_interval_ms: Number(flushMs) },
-    pubsub: { access_model: 'open', max_items: 100 },
-    publish: { deadband: 0, min_interval_s: 0 },
+    // BENCH_MAX_ITEMS: the node's max_items (bench/many.ts gives both sides the same).
+    pubsub: { access_model: 'open', max_items: Number(process.env.BENCH_MAX_ITEMS ?? 100) },
+    // BENCH_BATCH_S: publish.batch_s (readings wait up to that long and travel in one item);
+    // BENCH_MAX_READINGS: publish.max_readings_per_item (waiting readings share one item).
+    publish: {
+      deadband: 0, min_interval_s: 0,
+      ...(process.env.BENCH_BATCH_S ? { batch_s: Number(process.env.BENCH_BATCH_S) } : {}),
+      ...(process.env.BENCH_MAX_READINGS ? { max_readings_per_item: Number(process.env.BENCH_MAX_READINGS) } : {}),
+    },
   });
   if (!r.config) throw new Error(`config: ${JSON.stringify(r.errors)}`);
-  const driver = new PushDriver();
+  // BENCH_THINGS: that many things (one PEP node each), readings dealt round-robin (bench/many.ts).
+  const things = Number(process.env.BENCH_THINGS ?? 1);
+  const driver = new PushDriver('bench', things);
   const agent = new Agent({ config: r.config, credentials: { password, source: 'password', warnings: [] }, drivers: [driver] });
   let acked = 0;
   let onAck: (() => void) | undefined;
@@ -66,9 +87,9 @@ async function main(): Promise<void> {
       }
     };
   });
-  // Warm-up reading: the first publish creates the node (publish-options), like @xmpp/client's.
-  driver.emit(-1);
-  await ackedAt(1);
+  // Warm-up reading(s): the first publish creates the node (publish-options), like @xmpp/client's.
+  for (let k = 0; k < things; k++) driver.emit(k + 500); // thing k, a value its first run reading differs from
+  await ackedAt(things);
   say({ event: 'ready', jid: `${user}@${domain}`, node: r.config.pubsub.nodePrefix + driver.thing.id, flushMs: r.config.outbox.flushIntervalMs });
   if (process.env.BENCH_DEBUG) setInterval(() => process.stderr.write(`xiota ${JSON.stringify(agent.pipeline!.stats)} acked ${acked} pending ${outbox.pending}\n`), 1000).unref();
   const lines = createInterface({ input: process.stdin });

@@ -15,6 +15,20 @@ import { performance } from 'node:perf_hooks';
 const [port, domain, username, password, node, firstXml, payloadXml, paceJs, windowS, createXml, configureXml] = process.argv.slice(2);
 const { pace, say } = createRequire(import.meta.url)(paceJs);
 const WINDOW = Number(windowS);
+// BENCH_NODES > 1: that many nodes NODE0..NODE{n-1} (bench/many.ts), reading i to node i % n,
+// each created and configured the same way as the single node.
+const NODES = Number(process.env.BENCH_NODES ?? 1);
+const nodeOf = (i) => (NODES > 1 ? node + (((i % NODES) + NODES) % NODES) : node);
+/** A copy of a parsed template with every `node` attribute set to `name`. */
+const withNode = (e, name) => {
+  const c = parse(e.toString());
+  const walk = (el) => {
+    if (el.attrs.node !== undefined) el.attrs.node = name;
+    for (const ch of el.children) if (typeof ch !== 'string') walk(ch);
+  };
+  walk(c);
+  return c;
+};
 
 const xmpp = client({ service: `xmpp://127.0.0.1:${port}`, domain, username, password, resource: 'bench-' + process.pid });
 xmpp.on('error', (e) => process.stderr.write(`xmppjs: ${e.message}\n`));
@@ -36,22 +50,25 @@ function publishOf(i) {
   stamp.attrs.value = new Date(ts).toISOString();
   stamp.children[0].attrs.value = (20 + (i % 1000) / 100).toFixed(2);
   const id = `${prefix}-${ts.toString(36)}-${(seq++).toString(36)}`;
-  return xml('pubsub', { xmlns: 'http://jabber.org/protocol/pubsub' }, xml('publish', { node }, xml('item', { id }, fields)));
+  return xml('pubsub', { xmlns: 'http://jabber.org/protocol/pubsub' }, xml('publish', { node: nodeOf(i) }, xml('item', { id }, fields)));
 }
 
 let acked = 0;
 let failed = 0;
-try {
-  await xmpp.iqCaller.set(parse(firstXml));
-} catch (e) {
-  // A server that refuses the publish-options (ejabberd): create the node (it may exist),
-  // configure it, publish the warm-up item plain.
-  if (!createXml || !configureXml) throw e;
-  await xmpp.iqCaller.set(parse(createXml)).catch(() => undefined);
-  await xmpp.iqCaller.set(parse(configureXml));
-  const plain = parse(firstXml);
-  plain.children = plain.children.filter((c) => typeof c === 'string' || c.name !== 'publish-options');
-  await xmpp.iqCaller.set(plain);
+for (let k = 0; k < NODES; k++) {
+  const name = nodeOf(k);
+  try {
+    await xmpp.iqCaller.set(withNode(parse(firstXml), name));
+  } catch (e) {
+    // A server that refuses the publish-options (ejabberd): create the node (it may exist),
+    // configure it, publish the warm-up item plain.
+    if (!createXml || !configureXml) throw e;
+    await xmpp.iqCaller.set(withNode(parse(createXml), name)).catch(() => undefined);
+    await xmpp.iqCaller.set(withNode(parse(configureXml), name));
+    const plain = withNode(parse(firstXml), name);
+    plain.children = plain.children.filter((c) => typeof c === 'string' || c.name !== 'publish-options');
+    await xmpp.iqCaller.set(plain);
+  }
 }
 say({ event: 'ready', jid: `${username}@${domain}`, node });
 

@@ -172,11 +172,17 @@ function intervals<T extends FieldPublishOverride>(o: T, path: Path, ctx: CheckC
 const deadband = () => s.number().min(0);
 const minInterval = () => s.seconds().min(0).max(86_400);
 const maxInterval = () => s.seconds().min(0).max(7 * 86_400);
+// A reading waits at most an hour: longer would hold it from every watcher for no byte saved.
+const batch = () => s.seconds().min(0).max(3600);
+// 256 readings of a few fields stay far below the servers' stanza limits (ejabberd 64 KiB).
+const perItem = () => s.integer().min(1).max(256);
 
 const publish = s.object<PublishDefaults>({
   deadband: deadband().default(0),
   minIntervalS: minInterval().default(0),
   maxIntervalS: maxInterval().default(300),
+  batchS: batch().default(0),
+  maxReadingsPerItem: perItem().optional(),
 }).refine(intervals);
 
 const fieldPublish = s.object<FieldPublishOverride>({
@@ -189,6 +195,8 @@ const thingPublish = s.object<ThingPublishOverride>({
   deadband: deadband().optional(),
   minIntervalS: minInterval().optional(),
   maxIntervalS: maxInterval().optional(),
+  batchS: batch().optional(),
+  maxReadingsPerItem: perItem().optional(),
   fields: s.record(fieldPublish).optional(),
 }).refine(intervals);
 

@@ -1,6 +1,7 @@
 // Per-thing settings with the overrides under `things:` merged over the defaults, in the
 // shapes the publishing and PubSub modules take, so they need not know the config layout.
 import type { PolicyOptions } from '../publish/policy';
+import type { Batching } from '../publish/pipeline';
 import type { AccessModel, Config, SendLastPublishedItem } from './types';
 
 /** Publish policy of one thing: thing override > `publish:` default; fields may override deadband. */
@@ -15,6 +16,15 @@ export function publishPolicyFor(config: Config, thingId: string): PolicyOptions
   for (const [field, f] of Object.entries(o?.fields ?? {})) if (f.deadband !== undefined) deadbands[field] = f.deadband;
   if (Object.keys(deadbands).length) out.deadbands = deadbands;
   return out;
+}
+
+/** How one thing's waiting readings share items: `publish.batch_s` and `max_readings_per_item`, thing override first. */
+export function batchingFor(config: Config, thingId: string): Batching {
+  const o = config.things[thingId]?.publish;
+  const batchMs = Math.round((o?.batchS ?? config.publish.batchS) * 1000);
+  // One reading per item unless asked: a subscriber that reads only an item's first
+  // <timestamp> keeps working, and a resend after a crash can never regroup readings.
+  return { batchMs, maxReadings: o?.maxReadingsPerItem ?? config.publish.maxReadingsPerItem ?? (batchMs > 0 ? 64 : 1) };
 }
 
 export interface ThingPubsub {

@@ -121,6 +121,10 @@ export interface PublishDefaults {
   minIntervalS: number;
   /** Heartbeat: republish unchanged after this long; 0 = never. */
   maxIntervalS: number;
+  /** Readings may wait up to this long and travel in one item (bytes for delay); 0 = off. */
+  batchS: number;
+  /** At most this many waiting readings of one thing in one item (XEP-0323 timestamps). Unset: 1, or 64 with batch_s. */
+  maxReadingsPerItem?: number;
 }
 
 export interface FieldPublishOverride {
@@ -130,6 +134,8 @@ export interface FieldPublishOverride {
 }
 
 export interface ThingPublishOverride extends FieldPublishOverride {
+  batchS?: number;
+  maxReadingsPerItem?: number;
   fields?: Record<string, FieldPublishOverride>;
 }
 

@@ -12,9 +12,9 @@ import { silentLogger, type Logger } from '../log';
 import type { Outbox, OutboxRecord } from '../outbox/outbox';
 import { StanzaError } from '../session/stanza';
 import { rawElement } from '../xml/element';
-import { NS_SENSORDATA, readingToFields } from '../xep/sensordata-fields';
+import { mergeFieldsPayloads, NS_SENSORDATA, readingToFields } from '../xep/sensordata-fields';
 import type { NodeConfig } from '../xep/pubsub';
-import { ItemIdAllocator } from './item-id';
+import { ItemIdAllocator, itemIdTimestamp } from './item-id';
 import { PublishPolicy, type PolicyOptions } from './policy';
 import { errorStanzaOf, NodePublisher, ServiceProfile, type IqSender } from './publisher';
 
@@ -50,7 +50,25 @@ export interface PipelineOptions {
   retryDelayMs?: number;
   /** Called for each reading the server acknowledged. */
   onPublished?: (rec: OutboxRecord) => void;
+  /** How a thing's waiting readings share items (default: one reading per item, no delay). */
+  batchingFor?: (thingId: string) => Batching;
 }
+
+/**
+ * Readings of one thing that wait together travel in one item, one `<timestamp>` each
+ * (XEP-0323), so the stanza, its ids, the server's answer and the TLS record are paid once.
+ * `batchMs` > 0 makes readings wait up to that long for company (`publish.batch_s`: delay
+ * traded for bytes); they are durable in the outbox the whole time.
+ */
+export interface Batching {
+  batchMs: number;
+  /** 1: one reading per item, as before merging existed. */
+  maxReadings: number;
+}
+
+const DEFAULT_BATCHING: Batching = { batchMs: 0, maxReadings: 1 };
+/** An item's payload stays well below every server's stanza limit (ejabberd: 64 KiB). */
+const MAX_ITEM_PAYLOAD_BYTES = 16 * 1024;
 
 export interface PipelineStats {
   offered: number;
@@ -83,6 +101,18 @@ export class ReadingPipeline {
   private pumping = false;
   private stopped = false;
   private wake?: () => void;
+  /** Per outbox key: its batching, and the records waiting for company (batchMs > 0). */
+  private readonly batching = new Map<string, Batching>();
+  private readonly held = new Map<string, { recs: OutboxRecord[]; timer?: NodeJS.Timeout }>();
+  /**
+   * Items of several readings sent and not yet answered: head id -> member ids, and each
+   * member's head. A resend (failure, reconnect) sends exactly the same item again, so it
+   * overwrites what the server may already have instead of storing a reading twice.
+   */
+  private readonly groups = new Map<string, string[]>();
+  private readonly memberOf = new Map<string, string>();
+  /** Members of a resent group collected until all of them are back from the outbox. */
+  private readonly regrouping = new Map<string, OutboxRecord[]>();
   private readonly onOnline = () => this.kick();
   private readonly onOffline = () => this.wake?.();
 
@@ -134,8 +164,10 @@ export class ReadingPipeline {
     }
     const target = this.registerTarget(reading.thing);
     const id = this.ids.next(reading.timestamp);
-    const payload = readingToFields(reading, spec).toString();
-    const written = this.o.outbox.append({ key: target.service + KEY_SEP + target.node, id, payload });
+    const payload = readingToFields(reading, spec, { compact: true }).toString();
+    const key = target.service + KEY_SEP + target.node;
+    this.batching.set(key, this.o.batchingFor?.(reading.thing) ?? DEFAULT_BATCHING);
+    const written = this.o.outbox.append({ key, id, payload });
     // The outbox hands the record out before it is on disk: publish and fdatasync overlap.
     this.kick();
     try {
@@ -201,6 +233,8 @@ export class ReadingPipeline {
         }
         // A failed publish (timeout, drop) is retried after a pause, not in a tight loop.
         await new Promise<void>((r) => setTimeout(r, this.retryDelay()).unref());
+        // Held records are in flight for the outbox too: they come back with the rest.
+        this.dropHeld();
         this.o.outbox.requeueInFlight();
         this.needRequeue = false;
       }
@@ -209,28 +243,137 @@ export class ReadingPipeline {
         await this.sleep();
         continue;
       }
-      for (const rec of recs) this.send(rec);
+      this.dispatch(recs);
     }
   }
 
-  private send(rec: OutboxRecord): void {
-    const sep = rec.key.indexOf(KEY_SEP);
-    const service = rec.key.slice(0, sep);
-    const node = rec.key.slice(sep + 1);
-    const payload = rawElement('fields', NS_SENSORDATA, rec.payload.toString('utf8'));
+  /** Records taken together: per key, in order, into items (or held for their batch). */
+  private dispatch(recs: OutboxRecord[]): void {
+    const byKey = new Map<string, OutboxRecord[]>();
+    for (const rec of recs) {
+      const head = this.memberOf.get(rec.id);
+      if (head !== undefined) {
+        // Part of an item already sent once: resend that very item, nothing more or less.
+        const got = this.regrouping.get(head) ?? [];
+        got.push(rec);
+        const members = this.groups.get(head)!;
+        if (got.length < members.length) this.regrouping.set(head, got);
+        else {
+          this.regrouping.delete(head);
+          this.send(got);
+        }
+        continue;
+      }
+      const list = byKey.get(rec.key);
+      if (list) list.push(rec);
+      else byKey.set(rec.key, [rec]);
+    }
+    for (const [key, list] of byKey) {
+      const b = this.batching.get(key) ?? DEFAULT_BATCHING;
+      if (b.batchMs > 0) this.hold(key, list, b);
+      else this.sendChunks(list, b);
+    }
+  }
+
+  private sendChunks(list: OutboxRecord[], b: Batching): void {
+    let chunk: OutboxRecord[] = [];
+    let bytes = 0;
+    for (const rec of list) {
+      if (chunk.length && (chunk.length >= b.maxReadings || bytes + rec.payload.length > MAX_ITEM_PAYLOAD_BYTES)) {
+        this.send(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(rec);
+      bytes += rec.payload.length;
+    }
+    if (chunk.length) this.send(chunk);
+  }
+
+  private hold(key: string, list: OutboxRecord[], b: Batching): void {
+    let h = this.held.get(key);
+    if (!h) this.held.set(key, (h = { recs: [] }));
+    h.recs.push(...list);
+    // A full item goes at once; the rest waits for its first reading's deadline.
+    while (h.recs.length >= b.maxReadings) this.send(h.recs.splice(0, b.maxReadings));
+    this.armHeld(key, b);
+  }
+
+  private armHeld(key: string, b: Batching): void {
+    const h = this.held.get(key);
+    if (!h) return;
+    if (h.timer) clearTimeout(h.timer);
+    h.timer = undefined;
+    if (!h.recs.length) {
+      this.held.delete(key);
+      return;
+    }
+    // The deadline counts from when the first waiting reading was sampled (its item id).
+    const first = itemIdTimestamp(h.recs[0]!.id) ?? this.now();
+    h.timer = setTimeout(() => {
+      h.timer = undefined;
+      if (this.stopped) return;
+      // Offline, the records wait on (they are safe in the outbox); try again shortly.
+      if (this.o.session.state !== 'online') return this.armHeldLater(key, b);
+      const recs = h.recs.splice(0, h.recs.length);
+      this.held.delete(key);
+      this.sendChunks(recs, b);
+    }, Math.max(0, first + b.batchMs - this.now()));
+    h.timer.unref();
+  }
+
+  private armHeldLater(key: string, b: Batching): void {
+    const h = this.held.get(key);
+    if (!h) return;
+    h.timer = setTimeout(() => this.armHeld(key, b), 1000);
+    h.timer.unref();
+  }
+
+  private forgetGroup(ids: string[]): void {
+    if (ids.length < 2) return;
+    this.groups.delete(ids[0]!);
+    for (const id of ids) this.memberOf.delete(id);
+  }
+
+  private dropHeld(): void {
+    // A partly collected resend comes back whole from the outbox with the rest.
+    this.regrouping.clear();
+    for (const h of this.held.values()) if (h.timer) clearTimeout(h.timer);
+    this.held.clear();
+  }
+
+  /** One item for `recs` (one key, in order): their payloads merged, the first one's id. */
+  private send(recs: OutboxRecord[]): void {
+    const key = recs[0]!.key;
+    const sep = key.indexOf(KEY_SEP);
+    const service = key.slice(0, sep);
+    const node = key.slice(sep + 1);
+    const merged = mergeFieldsPayloads(recs.map((r) => r.payload.toString('utf8')));
+    if (merged === undefined) {
+      // Not our payload shape (cannot happen for what accept() wrote): one item each.
+      for (const r of recs) this.send([r]);
+      return;
+    }
+    const payload = rawElement('fields', NS_SENSORDATA, merged);
     const cfg = this.configFor(service, node);
+    const ids = recs.map((r) => r.id);
+    if (ids.length > 1 && !this.groups.has(ids[0]!)) {
+      this.groups.set(ids[0]!, ids);
+      for (const id of ids) this.memberOf.set(id, ids[0]!);
+    }
     this.inFlight++;
     this.publisherFor(service, cfg)
-      .publish(node, rec.id, payload)
+      .publish(node, ids[0]!, payload)
       .then(
         () => {
-          this.o.outbox.ack([rec.id]);
-          this.stats.published++;
+          this.o.outbox.ack(ids);
+          this.forgetGroup(ids);
+          this.stats.published += recs.length;
           if (this.failures > 1) this.log.info('publishing again after failures', { node, failures: this.failures });
           this.failures = 0;
-          this.o.onPublished?.(rec);
+          for (const r of recs) this.o.onPublished?.(r);
         },
-        (e: unknown) => this.failed(rec, node, e),
+        (e: unknown) => this.failed(recs, node, e),
       )
       .finally(() => {
         this.inFlight--;
@@ -250,15 +393,17 @@ export class ReadingPipeline {
     return this.nodeConfigs.get(service + KEY_SEP + node) ?? {};
   }
 
-  private failed(rec: OutboxRecord, node: string, e: unknown): void {
+  private failed(recs: OutboxRecord[], node: string, e: unknown): void {
+    const rec = recs[0]!;
     const stanza = errorStanzaOf(e);
     const err = stanza ? StanzaError.fromStanza(stanza) : undefined;
     if (err && err.type !== 'wait') {
       // The service refuses this item for good (forbidden, not-acceptable...): retrying would
       // block every reading behind it. Drop it, loudly.
-      this.o.outbox.ack([rec.id]);
-      this.stats.rejected++;
-      this.log.error('the PubSub service refused a reading; it is dropped', { node, item: rec.id, error: (e as Error).message });
+      this.o.outbox.ack(recs.map((r) => r.id));
+      this.forgetGroup(recs.map((r) => r.id));
+      this.stats.rejected += recs.length;
+      this.log.error(recs.length > 1 ? `the PubSub service refused an item of ${recs.length} readings; they are dropped` : 'the PubSub service refused a reading; it is dropped', { node, item: rec.id, error: (e as Error).message });
       return;
     }
     if (this.stopped) return; // the session is being closed under it: not worth a warning
@@ -292,6 +437,7 @@ export class ReadingPipeline {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    this.dropHeld();
     this.o.session.off('online', this.onOnline);
     this.o.session.off('offline', this.onOffline);
     this.wake?.();

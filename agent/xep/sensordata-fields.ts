@@ -8,7 +8,8 @@
 //   `long`; an enum carries the required `dataType` (we use `xiota.<thing>.<field>`).
 // - `numeric` requires `unit`; a field without one gets `unit=''` so strict parsers accept it.
 // - QoS (XEP-0323 'Field Quality of Service Values'): a good value is
-//   `momentary='true' automaticReadout='true'`. A field whose sensor failed (FieldValue.error)
+//   `momentary='true' automaticReadout='true'` in readout answers; PubSub items (compact) carry only
+//   `momentary='true'`: they hold nothing but automatic samples. A field whose sensor failed (FieldValue.error)
 //   is sent as `momentary='true' missing='true' error='true'` WITHOUT a value attribute: the
 //   schema marks `value` required, but inventing one (0, false, '') would show a fake reading
 //   to any client that ignores QoS flags, which is worse than a relaxed attribute. The error
@@ -90,7 +91,7 @@ function fieldElementName(spec: FieldSpec | undefined): string {
  * Fields keep the reading's order; values for fields the thing does not declare are still
  * sent, typed from their JS type, so a driver bug shows up at the subscriber rather than vanishing.
  */
-export function readingToFields(reading: Reading, thing: ThingSpec, opts: { nodeId?: string; seqnr?: string } = {}): Element {
+export function readingToFields(reading: Reading, thing: ThingSpec, opts: { nodeId?: string; seqnr?: string; compact?: boolean } = {}): Element {
   const nodeId = opts.nodeId ?? thing.id;
   const stamp = isoUtc(reading.timestamp);
   const specs = new Map(thing.fields.map((f) => [f.name, f]));
@@ -108,7 +109,10 @@ export function readingToFields(reading: Reading, thing: ThingSpec, opts: { node
       continue;
     }
     const enc = encodeValue(spec, fv.value, thing.id, fv.field);
-    ts.append(x(enc.element, { name: fv.field, momentary: 'true', automaticReadout: 'true', value: enc.value, ...enc.extra, ...writable }));
+    // compact (PubSub items, which only ever hold automatic samples): without the QoS flag
+    // automaticReadout, 24 bytes a field on every item; readout answers keep it.
+    const qos: Record<string, string> = opts.compact ? {} : { automaticReadout: 'true' };
+    ts.append(x(enc.element, { name: fv.field, momentary: 'true', ...qos, value: enc.value, ...enc.extra, ...writable }));
   }
   const fields = x('fields', { xmlns: NS_SENSORDATA, ...(opts.seqnr !== undefined ? { seqnr: opts.seqnr } : {}) },
     x('node', { nodeId }, ts));
@@ -201,4 +205,35 @@ export function fieldsToReadings(el: Element): Reading[] {
     timestamp: p.timestamp,
     values: p.fields.map((f): FieldValue => (f.error !== undefined ? { field: f.field, error: f.error } : { field: f.field, value: f.value! })),
   }));
+}
+
+const FIELDS_OPEN = `<fields xmlns="${NS_SENSORDATA}">`;
+const FIELDS_CLOSE = '</fields>';
+const NODE_OPEN = /^<node nodeId="([^"]*)">/;
+
+/**
+ * Several readings of one thing as ONE `<fields>` payload: XEP-0323 lets a `<node>` hold one
+ * `<timestamp>` per sample time, so waiting readings share an item (and its stanza, ids and
+ * TLS record) while a subscriber still sees each reading with its own time. Works on the
+ * serialized payloads readingToFields made (the outbox stores those); readings of different
+ * nodes go as sibling `<node>` elements, which XEP-0323 allows as well. Undefined when a
+ * payload has another shape (the caller then publishes them one by one).
+ */
+export function mergeFieldsPayloads(payloads: string[]): string | undefined {
+  if (payloads.length === 1) return payloads[0]!;
+  const inner = payloads.map((p) => (p.startsWith(FIELDS_OPEN) && p.endsWith(FIELDS_CLOSE) ? p.slice(FIELDS_OPEN.length, -FIELDS_CLOSE.length) : undefined));
+  const parts = inner.map((i) => {
+    if (i === undefined) return undefined;
+    const m = NODE_OPEN.exec(i);
+    const end = i.indexOf('</node>');
+    if (!m || end < 0) return undefined;
+    return { nodeId: m[1]!, stamps: i.slice(m[0].length, end), tail: i.slice(end + '</node>'.length) };
+  });
+  const first = parts[0];
+  if (first && parts.every((p) => p !== undefined && p.nodeId === first.nodeId)) {
+    const ps = parts as { nodeId: string; stamps: string; tail: string }[];
+    return `${FIELDS_OPEN}<node nodeId="${first.nodeId}">${ps.map((p) => p.stamps).join('')}</node>${ps.map((p) => p.tail).join('')}${FIELDS_CLOSE}`;
+  }
+  if (parts.some((p) => p === undefined)) return undefined;
+  return FIELDS_OPEN + inner.join('') + FIELDS_CLOSE;
 }
