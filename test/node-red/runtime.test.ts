@@ -93,6 +93,10 @@ for (const version of NODE_RED_VERSIONS) {
     // Connections closed by replaced config nodes go within the close budget (2.5 s).
     await until('exactly one API connection', () => agent.apiConnections() === 1, 5_000, 50, () => `connections: ${agent.apiConnections()}`);
     assert.is(agent.c2sStreams(), 1, 'one XMPP stream to Prosody');
+    // The daemon's own count: Node-RED's connection and the one this status request came on.
+    const status = await agent.rpc<{ api?: { clients?: number }; session: { state: string } }>('agent.status');
+    assert.is(status.api?.clients, 2, `agent.status api.clients: ${JSON.stringify(status.api)}`);
+    assert.is(status.session.state, 'online');
     await sleep(300);
     assert.is(agent.apiConnections(), 1, 'still one');
     console.log(`node-red ${version}: 20 redeploys in ${deployMs} ms, at most ${maxConns} API connections right after a deploy, 1 at the end; ${agent.c2sStreams()} c2s stream`);
