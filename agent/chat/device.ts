@@ -25,8 +25,9 @@ export interface ChatDevice {
    * as the driver does: the caller races it against its deadline.
    */
   readFresh(thing: string): Promise<void>;
-  /** Sets a writable field (the value already checked against the field); rejects with a clear error. */
-  set(thing: string, field: string, value: Value): Promise<void>;
+  /** Sets a writable field (the value already checked against the field); rejects with a clear error.
+   *  `from`: who asked (passed on to the driver). */
+  set(thing: string, field: string, value: Value, from?: string): Promise<void>;
   /** Past values of one field, newest first, at most MAX_HISTORY_COUNT. */
   history(thing: string, field: string, window: HistoryWindow): Promise<HistoryRow[]>;
 }
@@ -94,8 +95,8 @@ export function hostDevice(o: HostDeviceOptions): ChatDevice {
       // one elsewhere: its reading lands in latestReadings() as soon as it is taken.
       return Promise.race([reading, freshOf(thing, t0, reading)]);
     },
-    set(thing, field, value) {
-      return o.drivers.set(thing, field, value);
+    set(thing, field, value, from) {
+      return o.drivers.set(thing, field, value, from);
     },
     async history(thing, field, w) {
       const mine = await o.local?.(thing, field, w).catch(() => []);

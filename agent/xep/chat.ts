@@ -240,7 +240,7 @@ export function install(m: ModuleContext, deps: ChatDeps): void {
     const before = deps.device.latest()(hit.thing.id, f.name);
     const t0 = now();
     m.log.info('chat set', { jid: bareOf(jid), thing: hit.thing.id, field: f.name });
-    const p = deps.device.set(hit.thing.id, f.name, v.value);
+    const p = deps.device.set(hit.thing.id, f.name, v.value, jid);
     const r = await race(p, deadline);
     if (r.state === 'late') {
       p.then(

@@ -172,7 +172,9 @@ t('a chat `set` reaches the flow too', async () => {
   try {
     alice.send(x('message', { to: dev, type: 'chat', id: 'c1' }, x('body', {}, 'set pump.on off')));
     await waitFor('chat set answered', () => replies.length > 0, 10_000);
-    assert.equal(setsSeen.at(-1)!.params, { thing: 'pump', field: 'on', value: false });
+    const { from, ...rest } = setsSeen.at(-1)!.params as Msg;
+    assert.equal(rest, { thing: 'pump', field: 'on', value: false });
+    assert.is(from, `alice@${prosody.host}/${alice.jid.split('/')[1]}`, 'the chat set names who asked');
   } finally {
     off();
   }
