@@ -17,7 +17,8 @@ export interface DeviceView {
   /** The latest reading of each thing, merged field by field. */
   latest(): Reading[];
   /** Applies a set on the device; rejects with a clear error when the driver refuses it. */
-  set(thing: string, field: string, value: Value): Promise<void>;
+  /** `from`: the requester's JID, passed on to the driver. */
+  set(thing: string, field: string, value: Value, from?: string): Promise<void>;
   now(): number;
 }
 
@@ -167,7 +168,7 @@ export function setCommand(view: DeviceView): Command {
             type: 'form', title: 'Set', instructions: ['Change the values to set and submit; values left as they are stay unchanged.'],
             fields: [...shown.values()].map(({ t, f, st }) => writableField(t, f, st)),
           },
-          async submit(values): Promise<Step> {
+          async submit(values, ctx): Promise<Step> {
             // Only what differs from the form as shown is set (clients send every field back).
             const changes: { path: string; t: DeviceThing; f: DeviceField; value: Value }[] = [];
             for (const [path, v] of values) {
@@ -181,7 +182,7 @@ export function setCommand(view: DeviceView): Command {
             const done: string[] = [];
             for (const c of changes) {
               try {
-                await view.set(c.t.id, c.f.name, c.value);
+                await view.set(c.t.id, c.f.name, c.value, ctx.from);
               } catch (e) {
                 const why = `${c.path}: the device refused ${formatValue(c.value, c.f)}: ${(e as Error).message}`;
                 // Nothing applied yet: the form again, to fix the value. Some applied: say which.

@@ -25,7 +25,7 @@ export function deviceView(d: Pick<AgentDeps, 'things' | 'latest' | 'drivers' | 
       fields: t.fields.map((f) => ({ ...f, ...(rangeOf?.(t.id, f.name) ?? {}) })),
     })),
     latest: () => d.latest(),
-    set: (thing, field, value) => d.drivers.set(thing, field, value),
+    set: (thing, field, value, from) => d.drivers.set(thing, field, value, from),
     now: () => d.now(),
   };
 }
