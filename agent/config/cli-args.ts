@@ -38,7 +38,7 @@ export const USAGE = `Usage: xiota <command> [options]
 Commands:
   init [FILE]  write a commented starter config (to FILE or --config, default ./xiota.yaml)
   check        check the config, then connect and log in once
-  read         sample every driver once and print the readings
+  read         print the readings now: from the running daemon when one answers, else by sampling every driver once
   run          run the agent (what the systemd unit starts)
   status       the running daemon's session, outbox and drivers (through its local API socket)
   read --follow [THING[.FIELD]]  readings from the running daemon as they come (Ctrl-C ends)
