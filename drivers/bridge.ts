@@ -12,6 +12,7 @@ import { HostSession, SetFailed, type BoardInfo, type DropReason, type Timers } 
 import { DEFAULT_KEYS_FILE, readAnySchema, readKeys, readSchema, schemaCachePath, writeSchema } from '../firmware-bridge/host/keys';
 import { diffSchema, entityThing, rawToValue, thingId, valueToRaw, VALUE_FIELD } from '../firmware-bridge/host/things';
 import type { BoardValue, Entity } from '../firmware-bridge/host/messages';
+import { onUnpairedBoard, pairingDelivered } from '../firmware-bridge/host/tofu';
 import { DEFAULT_TOPIC_PREFIX, isMqttUrl, MQTT_REPLAY_WINDOW, openMqtt, openSerial, type Link } from '../firmware-bridge/host/links';
 
 export interface BridgeOptions {
@@ -21,6 +22,9 @@ export interface BridgeOptions {
   topicPrefix?: string;
   /** MQTT: how far below the highest counter a frame may arrive, once (default 64). */
   replayWindow?: number;
+  /** `tofu`: a board without a key may ask to pair; the owner approves (xiota bridge approve),
+   *  then the key is sent to it once over this wire. Default `preshared` (xiota bridge pair). */
+  pairing?: 'preshared' | 'tofu';
   baudRate?: number;
   /** The board id this port must answer with (the one it was paired under). */
   board: string;
@@ -69,7 +73,16 @@ export class BridgeDriver implements Driver {
   }
 
   async start(ctx: DriverContext): Promise<void> {
+    if (this.opts.pairing === 'tofu' && isMqttUrl(this.opts.path)) {
+      throw new XiotaError('XIOTA_E_CONFIG', `bridge ${this.id}: pairing: tofu sends the board its key in the clear, so it is for a serial wire only; over MQTT pair with \`xiota bridge pair ${this.opts.board}\``, { board: this.opts.board });
+    }
     this.ctx = ctx;
+    if (this.link) { // a start() again after a failed one: the old link goes first
+      const old = this.link;
+      this.link = undefined;
+      this.session?.stop();
+      await old.close();
+    }
     this.stopped = false;
     this.retries = 0;
     const up = new Promise<void>((resolve, reject) => { this.firstUp = { resolve, reject }; });
@@ -153,6 +166,7 @@ export class BridgeDriver implements Driver {
       deadAfterMs: o.deadAfterMs,
       setTimeoutMs: o.setTimeoutMs,
       rekeyAt: o.rekeyAt,
+      ...(o.pairing === 'tofu' ? { tofu: { unpaired: () => onUnpairedBoard(this.keysFile, o.board, o.path), up: () => pairingDelivered(this.keysFile, o.board) } } : {}),
       timers: this.timers,
       now: this.now,
     }, {

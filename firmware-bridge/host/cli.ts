@@ -1,22 +1,28 @@
 // `xiota bridge ...`: pairing boards for the firmware bridge.
 //   xiota bridge pair BOARD_ID [--keys FILE] [--force] [--no-qr]
 //   xiota bridge list [--keys FILE]
+//   xiota bridge pending | approve BOARD_ID [--force] | deny BOARD_ID   (trust on first use)
 // The key is shown once, as hex, as a C initializer for the firmware, and as a QR code
 // (qrcode-generator: no dependencies, MIT) for a phone or a flashing tool to scan.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import qrcode from 'qrcode-generator';
 import { DEFAULT_KEYS_FILE, keyAsC, pairBoard, readKeys } from './keys';
+import { approvePairing, denyPairing, pendingPairings } from './tofu';
 
 export const BRIDGE_USAGE = `Usage: xiota bridge <command> [options]
 
 Commands:
   pair BOARD_ID   make a key for a board, store it in the keys file, print it (hex, C, QR)
   list            list the paired boards (not their keys)
+  pending         boards without a key asking to pair (drivers with pairing: tofu)
+  approve BOARD_ID  trust a pending board: make its key; the driver sends it to the board once
+  deny BOARD_ID   refuse a pending board for good (approve undoes it)
 
 Options:
   --keys FILE     keys file (default $STATE_DIRECTORY/bridge-keys.json, else ${DEFAULT_KEYS_FILE})
-  --force         pair: replace the board's key (the board then needs the new one)
+  --force         pair: replace the board's key (the board then needs the new one);
+                  approve: before the board asks, or replacing its key
   --no-qr         pair: no QR code
   -h, --help      show this text`;
 
@@ -62,6 +68,21 @@ export function bridgeMain(argv: string[], io: Io): number {
       io.out(`then in the agent's config: drivers: - { id: ${id}, kind: bridge, options: { path: /dev/ttyUSB0, board: ${id}, keys_file: ${keysFile} } }`);
       return 0;
     }
+    if (cmd === 'pending' && rest.length === 0) {
+      const p = Object.entries(pendingPairings(keysFile));
+      io.out(p.length ? p.map(([id, r]) => `${id}  on ${r.seen_on}  asking since ${r.since}`).join('\n') : 'no board is asking to pair');
+      return 0;
+    }
+    if (cmd === 'approve' && rest.length === 1) {
+      const r = approvePairing(keysFile, rest[0], { force: parsed.values.force });
+      io.out(`approved board "${rest[0]}"${r.seenOn ? ` (seen on ${r.seenOn})` : ''}: its key is made and stored in ${keysFile}; the driver sends it to the board at its next attempt`);
+      return 0;
+    }
+    if (cmd === 'deny' && rest.length === 1) {
+      denyPairing(keysFile, rest[0]);
+      io.out(`denied board "${rest[0]}": it is refused and never sent a key (xiota bridge approve ${rest[0]} undoes this)`);
+      return 0;
+    }
     if (cmd === 'list' && rest.length === 0) {
       const ids = [...readKeys(keysFile).keys()];
       io.out(ids.length ? ids.join('\n') : `no paired boards in ${keysFile}`);
@@ -71,6 +92,6 @@ export function bridgeMain(argv: string[], io: Io): number {
     io.err(`xiota bridge: ${(e as Error).message}`);
     return 2;
   }
-  io.err(`xiota bridge: expected "pair BOARD_ID" or "list", got "${[cmd, ...rest].join(' ')}"\n\n${BRIDGE_USAGE}`);
+  io.err(`xiota bridge: expected "pair BOARD_ID", "list", "pending", "approve BOARD_ID" or "deny BOARD_ID", got "${[cmd, ...rest].join(' ')}"\n\n${BRIDGE_USAGE}`);
   return 2;
 }

@@ -6,7 +6,7 @@ import { PbError, PbWriter, readFields, unzigzag32, WT_FIXED32, WT_LEN, WT_VARIN
 
 export const FrameType = {
   HELLO_REQ: 1, HELLO: 2, INFO: 3, DESCRIBE_REQ: 4, DESCRIBE: 5, STATE_REQ: 6, READINGS: 7,
-  SET: 8, ACK: 9, TIME: 10, PING: 11, PONG: 12, LOG: 13, ERROR: 14,
+  SET: 8, ACK: 9, TIME: 10, PING: 11, PONG: 12, LOG: 13, ERROR: 14, PAIR: 15,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 export type FrameTypeCode = (typeof FrameType)[FrameTypeName];
@@ -31,13 +31,15 @@ export interface Ping { seq: number }
 export interface Pong { seq: number; uptimeMs: number }
 export interface Log { level: number; text: string }
 export interface ErrorMsg { code: number; text: string }
+/** Trust on first use: the key for an unpaired board, sent once the owner approved it. */
+export interface PairKey { key: Uint8Array }
 export type Empty = Record<string, never>;
 
 /** Frame type → its body. */
 export interface Bodies {
   HELLO_REQ: HelloRequest; HELLO: Hello; INFO: Info; DESCRIBE_REQ: Empty; DESCRIBE: Describe;
   STATE_REQ: Empty; READINGS: Readings; SET: SetRequest; ACK: Ack; TIME: Time; PING: Ping;
-  PONG: Pong; LOG: Log; ERROR: ErrorMsg;
+  PONG: Pong; LOG: Log; ERROR: ErrorMsg; PAIR: PairKey;
 }
 export type Message = { [K in FrameTypeName]: { type: K; body: Bodies[K] } }[FrameTypeName];
 
@@ -68,6 +70,7 @@ export function encodeBody(m: Message): Uint8Array {
     case 'PONG': return w.uint(1, m.body.seq).uint(2, m.body.uptimeMs).finish();
     case 'LOG': return w.uint(1, m.body.level).string(2, m.body.text).finish();
     case 'ERROR': return w.uint(1, m.body.code).string(2, m.body.text).finish();
+    case 'PAIR': return w.bytesField(1, m.body.key).finish();
   }
 }
 
@@ -168,6 +171,11 @@ export function decodeBody(type: number, b: Uint8Array): Message {
     case 'PONG': return { type: name, body: { seq: f.uint32(1), uptimeMs: f.uint32(2) } };
     case 'LOG': return { type: name, body: { level: f.uint32(1), text: f.string(2) } };
     case 'ERROR': return { type: name, body: { code: f.uint32(1), text: f.string(2) } };
+    case 'PAIR': {
+      const key = f.bytes(1);
+      if (key.length !== 32) throw new PbError(`PAIR with a ${key.length}-byte key, expected 32`);
+      return { type: name, body: { key: key.slice() } };
+    }
   }
 }
 

@@ -38,6 +38,8 @@ export interface SessionOptions {
   rekeyAt?: number;
   timers?: Timers;
   now?: () => number;
+  /** Trust on first use (host/tofu.ts): what to do when the board says it has no key. */
+  tofu?: { unpaired(): { deliver: Uint8Array } | { refuse: string }; up(): void };
 }
 
 export interface BoardInfo extends Info { boardId: string; entities: Entity[]; described: boolean }
@@ -69,6 +71,7 @@ export class HostSession {
   private hostNonce: Uint8Array = new Uint8Array(0);
   private boardNonce?: Uint8Array;
   private lateHellos = 0;
+  private pairSent = false;
   /** Datagram links: sealed frames that arrived before the HELLO they follow. */
   private early: Uint8Array[] = [];
   private txCtr = 0;
@@ -97,11 +100,12 @@ export class HostSession {
   get counters(): { tx: number; rx: number } { return { tx: this.txCtr, rx: this.rx.last }; }
 
   /** Starts (or restarts) the handshake. */
-  start(): void {
+  start(afterPair = false): void {
+    this.pairSent = afterPair;
     this.clearTimers();
     this.failPending('the session restarted before the board acknowledged');
     this.splitter.reset();
-    if (!this.o.plaintext && !this.o.keyFor(this.o.boardId)) {
+    if (!this.o.plaintext && !this.o.tofu && !this.o.keyFor(this.o.boardId)) {
       this.end(`board "${this.o.boardId}" is not paired: run \`xiota bridge pair ${this.o.boardId}\` and put the key it prints into the board's firmware`, true);
       return;
     }
@@ -230,7 +234,8 @@ export class HostSession {
     if (m.type === 'ERROR') {
       const id = this.o.boardId;
       const c = m.body.code;
-      if (c === ErrorCode.UNPAIRED) this.end(`board "${id}" has no key stored: run \`xiota bridge pair ${id}\` and load the key into its firmware`, true);
+      if (c === ErrorCode.UNPAIRED && this.o.tofu && this.phase === 'hello') this.onUnpaired();
+      else if (c === ErrorCode.UNPAIRED) this.end(`board "${id}" has no key stored: run \`xiota bridge pair ${id}\` and load the key into its firmware`, true);
       else if (c === ErrorCode.AUTH_MODE) this.end(`board "${id}" refuses the ${this.o.plaintext ? 'plaintext' : 'authenticated'} mode (${m.body.text}); plaintext is for development only and must be set on both ends`, true);
       else if (c === ErrorCode.NO_SESSION && this.phase !== 'hello' && this.phase !== 'idle') this.end(`board "${id}" lost its session (reset?)`, false);
       else if (this.phase !== 'idle') this.ev.dropped('unexpected', `unauthenticated error ${c} from the board: ${m.body.text}`);
@@ -300,8 +305,20 @@ export class HostSession {
     }
   }
 
+  /** Trust on first use: the owner approved this board, so its key goes out once, in the clear,
+   *  and a fresh handshake follows under it; or the refusal says what the owner can do. */
+  private onUnpaired(): void {
+    if (this.pairSent) { this.end(`board "${this.o.boardId}" did not take the key it was sent (does its firmware allow pairing, and can it store a key?)`, true); return; }
+    const v = this.o.tofu!.unpaired();
+    if ('refuse' in v) { this.end(v.refuse, true); return; }
+    this.sendPlain({ type: 'PAIR', body: { key: v.deliver } });
+    this.ev.log(1, `sent board "${this.o.boardId}" its key (pairing approved by the owner)`, true);
+    this.start(true);
+  }
+
   private goUp(described: boolean): void {
     this.clearTimers();
+    if (this.o.tofu && !this.o.plaintext) this.o.tofu.up();
     this.lateHellos = 0;
     this.phase = 'up';
     this.lastHeard = this.now();

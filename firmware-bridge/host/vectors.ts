@@ -53,6 +53,7 @@ export function messageVectors(): unknown[] {
     { name: 'pong', dir: 'b2h', ctr: 8, m: { type: 'PONG', body: { seq: 300, uptimeMs: 4_000_000_000 } } },
     { name: 'log', dir: 'b2h', ctr: 9, m: { type: 'LOG', body: { level: 2, text: 'sensor 2 slow: 1200 µs' } } },
     { name: 'error', dir: 'b2h', ctr: 0, m: { type: 'ERROR', body: { code: 1, text: 'no session: send HELLO_REQ' } } },
+    { name: 'pair', dir: 'h2b', ctr: 0, m: { type: 'PAIR', body: { key: VECTOR_BOARD.psk } } },
   ];
   return samples.map(({ name, dir, ctr, m }) => {
     const body = encodeBody(m);

@@ -44,7 +44,7 @@ test('STATE_DIRECTORY (systemd) is the default home of the keys file; bad input 
   assert.ok(readKeys(join(dir, 'bridge-keys.json')).has('b-2'));
   assert.match((await run(['bridge', 'pair', 'no spaces'], { STATE_DIRECTORY: dir })).err, /not a board id: use 1-32 letters/);
   assert.match((await run(['bridge', 'pair', 'x', '--keys', '/nonexistent/dir/k.json'])).err, /its directory does not exist/);
-  assert.match((await run(['bridge', 'frobnicate'])).err, /expected "pair BOARD_ID" or "list"/);
+  assert.match((await run(['bridge', 'frobnicate'])).err, /expected "pair BOARD_ID", "list", "pending", "approve BOARD_ID" or "deny BOARD_ID"/);
 });
 
 test.run();

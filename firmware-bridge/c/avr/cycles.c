@@ -28,7 +28,7 @@ static uint32_t hal_millis(void *c) { (void)c; return now_ms; }
 static void hal_random(void *c, uint8_t *p, size_t n) { (void)c; memset(p, 0x5a, n); }
 static int hal_key(void *c, uint8_t k[32]) { (void)c; memset(k, 7, 32); return 1; }
 static uint8_t apply(void *c, uint16_t key, int32_t v, int32_t *r) { (void)c; (void)key; *r = v; return XB_ACK_OK; }
-static const xb_hal HAL = { 0, hal_write, hal_millis, hal_random, hal_key };
+static const xb_hal HAL = { 0, hal_write, hal_millis, hal_random, hal_key, 0 };
 static const xb_entity ENTITIES[] = {
   { 1, "temperature", "C", XB_KIND_NUMERIC, 1, -400, 1250, 0 },
   { 2, "light", "%", XB_KIND_NUMERIC, 0, 0, 100, 0 },

@@ -5,7 +5,8 @@
  * is this build under 16 KiB of flash and 1 KiB of RAM.
  *   make -C firmware-bridge/c/avr                 (gcc-avr, avr-libc)
  * Pairing: `xiota bridge pair BOARD_ID` prints the key; write it to EEPROM bytes 0-31
- * (avrdude ... -U eeprom:w:0x..,0x..,...:m). Erased EEPROM (all 0xFF) is an unpaired board. */
+ * (avrdude ... -U eeprom:w:0x..,0x..,...:m). Erased EEPROM (all 0xFF) is an unpaired board,
+ * which asks to pair: the owner's `xiota bridge approve BOARD_ID` sends it its key (TOFU). */
 #include <avr/io.h>
 #include <avr/interrupt.h>
 #include <avr/eeprom.h>
@@ -48,7 +49,14 @@ static int hal_load_key(void *ctx, uint8_t key[32]) {
   for (i = 0; i < 32; i++) { any |= key[i]; all &= key[i]; }
   return any && all != 0xFF;
 }
-static const xb_hal HAL = { 0, hal_write, hal_millis, hal_random, hal_load_key };
+/* Trust on first use: a board with erased EEPROM takes the key the gateway sends once its owner
+ * approved it (xiota bridge approve); a paired board never replaces its key this way. */
+static int hal_store_key(void *ctx, const uint8_t key[32]) {
+  (void)ctx;
+  eeprom_update_block(key, (void *)0, 32);
+  return 1;
+}
+static const xb_hal HAL = { 0, hal_write, hal_millis, hal_random, hal_load_key, hal_store_key };
 
 static const xb_entity ENTITIES[] = {
   { 1, "temperature", "\xc2\xb0" "C", XB_KIND_NUMERIC, 1, -400, 1250, 0 },
@@ -76,6 +84,7 @@ int main(void) {
   set_sleep_mode(SLEEP_MODE_IDLE);
   sei();
   xb_init(&board, &HAL, BOARD_ID, "greenhouse", "1.0.0", ENTITIES, 3, apply, 0);
+  { uint8_t k[32]; board.pairable = (uint8_t)!hal_load_key(0, k); }
   xb_report(&board, 10, 0);
   for (;;) {
     while (tail != head) { uint8_t c = ring[tail]; tail = (uint8_t)((tail + 1) & (RING - 1)); xb_feed(&board, &c, 1); }

@@ -34,7 +34,7 @@ static uint32_t hal_millis(void *c) { (void)c; return now_ms; }
 static void hal_random(void *c, uint8_t *p, size_t n) { (void)c; memcpy_P(p, BOARD_NONCE, n); }
 static int hal_key(void *c, uint8_t k[32]) { (void)c; memcpy_P(k, PSK, 32); return 1; }
 static uint8_t apply(void *c, uint16_t key, int32_t v, int32_t *r) { (void)c; (void)key; *r = v; return XB_ACK_OK; }
-static const xb_hal HAL = { 0, hal_write, hal_millis, hal_random, hal_key };
+static const xb_hal HAL = { 0, hal_write, hal_millis, hal_random, hal_key, 0 };
 static xb_board board;
 
 static void put(char ch) { while (!(UCSR0A & _BV(UDRE0))) {} UDR0 = (uint8_t)ch; }

@@ -1,5 +1,6 @@
 /* A fake board for the tests: the portable library driving a pty (or any tty) on Linux.
- *   fakeboard --port PATH --id BOARD_ID (--key HEX64 | --no-key) [--plaintext-ok] [--period MS]
+ *   fakeboard --port PATH --id BOARD_ID (--key HEX64 | --no-key) [--plaintext-ok] [--pairable] [--period MS]
+ * --pairable: an unpaired board takes the key the host sends once the owner approved (TOFU).
  * Every period it reports temperature = 20.0 + n/10 °C (raw 200 + n: a counter, so a test can
  * tell every reading is genuine and in order) and humidity = n % 101. Sets are logged on stderr
  * as "set key=K value=V"; setpoint 13 fails (to test failed acks).
@@ -68,6 +69,7 @@ static void hal_random(void *ctx, uint8_t *p, size_t n) {
   fclose(f);
 }
 static int hal_key(void *ctx, uint8_t k[32]) { (void)ctx; if (have_key) memcpy(k, psk, 32); return have_key; }
+static int hal_store_key(void *ctx, const uint8_t k[32]) { (void)ctx; memcpy(psk, k, 32); have_key = 1; fprintf(stderr, "paired\n"); return 1; }
 
 static uint8_t apply(void *ctx, uint16_t key, int32_t value, int32_t *result) {
   (void)ctx;
@@ -110,7 +112,8 @@ int main(int argc, char **argv) {
 #ifndef FAKEBOARD_MQTT
   struct termios tio;
 #endif
-  xb_hal hal = { NULL, hal_write, hal_millis, hal_random, hal_key };
+  xb_hal hal = { NULL, hal_write, hal_millis, hal_random, hal_key, hal_store_key };
+  int pairable = 0;
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--port") && i + 1 < argc) port = argv[++i];
     else if (!strcmp(argv[i], "--id") && i + 1 < argc) id = argv[++i];
@@ -122,6 +125,7 @@ int main(int argc, char **argv) {
       have_key = 1;
     } else if (!strcmp(argv[i], "--no-key")) have_key = 0;
     else if (!strcmp(argv[i], "--plaintext-ok")) plaintext_ok = 1;
+    else if (!strcmp(argv[i], "--pairable")) pairable = 1;
     else if (!strcmp(argv[i], "--period") && i + 1 < argc) period = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--stamp")) stamp = 1;
     else if (!strcmp(argv[i], "--firmware") && i + 1 < argc) { if (atoi(argv[++i]) == 2) { entities = FIRMWARE2; fw_version = "2.0.0"; } }
@@ -159,6 +163,7 @@ int main(int argc, char **argv) {
   signal(SIGINT, on_signal);
   xb_init(&b, &hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
   b.plaintext_ok = (uint8_t)plaintext_ok;
+  b.pairable = (uint8_t)pairable;
 #ifdef FAKEBOARD_MQTT
   b.datagram = 1;
 #endif
@@ -193,6 +198,7 @@ int main(int argc, char **argv) {
     if (reset_requested && cut_after == 0) { /* the frame was cut: come back up blank */
       xb_init(&b, &hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
       b.plaintext_ok = (uint8_t)plaintext_ok;
+      b.pairable = (uint8_t)pairable;
 #ifdef FAKEBOARD_MQTT
       b.datagram = 1;
 #endif

@@ -21,7 +21,7 @@ static uint32_t f_millis(void *c) { (void)c; return now_ms; }
 static void f_random(void *c, uint8_t *p, size_t n) { (void)c; memset(p, 0x5a, n); }
 static int f_key(void *c, uint8_t k[32]) { (void)c; memcpy(k, PSK, 32); return 1; }
 static uint8_t apply(void *c, uint16_t key, int32_t v, int32_t *r) { (void)c; (void)key; *r = v; return XB_ACK_OK; }
-static const xb_hal HAL = { 0, f_write, f_millis, f_random, f_key };
+static const xb_hal HAL = { 0, f_write, f_millis, f_random, f_key, 0 };
 static xb_board board;
 
 static uint8_t wire[1024];

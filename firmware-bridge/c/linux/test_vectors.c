@@ -72,7 +72,7 @@ static void on_crypto(const js_object *o, void *ctx) {
   }
 }
 
-static xb_hal HAL = { &F, f_write, f_millis, f_random, f_key };
+static xb_hal HAL = { &F, f_write, f_millis, f_random, f_key, 0 };
 static xb_board B;
 static int steps;
 

@@ -215,6 +215,15 @@ int xb_dec_ping(const uint8_t *p, uint16_t n, uint32_t *seq) {
   return 0;
 }
 
+int xb_dec_pair(const uint8_t *p, uint16_t n, uint8_t key[32]) {
+  u64p v[4];
+  const uint8_t *b;
+  uint16_t bl;
+  if (dec(p, n, v, &b, &bl) || !b || bl != 32) return -1;
+  memcpy(key, b, 32);
+  return 0;
+}
+
 uint32_t xb_schema_hash(const xb_entity *e, uint8_t n) {
   uint32_t h = 0x811C9DC5u;
   uint8_t tmp[96];

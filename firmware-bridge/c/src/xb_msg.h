@@ -16,7 +16,7 @@ extern "C" {
 #define XB_FLAG_AUTH 0x01
 
 enum { XB_HELLO_REQ = 1, XB_HELLO, XB_INFO, XB_DESCRIBE_REQ, XB_DESCRIBE, XB_STATE_REQ, XB_READINGS,
-       XB_SET, XB_ACK, XB_TIME, XB_PING, XB_PONG, XB_LOG, XB_ERROR };
+       XB_SET, XB_ACK, XB_TIME, XB_PING, XB_PONG, XB_LOG, XB_ERROR, XB_PAIR };
 enum { XB_KIND_NUMERIC = 0, XB_KIND_INT = 1, XB_KIND_BOOL = 2 };
 enum { XB_ACK_OK = 0, XB_ACK_UNKNOWN_KEY, XB_ACK_READ_ONLY, XB_ACK_OUT_OF_RANGE, XB_ACK_FAILED };
 enum { XB_E_NO_SESSION = 1, XB_E_BAD_FRAME, XB_E_UNPAIRED, XB_E_AUTH_MODE, XB_E_UNKNOWN_TYPE };
@@ -56,6 +56,8 @@ int xb_dec_hello_req(const uint8_t *p, uint16_t n, xb_hello_req *out);
 int xb_dec_set(const uint8_t *p, uint16_t n, xb_set *out);
 int xb_dec_time(const uint8_t *p, uint16_t n, uint64_t *unix_ms);
 int xb_dec_ping(const uint8_t *p, uint16_t n, uint32_t *seq);
+/* PAIR (trust on first use): the 32-byte key; -1 when malformed. */
+int xb_dec_pair(const uint8_t *p, uint16_t n, uint8_t key[32]);
 
 /* FNV-1a 32 over the encoded entities: the schema hash sent in INFO. */
 uint32_t xb_schema_hash(const xb_entity *e, uint8_t n);

@@ -202,6 +202,13 @@ static void on_frame(xb_board *b, uint8_t *f, uint16_t len) {
   ctr = (uint32_t)f[2] | (uint32_t)f[3] << 8 | (uint32_t)f[4] << 16 | (uint32_t)f[5] << 24;
   payload = f + XB_HEADER; plen = (uint16_t)(len - XB_HEADER - XB_CRC);
   if (vf >> 4 != XB_VERSION || (vf & 0x0E)) { b->dropped++; return; }
+  if (type == XB_PAIR) { /* trust on first use: plaintext, ctr 0, only while unpaired and allowed */
+    uint8_t key[32];
+    if (vf & XB_FLAG_AUTH || ctr != 0 || !b->pairable || !b->hal->store_key || b->hal->load_key(b->hal->ctx, key)
+        || xb_dec_pair(payload, plen, key) || !b->hal->store_key(b->hal->ctx, key)) b->dropped++; /* never replaces a key */
+    memset(key, 0, sizeof key);
+    return;
+  }
   if (type == XB_HELLO_REQ) {
     if (vf & XB_FLAG_AUTH || ctr != 0) { b->dropped++; return; }
     on_hello_req(b, payload, plen);

@@ -43,6 +43,9 @@ typedef struct {
   uint32_t (*millis)(void *ctx);                           /* monotonic milliseconds */
   void (*random)(void *ctx, uint8_t *p, size_t n);         /* unpredictable bytes (session nonce) */
   int (*load_key)(void *ctx, uint8_t key[32]);             /* 1 and the key when paired, else 0 */
+  /* Optional, for trust on first use: keeps a key sent by the host (PAIR) and returns 1. Only
+   * called while the board has no key and `pairable` is set; NULL: the board never pairs so. */
+  int (*store_key)(void *ctx, const uint8_t key[32]);
 } xb_hal;
 
 /* Applies a set; returns an XB_ACK_* status and the value now in force in *result. */
@@ -56,6 +59,8 @@ typedef struct {
   xb_apply_fn apply;
   void *apply_ctx;
   uint8_t plaintext_ok;          /* development only: answer a host that asks for plaintext */
+  uint8_t pairable;              /* accept a key from the host (PAIR) while unpaired: set it from
+                                    a button held at boot, or for a fresh board (trust on first use) */
   uint8_t datagram;              /* frames travel whole (MQTT): one write() per frame, no COBS,
                                     input through xb_feed_frame(), a 32-frame replay window */
   uint32_t schema_hash;

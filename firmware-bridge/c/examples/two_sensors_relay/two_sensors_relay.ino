@@ -29,7 +29,7 @@ static int hal_load_key(void *, uint8_t key[32]) {
   for (int i = 0; i < 32; i++) { key[i] = XIOTA_BRIDGE_KEY[i]; any |= key[i]; }
   return any != 0; // all zeros: not paired, the gateway is told so
 }
-static const xb_hal HAL = { 0, hal_write, hal_millis, hal_random, hal_load_key };
+static const xb_hal HAL = { 0, hal_write, hal_millis, hal_random, hal_load_key, 0 }; // the key is in flash: no trust-on-first-use pairing
 
 static uint8_t apply(void *, uint16_t key, int32_t value, int32_t *result) {
   if (key == 10) { digitalWrite(RELAY_PIN, value ? HIGH : LOW); *result = value ? 1 : 0; return XB_ACK_OK; }
