@@ -278,6 +278,20 @@ export async function startNodeRed(opts: NodeRedOptions): Promise<NodeRed> {
   };
 }
 
+/**
+ * Starts one Node-RED per version at once (the palette installs and boots overlap); each
+ * suite awaits its own. A start that fails rejects only when that suite awaits it.
+ */
+export function startEach(versions: readonly NodeRedVersion[], opts: (v: NodeRedVersion) => NodeRedOptions): Map<NodeRedVersion, Promise<NodeRed>> {
+  const m = new Map<NodeRedVersion, Promise<NodeRed>>();
+  for (const v of versions) {
+    const p = startNodeRed(opts(v));
+    p.catch(() => undefined); // observed here; the awaiting suite sees the error
+    m.set(v, p);
+  }
+  return m;
+}
+
 /** VmRSS of a process in KiB. */
 export function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startAgent, type RunningAgent } from './_agent';
 import { launchBrowser, openEditor, type Browser } from './_browser';
-import { artefactDir, NODE_RED_VERSIONS, PALETTE_DIR, packPalette, startNodeRed, until, type FlowNode, type NodeRed } from './_nodered';
+import { artefactDir, NODE_RED_VERSIONS, PALETTE_DIR, packPalette, startEach, until, type FlowNode, type NodeRed, type NodeRedVersion } from './_nodered';
 
 const FLOW_TYPES = ['xiota-in', 'xiota-read', 'xiota-control', 'xiota-thing', 'xiota-control-in'];
 const MODULE = '@xiota/node-red-xiota';
@@ -38,6 +38,7 @@ interface EditorWindow {
 
 let browser: Browser;
 let agent: RunningAgent;
+let starting: Map<NodeRedVersion, Promise<NodeRed>> | undefined;
 const t0 = Date.now();
 
 for (const version of NODE_RED_VERSIONS) {
@@ -49,10 +50,13 @@ for (const version of NODE_RED_VERSIONS) {
 
   t.before(async () => {
     try {
-      const tgz = packPalette();
-      browser ??= await launchBrowser();
-      agent ??= await startAgent({ pollS: 0.25, rampPeriodS: 4 });
-      nr = await startNodeRed({ version, palette: tgz });
+      if (!starting) {
+        const tgz = packPalette();
+        starting = startEach(NODE_RED_VERSIONS, (v) => ({ version: v, palette: tgz }));
+        browser = await launchBrowser();
+        agent = await startAgent({ pollS: 0.25, rampPeriodS: 4 });
+      }
+      nr = await starting.get(version)!;
       console.log(`node-red ${version} editor: Node-RED up at ${Date.now() - t0} ms`);
       ({ page, errors } = await browser.newPage());
       page.setDefaultTimeout(8000); // a missing element fails the case in seconds, not 30 s
