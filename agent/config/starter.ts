@@ -88,6 +88,12 @@ outbox:
   max_bytes: 67108864                # 64 MiB; the oldest readings go first when full
   flush_interval_ms: 200
 
+# history:                           # the device's own history, beside the outbox (XEP-0323 historical*, chat and ad-hoc history)
+#   enabled: true
+#   retention: { raw: 2d, minute: 30d, hour: 365d, day: 3650d }   # or one duration for every level
+#   rollups: [minute, hour, day]
+#   max_bytes: 134217728             # 128 MiB; the finest, oldest data goes first when full
+
 pubsub:
   service: pep                       # pep = the account's own PEP; or pubsub.example.org
   node_prefix: "urn:xiota:"          # node name = prefix + thing id
