@@ -8,6 +8,8 @@ import type { AgentDeps } from '../modules';
 import { install as installChat, type ChatDeps } from '../xep/chat';
 import { hostDevice, type HostDeviceOptions } from './device';
 import { localRows } from '../history/sources';
+import { pairingChat } from '../../firmware-bridge/host/tofu';
+import { DEFAULT_KEYS_FILE } from '../../firmware-bridge/host/keys';
 
 export interface ChatOptions {
   /** Overrides of the ranges the drivers declare (FieldSpec min/max); tests use it. */
@@ -32,5 +34,11 @@ export function install(m: ModuleContext, d: AgentDeps, o: ChatOptions = {}): vo
     alerts: alertSwitchFor(d.stateDir, (msg) => m.log.warn(msg)),
     now: d.now,
     rate: o.rate,
+    bridge: tofuKeys(d).length ? pairingChat(tofuKeys(d)) : undefined,
   });
+}
+
+/** Keys files of the bridge drivers that pair by trust on first use (owner's `bridge` command). */
+function tofuKeys(d: AgentDeps): string[] {
+  return d.config.drivers.flatMap((x) => (x.kind === 'bridge' && x.options.pairing === 'tofu' ? [x.options.keysFile ?? DEFAULT_KEYS_FILE] : []));
 }

@@ -30,7 +30,8 @@ export type Command =
   | { name: 'allow'; jid: string; role: GrantRole }
   | { name: 'deny'; jid: string }
   | { name: 'revoke'; jid: string }
-  | { name: 'who' };
+  | { name: 'who' }
+  | { name: 'bridge'; verb: 'pending' | 'approve' | 'deny'; board?: string };
 
 export type CommandName = Command['name'];
 
@@ -60,6 +61,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   { name: 'deny', words: ['deny'], action: 'admin', usage: 'deny JID', summary: 'refuse someone' },
   { name: 'revoke', words: ['revoke'], action: 'admin', usage: 'revoke JID', summary: 'take back an allow or deny' },
   { name: 'who', words: ['who'], action: 'admin', usage: 'who', summary: 'who may do what, who asked' },
+  { name: 'bridge', words: ['bridge'], action: 'admin', usage: 'bridge pending|approve BOARD|deny BOARD', summary: 'boards asking to pair (firmware bridge)' },
 ];
 
 const BY_WORD = new Map<string, CommandInfo>(COMMANDS.flatMap((c) => c.words.map((w) => [w, c] as const)));
@@ -217,5 +219,11 @@ export function parseCommand(body: string): Parsed {
     }
     case 'who':
       return ok({ name: 'who' });
+    case 'bridge': {
+      const verb = (args[0] ?? 'pending').toLowerCase();
+      if (verb === 'pending' && args.length <= 1) return ok({ name: 'bridge', verb });
+      if ((verb === 'approve' || verb === 'deny') && args.length === 2) return ok({ name: 'bridge', verb, board: args[1]! });
+      return fail(`bridge takes pending, or approve or deny and a board id: ${usage('bridge')}`);
+    }
   }
 }

@@ -35,6 +35,8 @@ export interface ChatDeps {
   deadlineMs?: number;
   /** Commands per bare JID: a burst, then a steady rate (default 20, then 5/s). */
   rate?: { burst: number; perSecond: number };
+  /** Firmware-bridge boards asking to pair (firmware-bridge/host/tofu.ts), when a driver pairs so. */
+  bridge?: import('../../firmware-bridge/host/tofu').PairingChat;
 }
 
 export const NOT_AUTHORIZED = 'not authorized';
@@ -203,6 +205,11 @@ export function install(m: ModuleContext, deps: ChatDeps): void {
       case 'deny':
       case 'revoke': return admin(jid, cmd);
       case 'who': return who();
+      case 'bridge': {
+        const b = deps.bridge;
+        if (!b) return 'no bridge driver here pairs by trust on first use (options: pairing: tofu)';
+        return cmd.verb === 'pending' ? b.pending() : cmd.verb === 'approve' ? b.approve(cmd.board!) : b.deny(cmd.board!);
+      }
     }
   }
 

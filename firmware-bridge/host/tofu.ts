@@ -80,3 +80,30 @@ export function denyPairing(keysFile: string, boardId: string, now = new Date())
   f.denied[boardId] = now.toISOString();
   write(keysFile, f);
 }
+
+/** The owner's chat command (`bridge pending|approve BOARD|deny BOARD`, agent/chat): the same
+ *  decisions as the CLI, over the keys files of the drivers that pair by trust on first use. */
+export interface PairingChat { pending(): string; approve(board: string): string; deny(board: string): string }
+
+export function pairingChat(keysFiles: string[]): PairingChat {
+  const files = [...new Set(keysFiles)];
+  const asking = () => files.flatMap((f) => Object.entries(pendingPairings(f)).map(([id, r]) => ({ f, id, r })));
+  const text = (e: unknown) => (e instanceof Error ? e.message : String(e));
+  return {
+    pending: () => {
+      const a = asking();
+      return a.length ? a.map(({ id, r }) => `${id} on ${r.seen_on}, asking since ${r.since}: bridge approve ${id} | bridge deny ${id}`).join('\n') : 'no board is asking to pair';
+    },
+    approve: (board) => {
+      const hit = asking().find((x) => x.id === board);
+      if (!hit) return `no board "${board}" is asking to pair (bridge pending lists those that are)`;
+      try { approvePairing(hit.f, board); } catch (e) { return `could not approve ${board}: ${text(e)}`; }
+      return `approved ${board}: its key is made; the gateway sends it to the board at its next attempt`;
+    },
+    deny: (board) => {
+      const hit = asking().find((x) => x.id === board);
+      try { denyPairing(hit?.f ?? files[0], board); } catch (e) { return `could not deny ${board}: ${text(e)}`; }
+      return `denied ${board}: it is refused and never sent a key`;
+    },
+  };
+}

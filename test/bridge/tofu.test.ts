@@ -2,10 +2,11 @@
 // refuses it with the two commands that decide, `xiota bridge approve` makes the key and the
 // driver sends it once; the board then talks authenticated. `deny` keeps a board out and it is
 // never sent a key; a board that is already paired never takes a new key this way; and the
-// driver refuses TOFU over MQTT, where the key would cross the broker in the clear.
+// driver refuses TOFU over MQTT, where the key would cross the broker in the clear. The owner
+// decides by CLI or by chat (`bridge pending|approve|deny`, agent/chat).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDriver } from '../../drivers';
 import type { Reading } from '../../drivers/types';
@@ -13,7 +14,14 @@ import { bridgeMain } from '../../firmware-bridge/host/cli';
 import { readKeys } from '../../firmware-bridge/host/keys';
 import { pairingPath } from '../../firmware-bridge/host/tofu';
 import { recorder } from '../drivers/_fixtures';
-import { buildFirmware, kill, ptyPair, until, startBoard, workDir } from './_board';
+import { buildFirmware, kill, ptyPair, sleep, until, startBoard, workDir } from './_board';
+import { Agent } from '../../agent/agent';
+import { configFromObject } from '../../agent/config';
+import { createLogger } from '../../agent/log';
+import { buildDrivers } from '../../agent/cli/drivers';
+import { startProsody } from '../../scripts/local-prosody';
+import { PyClient } from '../chat/_slixmpp';
+import { waitFor } from '../session/_helpers';
 
 const build = buildFirmware().dir;
 const keysFile = join(workDir, 'tofu-keys.json');
@@ -98,6 +106,50 @@ test('a board without pairing enabled is told apart; TOFU over MQTT is refused a
   await m.start(recorder().ctx).catch((e: Error) => { err = e.message; });
   assert.match(err, /tofu sends the board its key in the clear, so it is for a serial wire only/);
   assert.ok(existsSync(keysFile));
+});
+
+test('by chat: the owner lists and approves a board asking to pair; a reader may not', async () => {
+  const chatKeys = join(workDir, 'chat', 'keys.json');
+  mkdirSync(join(workDir, 'chat'), { recursive: true });
+  const { a, b } = await ptyPair('chat');
+  const board = startBoard(build, ['--port', b, '--id', 'greenhouse-3', '--no-key', '--pairable', '--period', '100']);
+  const srv = await startProsody({ users: [{ user: 'dev', password: 'devpass' }, { user: 'owner', password: 'ownerpass' }, { user: 'reader', password: 'readerpass' }] });
+  const r = configFromObject({
+    account: { jid: `dev@${srv.host}`, password: 'devpass' },
+    server: { host: '127.0.0.1', port: srv.c2sPort },
+    tls: { ca_file: srv.caFile },
+    outbox: { dir: join(workDir, 'chat', 'outbox'), flush_interval_ms: 10 },
+    access: { owners: [`owner@${srv.host}`], readers: [`reader@${srv.host}`] },
+    drivers: [{ id: 'greenhouse', kind: 'bridge', options: { path: a, board: 'greenhouse-3', keys_file: chatKeys, pairing: 'tofu', handshake_timeout_ms: 1500, retry_ms: 150 } }],
+  });
+  assert.equal(r.errors, []);
+  const { drivers, errors } = buildDrivers(r.config!);
+  assert.equal(errors, []);
+  const agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers, log: createLogger({ level: 'warn', write: () => undefined }) });
+  const people: PyClient[] = [];
+  try {
+    await agent.start();
+    await waitFor('agent online', () => agent.client.state === 'online');
+    const [owner, reader] = await Promise.all([PyClient.start(srv, 'owner', 'ownerpass'), PyClient.start(srv, 'reader', 'readerpass')]);
+    people.push(owner, reader);
+    const dev = `dev@${srv.host}`;
+    let pending = '';
+    for (let i = 0; i < 40 && !/greenhouse-3 on /.test(pending); i++) { // the driver's first attempt records it
+      pending = await owner.text(dev, 'bridge pending');
+      if (!/greenhouse-3 on /.test(pending)) await sleep(200);
+    }
+    assert.match(pending, /^greenhouse-3 on .*chat-a, asking since .*: bridge approve greenhouse-3 \| bridge deny greenhouse-3$/);
+    assert.match(await reader.text(dev, 'bridge approve greenhouse-3'), /not authorized|only .*owner/i);
+    assert.match(await owner.text(dev, 'bridge approve greenhouse-3'), /^approved greenhouse-3: its key is made/);
+    await until(() => board.log.includes('paired'), 15_000, 'the board to get its key');
+    await until(() => agent.drivers.things().some((t) => t.id === 'greenhouse-3.1'), 10_000, 'the board\'s things');
+    assert.match(await owner.text(dev, 'bridge pending'), /no board is asking to pair/);
+  } finally {
+    await Promise.all(people.map((p) => p.close()));
+    await agent.stop();
+    await srv.stop();
+    kill(board.proc);
+  }
 });
 
 test.run();
