@@ -11,7 +11,7 @@
 //    to `xiota run`) vs without the palette, after a forced GC (--expose-gc) in both.
 // The daemon's RSS with 10 API clients is bench/api-rss.ts.
 //   npm run build && node dist/bench/node-red.js      (BENCH_NR_READINGS, default 1000 per path;
-//   BENCH_NR_VERSIONS, default "4,5")
+//   BENCH_NR_VERSIONS, default "4,5"; BENCH_NR_RSS_RUNS, default 3)
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import { ApiSocketClient } from '../agent/api/client';
@@ -24,6 +24,7 @@ import { pct } from './child';
 const N = Number(process.env.BENCH_NR_READINGS ?? 1000);
 const RATE = 100; // readings per second
 const VERSIONS = (process.env.BENCH_NR_VERSIONS ?? '4,5').split(',').map((v) => v.trim()) as NodeRedVersion[];
+const RSS_RUNS = Number(process.env.BENCH_NR_RSS_RUNS ?? 3);
 const THING = 'bench';
 const TOPIC = 'bench/value';
 
@@ -141,7 +142,7 @@ const gcNodes = (): FlowNode[] => [
   { id: 'gc-fn', type: 'function', z: TAB, name: 'gc', func: "global.get('gc')();\nreturn null;", outputs: 0, x: 300, y: 300, wires: [] },
 ];
 
-async function rssRun(version: NodeRedVersion, tgz: string, agent: RunningAgent): Promise<Pick<Result, 'rssBase' | 'rssPalette'>> {
+async function rssOnce(version: NodeRedVersion, tgz: string, agent: RunningAgent): Promise<Pick<Result, 'rssBase' | 'rssPalette'>> {
   const base = await startNodeRed({ version, nodeFlags: ['--expose-gc'] });
   let rssBase: number;
   try {
@@ -159,6 +160,14 @@ async function rssRun(version: NodeRedVersion, tgz: string, agent: RunningAgent)
   } finally {
     await withPalette.stop();
   }
+}
+
+/** Two fresh Node-REDs of one version differ by a few MiB: the median of RSS_RUNS pairs. */
+async function rssRun(version: NodeRedVersion, tgz: string, agent: RunningAgent): Promise<Pick<Result, 'rssBase' | 'rssPalette'>> {
+  const runs: Pick<Result, 'rssBase' | 'rssPalette'>[] = [];
+  for (let i = 0; i < RSS_RUNS; i++) runs.push(await rssOnce(version, tgz, agent));
+  process.stderr.write(`[bench] Node-RED ${version} RSS pairs (MiB, without / with): ${runs.map((r) => `${mib(r.rssBase)} / ${mib(r.rssPalette)}`).join(', ')}\n`);
+  return { rssBase: pct(runs.map((r) => r.rssBase), 50), rssPalette: pct(runs.map((r) => r.rssPalette), 50) };
 }
 
 const f1 = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1));
@@ -195,7 +204,7 @@ async function main(): Promise<void> {
   const w0 = Math.max(...rows.map(([k]) => k.length));
   const ws = cols.map((c, i) => Math.max(c.length, ...rows.map(([, f]) => f(results[i]!).length)));
   const line = (k: string, vals: string[]) => `| ${k.padEnd(w0)} | ${vals.map((v, i) => v.padStart(ws[i]!)).join(' | ')} |`;
-  console.log(`Node-RED paths at ${RATE} readings/s, ${N} readings per path; RSS after a forced GC (median of 5 samples)`);
+  console.log(`Node-RED paths at ${RATE} readings/s, ${N} readings per path; RSS after a forced GC (median of 5 samples, median of ${RSS_RUNS} fresh Node-REDs)`);
   console.log(line('', cols));
   console.log(`|${'-'.repeat(w0 + 2)}|${ws.map((x) => '-'.repeat(x + 2)).join('|')}|`);
   for (const [k, f] of rows) console.log(line(k, results.map(f)));
