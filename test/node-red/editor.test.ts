@@ -32,6 +32,7 @@ interface EditorWindow {
     nodes: { getType(t: string): { category?: string } | undefined; eachNode(f: (n: { type: string }) => void): void; eachConfig(f: (n: { type: string }) => void): void };
     actions: { invoke(a: string): void };
     sidebar: { show(tab: string): void };
+    workspaces: { show(id: string): void };
   };
   getComputedStyle(e: unknown): { backgroundColor: string };
 }
@@ -158,6 +159,9 @@ for (const version of NODE_RED_VERSIONS) {
     }
     assert.equal(nodes.filter((n) => !n.known), [], 'no unknown (grey) node');
     assert.is(await page.locator('.red-ui-flow-node-unknown').count(), 0, 'no unknown node drawn');
+    const tabId = examples.find((e) => e.type === 'tab')!.id;
+    await page.evaluate((id) => (globalThis as unknown as EditorWindow).RED.workspaces.show(id), tabId);
+    await page.waitForSelector(".red-ui-flow-node-group:has(rect.red-ui-flow-node) >> nth=0");
     await shot('imported');
   });
 
@@ -187,6 +191,7 @@ for (const version of NODE_RED_VERSIONS) {
 /** Types into the palette filter (it reacts to keyup only, shared/node-red.md 6). */
 async function filterPalette(page: Page, text: string): Promise<void> {
   const input = page.locator('#red-ui-palette-search input');
+  if (await input.inputValue() === text && !(await page.locator(".red-ui-palette-node[data-palette-type='inject']").isVisible())) return;
   await input.fill('');
   await input.pressSequentially(text, { delay: 10 });
   await page.waitForSelector(".red-ui-palette-node[data-palette-type='inject']", { state: 'hidden' });
