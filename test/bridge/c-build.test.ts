@@ -41,6 +41,16 @@ test('differential: 600 random secretboxes and SHA-512s from the C code equal tw
   });
 });
 
+test('differential: 200 X25519 (xb_x25519.c, for 32-bit boards) equal nacl.scalarMult of tweetnacl-js', () => {
+  const cases = fc.sample(fc.record({ s: fc.uint8Array({ minLength: 32, maxLength: 32 }), p: fc.uint8Array({ minLength: 32, maxLength: 32 }), base: fc.boolean() }), { numRuns: 200, seed: 1202 });
+  const pts = cases.map((c) => (c.base ? nacl.scalarMult.base(c.p) : c.p)); // real public keys and arbitrary points
+  const r = spawnSync(join(build, 'test_vectors'), ['--differential'], { input: cases.map((c, i) => `x25519 ${hex(c.s)} ${hex(pts[i])}`).join('\n') + '\n', encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.is(lines.length, 200);
+  cases.forEach((c, i) => assert.is(lines[i], hex(nacl.scalarMult(c.s, pts[i])), `x25519 case ${i}`));
+});
+
 test('fuzzing the board input path under ASan and UBSan: 20,000 mutated inputs, no crash, every answer well-formed', () => {
   const mk = spawnSync('make', ['-C', repoPath('firmware-bridge/c/linux'), `BUILD=${build}`, join(build, 'fuzz_feed')], { encoding: 'utf8' });
   assert.is(mk.status, 0, mk.stdout + mk.stderr);

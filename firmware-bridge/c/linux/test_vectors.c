@@ -7,6 +7,7 @@
 #include <string.h>
 #include "json_scan.h"
 #include "xiota_bridge.h"
+#include "xb_x25519.h"
 #include "demo_entities.h"
 
 static int failures, checks;
@@ -105,7 +106,7 @@ static void on_session(const js_object *o, void *ctx) {
   else if (!strcmp(d, "log")) { F.len = 0; xb_log(&B, (uint8_t)atoi(js_get(o, "level")), js_get(o, "text")); expect("log", js_get(o, "expect")); }
 }
 
-/* Differential mode: lines "box KEY NONCE MSG" or "sha MSG" (hex) on stdin, the result in hex
+/* Differential mode: lines "box KEY NONCE MSG", "sha MSG" or "x25519 SCALAR POINT" (hex) on stdin, the result in hex
  * on stdout, for a test that compares random inputs against tweetnacl-js. */
 static int differential(void) {
   static char line[4200], out[4200];
@@ -122,6 +123,11 @@ static int differential(void) {
       xb_sha512_ctx x;
       xb_sha512_init(&x); xb_sha512_update(&x, m, ml); xb_sha512_final(&x, r);
       tohex(r, 64, out);
+    } else if (op && !strcmp(op, "x25519") && a && b) {
+      uint8_t s[32], p[32];
+      unhex(a, s, 32); unhex(b, p, 32);
+      xb_x25519(r, s, p);
+      tohex(r, 32, out);
     } else strcpy(out, "?");
     puts(out);
   }
