@@ -18,6 +18,7 @@ import { nodeFs, type OutboxFs } from '../outbox/fs';
 import type { Stored } from './codec';
 import { LEVEL_MS, PERIODS, ROLLUP_LEVELS, addValue, emptyAgg, mergeAgg, periodEnd, periodStart, type Agg, type Level, type Period, type RollupLevel } from './rollup';
 import { SegmentLevel, keyOf, type Decoded } from './segments';
+import { DEFAULT_HISTORY_MAX_BYTES, DEFAULT_RETENTION_MS } from './defaults';
 
 export interface HistoryStoreOptions {
   dir: string;
@@ -39,8 +40,7 @@ export interface HistoryStoreOptions {
   timers?: boolean;
 }
 
-export const DEFAULT_RETENTION_MS: Record<Level, number> = { raw: 2 * 86_400_000, minute: 30 * 86_400_000, hour: 365 * 86_400_000, day: 3650 * 86_400_000 };
-export const DEFAULT_HISTORY_MAX_BYTES = 128 * 1024 * 1024;
+export { DEFAULT_RETENTION_MS, DEFAULT_HISTORY_MAX_BYTES };
 /** Readings kept in memory while the disk is slower than the sensors; past it the newest are dropped. */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** Raw readings may arrive this much out of order across a segment boundary. */
@@ -108,7 +108,8 @@ export class HistoryStore implements HistoryReader {
     this.now = o.now ?? Date.now;
     this.log = o.log ?? { warn() {}, info() {}, debug() {} };
     const fs = o.fs ?? nodeFs;
-    const seg = o.segmentBytes ?? 1024 * 1024;
+    // 256 KiB: a query of the newest values decodes one segment (about 9,000 readings of one field).
+    const seg = o.segmentBytes ?? 256 * 1024;
     this.levels.set('raw', new SegmentLevel(fs, o.dir, 'raw', seg));
     for (const l of this.rollups) {
       this.levels.set(l, new SegmentLevel(fs, o.dir, l, Math.max(4096, seg >> 2)));
