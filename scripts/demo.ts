@@ -286,7 +286,8 @@ async function main(): Promise<number> {
     };
     const deadline = seconds !== undefined ? Date.now() + seconds * 1000 : Infinity;
     let interrupted = false;
-    const onSignal = () => { interrupted = true; };
+    // Ctrl-C reaches the agent too (same process group): its exit is then expected
+    const onSignal = () => { interrupted = true; stopping = true; };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     if (seconds === undefined) say('Ctrl-C to stop.');

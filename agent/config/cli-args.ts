@@ -128,7 +128,9 @@ export function parseArgs(argv: readonly string[], opts: ParseArgsOptions = {}):
   if (command === 'init' && positionals.length === 1 && flags.config === undefined) flags.config = positionals.shift()!;
   if (positionals.length) {
     const what = positionals.map((p) => `"${p}"`).join(' ');
-    const hint = command === 'init' ? `give one path: xiota init PATH, or xiota init --config PATH` : `give the config file with --config FILE`;
+    const hint = command === 'init' ? `give one path: xiota init PATH, or xiota init --config PATH`
+      : command === 'read' ? `xiota read prints every thing; one thing or field, as it changes: xiota read --follow THING[.FIELD]; the config file: --config FILE`
+      : `give the config file with --config FILE`;
     throw new XiotaError('XIOTA_E_CONFIG', `unexpected argument ${what} after "${command}": ${hint}\n\n${USAGE}`, { argv: [...argv] });
   }
   let configPath: string | undefined;
