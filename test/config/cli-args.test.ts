@@ -17,7 +17,8 @@ test('commands and flags parse', () => {
   assert.is(parseArgs([]).command, 'help');
   assert.is(parseArgs(['run', '-h']).command, 'help');
   assert.is(parseArgs(['-V']).command, 'version');
-  assert.throws(() => parseArgs(['read', 'cpu'], { exists: none }), /unexpected argument "cpu" after "read": give the config file with --config FILE/);
+  assert.throws(() => parseArgs(['read', 'cpu'], { exists: none }), /unexpected argument "cpu" after "read": .*xiota read --follow THING\[\.FIELD\]; the config file: --config FILE/);
+  assert.throws(() => parseArgs(['check', 'cpu'], { exists: none }), /unexpected argument "cpu" after "check": give the config file with --config FILE/);
 });
 
 test('init PATH means init --config PATH; anything more is an error', () => {
