@@ -25,6 +25,8 @@ export interface BridgeOptions {
   /** `tofu`: a board without a key may ask to pair; the owner approves (xiota bridge approve),
    *  then the key is sent to it once over this wire. Default `preshared` (xiota bridge pair). */
   pairing?: 'preshared' | 'tofu';
+  /** Require an ephemeral X25519 exchange per session (boards built with XB_X25519). */
+  forwardSecrecy?: boolean;
   baudRate?: number;
   /** The board id this port must answer with (the one it was paired under). */
   board: string;
@@ -166,6 +168,7 @@ export class BridgeDriver implements Driver {
       deadAfterMs: o.deadAfterMs,
       setTimeoutMs: o.setTimeoutMs,
       rekeyAt: o.rekeyAt,
+      forwardSecrecy: o.forwardSecrecy,
       ...(o.pairing === 'tofu' ? { tofu: { unpaired: () => onUnpairedBoard(this.keysFile, o.board, o.path), up: () => pairingDelivered(this.keysFile, o.board) } } : {}),
       timers: this.timers,
       now: this.now,

@@ -250,6 +250,7 @@ export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKin
     topicPrefix: s.string().match(/^[^#+\0]+$/, 'an MQTT topic prefix without wildcards').optional(),
     replayWindow: s.integer().min(0).max(1024).optional(),
     pairing: s.enum(['preshared', 'tofu'] as const).optional(),
+    forwardSecrecy: s.boolean().optional(),
   }).refine((o, path, ctx) => {
     if (o.replayWindow !== undefined && o.replayWindow % 32 !== 0) error(ctx, [...path, 'replay_window'], `replay_window ${o.replayWindow}: use 0 or a multiple of 32 (up to 1024)`);
     if (o.plaintext) warn(ctx, [...path, 'plaintext'], 'plaintext bridge frames are not authenticated: anyone on the line can forge readings and sets; for development only');

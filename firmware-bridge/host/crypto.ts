@@ -13,15 +13,17 @@ const LABEL = new TextEncoder().encode('xiota-bridge-v1');
 
 export interface SessionKeys { hostToBoard: Uint8Array; boardToHost: Uint8Array }
 
-/** SHA-512(label ‖ psk ‖ host nonce ‖ board nonce ‖ len ‖ board id): two 32-byte keys. */
-export function deriveKeys(psk: Uint8Array, hostNonce: Uint8Array, boardNonce: Uint8Array, boardId: string): SessionKeys {
+/** SHA-512(label ‖ psk ‖ host nonce ‖ board nonce ‖ len ‖ board id [‖ X25519 shared secret]):
+ *  two 32-byte keys. With the ephemeral exchange a key leaked later does not open old sessions. */
+export function deriveKeys(psk: Uint8Array, hostNonce: Uint8Array, boardNonce: Uint8Array, boardId: string, shared?: Uint8Array): SessionKeys {
   if (psk.length !== PSK_BYTES) throw new RangeError(`a board key is ${PSK_BYTES} bytes, got ${psk.length}`);
   if (hostNonce.length !== SESSION_NONCE_BYTES || boardNonce.length !== SESSION_NONCE_BYTES) throw new RangeError(`session nonces are ${SESSION_NONCE_BYTES} bytes`);
   const id = new TextEncoder().encode(boardId);
   if (id.length > 255) throw new RangeError('board id longer than 255 bytes');
-  const input = new Uint8Array(LABEL.length + PSK_BYTES + 2 * SESSION_NONCE_BYTES + 1 + id.length);
+  const parts = [LABEL, psk, hostNonce, boardNonce, Uint8Array.of(id.length), id, ...(shared ? [shared] : [])];
+  const input = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const part of [LABEL, psk, hostNonce, boardNonce, Uint8Array.of(id.length), id]) { input.set(part, o); o += part.length; }
+  for (const part of parts) { input.set(part, o); o += part.length; }
   const h = nacl.hash(input);
   return { hostToBoard: h.slice(0, 32), boardToHost: h.slice(32, 64) };
 }

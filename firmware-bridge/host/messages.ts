@@ -17,8 +17,10 @@ export const AckStatus = { OK: 0, UNKNOWN_KEY: 1, READ_ONLY: 2, OUT_OF_RANGE: 3,
 export const ErrorCode = { NO_SESSION: 1, BAD_FRAME: 2, UNPAIRED: 3, AUTH_MODE: 4, UNKNOWN_TYPE: 5 } as const;
 export const ACK_STATUS_TEXT: Record<number, string> = { 0: 'ok', 1: 'unknown key', 2: 'read-only', 3: 'out of range', 4: 'the board failed to apply it' };
 
-export interface HelloRequest { hostNonce: Uint8Array; version: number; auth: boolean }
-export interface Hello { boardId: string; boardNonce: Uint8Array; version: number; auth: boolean }
+/** `ephPub`: the host's ephemeral X25519 key when it asks for forward secrecy. */
+export interface HelloRequest { hostNonce: Uint8Array; version: number; auth: boolean; ephPub?: Uint8Array }
+/** `ephPub`: the board's ephemeral X25519 key, answering the host's. */
+export interface Hello { boardId: string; boardNonce: Uint8Array; version: number; auth: boolean; ephPub?: Uint8Array }
 export interface Info { fwName: string; fwVersion: string; schemaHash: number; capabilities: number; entityCount: number }
 export interface Entity { key: number; name: string; unit: string; kind: number; decimals: number; min: number; max: number; writable: boolean }
 export interface Describe { entity: Entity; index: number; count: number }
@@ -57,8 +59,8 @@ function encodeValue(v: BoardValue): Uint8Array {
 export function encodeBody(m: Message): Uint8Array {
   const w = new PbWriter();
   switch (m.type) {
-    case 'HELLO_REQ': return w.bytesField(1, m.body.hostNonce).uint(2, m.body.version).bool(3, m.body.auth).finish();
-    case 'HELLO': return w.string(1, m.body.boardId).bytesField(2, m.body.boardNonce).uint(3, m.body.version).bool(4, m.body.auth).finish();
+    case 'HELLO_REQ': return w.bytesField(1, m.body.hostNonce).uint(2, m.body.version).bool(3, m.body.auth).bytesField(4, m.body.ephPub ?? new Uint8Array(0)).finish();
+    case 'HELLO': return w.string(1, m.body.boardId).bytesField(2, m.body.boardNonce).uint(3, m.body.version).bool(4, m.body.auth).bytesField(5, m.body.ephPub ?? new Uint8Array(0)).finish();
     case 'INFO': return w.string(1, m.body.fwName).string(2, m.body.fwVersion).fixed32(3, m.body.schemaHash).uint(4, m.body.capabilities).uint(5, m.body.entityCount).finish();
     case 'DESCRIBE_REQ': case 'STATE_REQ': return w.finish();
     case 'DESCRIBE': return w.message(1, encodeEntity(m.body.entity)).uint(2, m.body.index).uint(3, m.body.count).finish();
@@ -148,14 +150,20 @@ function decodeValue(b: Uint8Array): BoardValue {
   return { key: v[0], value: unzigzag32(v[1]), ageMs: v[2], error: v[3] };
 }
 
+const eph = (b: Uint8Array): { ephPub?: Uint8Array } => {
+  if (!b.length) return {};
+  if (b.length !== 32) throw new PbError(`an X25519 key is 32 bytes, got ${b.length}`);
+  return { ephPub: b.slice() };
+};
+
 /** Body bytes of a frame type → the typed message; throws PbError saying what is wrong. */
 export function decodeBody(type: number, b: Uint8Array): Message {
   const name = FRAME_TYPE_NAMES[type];
   if (!name) throw new PbError(`unknown frame type ${type}`);
   const f = fields(b, name);
   switch (name) {
-    case 'HELLO_REQ': return { type: name, body: { hostNonce: f.bytes(1).slice(), version: f.uint32(2), auth: f.bool(3) } };
-    case 'HELLO': return { type: name, body: { boardId: f.string(1), boardNonce: f.bytes(2).slice(), version: f.uint32(3), auth: f.bool(4) } };
+    case 'HELLO_REQ': return { type: name, body: { hostNonce: f.bytes(1).slice(), version: f.uint32(2), auth: f.bool(3), ...eph(f.bytes(4)) } };
+    case 'HELLO': return { type: name, body: { boardId: f.string(1), boardNonce: f.bytes(2).slice(), version: f.uint32(3), auth: f.bool(4), ...eph(f.bytes(5)) } };
     case 'INFO': return { type: name, body: { fwName: f.string(1), fwVersion: f.string(2), schemaHash: f.fixed32(3), capabilities: f.uint32(4), entityCount: f.uint32(5) } };
     case 'DESCRIBE_REQ': case 'STATE_REQ': return { type: name, body: {} };
     case 'DESCRIBE': {

@@ -8,6 +8,7 @@ import { cobsDecode, FrameSplitter, wireFrame } from './cobs';
 import { deriveKeys, DIR_BOARD_TO_HOST, DIR_HOST_TO_BOARD, randomBytes, SESSION_NONCE_BYTES, type SessionKeys } from './crypto';
 import { FLAG_AUTH, openFrame, parseFrame, PROTOCOL_VERSION, sealFrame, type FrameError } from './frame';
 import { ReplayWindow } from './replay';
+import nacl from 'tweetnacl';
 import { ACK_STATUS_TEXT, AckStatus, decodeBody, encodeBody, ErrorCode, FrameType, type Ack, type BoardValue, type Entity, type Info, type Message } from './messages';
 
 export interface Timers { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void }
@@ -38,6 +39,9 @@ export interface SessionOptions {
   rekeyAt?: number;
   timers?: Timers;
   now?: () => number;
+  /** Ask for an ephemeral X25519 exchange and refuse a board that does not answer with one
+   *  (ESP32/RP2040 builds with XB_X25519; an AVR cannot afford it). */
+  forwardSecrecy?: boolean;
   /** Trust on first use (host/tofu.ts): what to do when the board says it has no key. */
   tofu?: { unpaired(): { deliver: Uint8Array } | { refuse: string }; up(): void };
 }
@@ -72,6 +76,7 @@ export class HostSession {
   private boardNonce?: Uint8Array;
   private lateHellos = 0;
   private pairSent = false;
+  private eph?: nacl.BoxKeyPair;
   /** Datagram links: sealed frames that arrived before the HELLO they follow. */
   private early: Uint8Array[] = [];
   private txCtr = 0;
@@ -120,7 +125,8 @@ export class HostSession {
       this.early = [];
       // Timers first: the answer may come back before send() returns (goUp clears them).
       this.helloTimer = this.timers.setTimeout(hello, this.o.helloEveryMs ?? 500);
-      this.sendPlain({ type: 'HELLO_REQ', body: { hostNonce: this.hostNonce, version: PROTOCOL_VERSION, auth: !this.o.plaintext } });
+      this.eph = this.o.forwardSecrecy && !this.o.plaintext ? nacl.box.keyPair() : undefined;
+      this.sendPlain({ type: 'HELLO_REQ', body: { hostNonce: this.hostNonce, version: PROTOCOL_VERSION, auth: !this.o.plaintext, ...(this.eph ? { ephPub: this.eph.publicKey } : {}) } });
     };
     this.deadlineTimer = this.timers.setTimeout(() => {
       this.end(`board "${this.o.boardId}" did not complete the handshake within ${this.o.handshakeTimeoutMs ?? 5000} ms (${this.phase === 'hello' ? 'no answer to hello: is it running the bridge firmware, on this port?' : `stuck at ${this.phase}`})`, false);
@@ -254,7 +260,15 @@ export class HostSession {
     if (!this.o.plaintext) {
       const psk = this.o.keyFor(h.boardId);
       if (!psk) { this.end(`board "${h.boardId}" is not paired: run \`xiota bridge pair ${h.boardId}\``, true); return; }
-      this.keys = deriveKeys(psk, this.hostNonce, h.boardNonce, h.boardId);
+      let shared: Uint8Array | undefined;
+      if (this.eph) {
+        if (!h.ephPub) { this.end(`board "${h.boardId}" answered without an ephemeral key, and forward_secrecy is on: its firmware lacks X25519 (XB_X25519), or the key was stripped on the way; refusing it`, true); return; }
+        shared = nacl.scalarMult(this.eph.secretKey, h.ephPub);
+        this.eph.secretKey.fill(0);
+        if (shared.every((b) => b === 0)) { this.end(`board "${h.boardId}" sent a low-order X25519 key; refusing it`, true); return; }
+      } else if (h.ephPub) { this.ev.dropped('unexpected', 'an ephemeral key nobody asked for'); return; }
+      this.keys = deriveKeys(psk, this.hostNonce, h.boardNonce, h.boardId, shared);
+      shared?.fill(0);
     }
     this.boardNonce = h.boardNonce;
     this.phase = 'info';

@@ -1,5 +1,6 @@
 /* A fake board for the tests: the portable library driving a pty (or any tty) on Linux.
  *   fakeboard --port PATH --id BOARD_ID (--key HEX64 | --no-key) [--plaintext-ok] [--pairable] [--period MS]
+ * --no-x25519: answers without an ephemeral key, as an AVR (built here with XB_X25519=1).
  * --pairable: an unpaired board takes the key the host sends once the owner approved (TOFU).
  * Every period it reports temperature = 20.0 + n/10 °C (raw 200 + n: a counter, so a test can
  * tell every reading is genuine and in order) and humidity = n % 101. Sets are logged on stderr
@@ -113,7 +114,7 @@ int main(int argc, char **argv) {
   struct termios tio;
 #endif
   xb_hal hal = { NULL, hal_write, hal_millis, hal_random, hal_key, hal_store_key };
-  int pairable = 0;
+  int pairable = 0, no_fs = 0;
   for (i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--port") && i + 1 < argc) port = argv[++i];
     else if (!strcmp(argv[i], "--id") && i + 1 < argc) id = argv[++i];
@@ -126,6 +127,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--no-key")) have_key = 0;
     else if (!strcmp(argv[i], "--plaintext-ok")) plaintext_ok = 1;
     else if (!strcmp(argv[i], "--pairable")) pairable = 1;
+    else if (!strcmp(argv[i], "--no-x25519")) no_fs = 1;
     else if (!strcmp(argv[i], "--period") && i + 1 < argc) period = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--stamp")) stamp = 1;
     else if (!strcmp(argv[i], "--firmware") && i + 1 < argc) { if (atoi(argv[++i]) == 2) { entities = FIRMWARE2; fw_version = "2.0.0"; } }
@@ -164,6 +166,9 @@ int main(int argc, char **argv) {
   xb_init(&b, &hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
   b.plaintext_ok = (uint8_t)plaintext_ok;
   b.pairable = (uint8_t)pairable;
+#if XB_X25519
+  b.forward_secrecy = (uint8_t)!no_fs;
+#endif
 #ifdef FAKEBOARD_MQTT
   b.datagram = 1;
 #endif
@@ -199,6 +204,9 @@ int main(int argc, char **argv) {
       xb_init(&b, &hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
       b.plaintext_ok = (uint8_t)plaintext_ok;
       b.pairable = (uint8_t)pairable;
+#if XB_X25519
+      b.forward_secrecy = (uint8_t)!no_fs;
+#endif
 #ifdef FAKEBOARD_MQTT
       b.datagram = 1;
 #endif

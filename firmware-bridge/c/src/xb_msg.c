@@ -74,8 +74,9 @@ void xb_pb_bytes(xb_pbw *w, uint8_t field, const uint8_t *p, uint16_t n, int alw
 }
 void xb_pb_str(xb_pbw *w, uint8_t field, const char *s) { if (s) xb_pb_bytes(w, field, (const uint8_t *)s, (uint16_t)strlen(s), 0); }
 
-void xb_enc_hello(xb_pbw *w, const char *board_id, const uint8_t nonce[16], uint8_t auth) {
+void xb_enc_hello(xb_pbw *w, const char *board_id, const uint8_t nonce[16], uint8_t auth, const uint8_t *eph_pub) {
   xb_pb_str(w, 1, board_id); xb_pb_bytes(w, 2, nonce, 16, 0); xb_pb_uint(w, 3, XB_VERSION); xb_pb_uint(w, 4, auth);
+  if (eph_pub) xb_pb_bytes(w, 5, eph_pub, 32, 1);
 }
 void xb_enc_info(xb_pbw *w, const char *fw_name, const char *fw_version, uint32_t schema_hash, uint32_t caps, uint32_t count) {
   xb_pb_str(w, 1, fw_name); xb_pb_str(w, 2, fw_version); xb_pb_fixed32(w, 3, schema_hash); xb_pb_uint(w, 4, caps); xb_pb_uint(w, 5, count);
@@ -187,6 +188,17 @@ int xb_dec_hello_req(const uint8_t *p, uint16_t n, xb_hello_req *out) {
   if (b) { if (bl != 16) return -1; memcpy(out->host_nonce, b, 16); out->nonce_len = 16; }
   out->version = v[1].lo;
   out->auth = (v[2].lo | v[2].hi) != 0;
+#if defined(XB_X25519) && XB_X25519
+  { /* field 4: the host's ephemeral X25519 key, when it asks for forward secrecy */
+    rd r;
+    uint16_t f;
+    u64p x;
+    int k;
+    r.p = p; r.n = n; r.i = 0;
+    while ((k = next(&r, &f, &x, &b)) == 1) if (f == 4 && b) { if (x.lo != 32) return -1; memcpy(out->eph_pub, b, 32); out->has_eph = 1; }
+    if (k < 0) return -1;
+  }
+#endif
   return 0;
 }
 int xb_dec_set(const uint8_t *p, uint16_t n, xb_set *out) {

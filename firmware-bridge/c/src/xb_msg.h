@@ -38,7 +38,8 @@ void xb_pb_str(xb_pbw *w, uint8_t field, const char *s);
 typedef struct { uint16_t key; const char *name; const char *unit; uint8_t kind; uint8_t decimals; int32_t min, max; uint8_t writable; } xb_entity;
 typedef struct { uint16_t key; int32_t value; uint32_t age_ms; uint8_t error; } xb_value;
 
-void xb_enc_hello(xb_pbw *w, const char *board_id, const uint8_t nonce[16], uint8_t auth);
+/* eph_pub: the board's ephemeral X25519 key (forward secrecy), or NULL. */
+void xb_enc_hello(xb_pbw *w, const char *board_id, const uint8_t nonce[16], uint8_t auth, const uint8_t *eph_pub);
 void xb_enc_info(xb_pbw *w, const char *fw_name, const char *fw_version, uint32_t schema_hash, uint32_t caps, uint32_t count);
 void xb_enc_entity(xb_pbw *w, const xb_entity *e);
 void xb_enc_describe(xb_pbw *w, const xb_entity *e, uint32_t index, uint32_t count);
@@ -49,7 +50,7 @@ void xb_enc_pong(xb_pbw *w, uint32_t seq, uint32_t uptime_ms);
 void xb_enc_log(xb_pbw *w, uint8_t level, const char *text);
 void xb_enc_error(xb_pbw *w, uint8_t code, const char *text);
 
-typedef struct { uint8_t host_nonce[16]; uint8_t nonce_len; uint32_t version; uint8_t auth; } xb_hello_req;
+typedef struct { uint8_t host_nonce[16]; uint8_t nonce_len; uint32_t version; uint8_t auth; uint8_t eph_pub[32]; uint8_t has_eph; } xb_hello_req;
 typedef struct { uint32_t request_id; uint32_t key; int32_t value; } xb_set;
 /* 0 on success, -1 on a malformed body. Unknown fields are skipped. */
 int xb_dec_hello_req(const uint8_t *p, uint16_t n, xb_hello_req *out);

@@ -31,6 +31,9 @@ void xb_init(xb_board *b, const xb_hal *hal, const char *board_id, const char *f
   b->entities = entities; b->n_entities = n > XB_MAX_ENTITIES ? XB_MAX_ENTITIES : n;
   b->apply = apply; b->apply_ctx = apply_ctx;
   b->schema_hash = xb_schema_hash(entities, b->n_entities);
+#if XB_X25519
+  b->forward_secrecy = 1;
+#endif
 }
 
 static void put(void *ctx, const uint8_t *p, size_t n) { const xb_hal *h = (const xb_hal *)ctx; h->write(h->ctx, p, n); }
@@ -83,7 +86,7 @@ static void send_error(xb_board *b, uint8_t code, const char *text, int plain) {
   send(b, XB_ERROR, &w, plain);
 }
 
-static void derive(xb_board *b, const uint8_t key[32], const uint8_t hn[16], const uint8_t bn[16]) {
+static void derive(xb_board *b, const uint8_t key[32], const uint8_t hn[16], const uint8_t bn[16], const uint8_t *shared) {
   xb_sha512_ctx c;
   uint8_t *h = b->tx, idlen = (uint8_t)strlen(b->board_id); /* tx is free here: no stack for the digest */
   xb_sha512_init(&c);
@@ -93,6 +96,7 @@ static void derive(xb_board *b, const uint8_t key[32], const uint8_t hn[16], con
   xb_sha512_update(&c, bn, 16);
   xb_sha512_update(&c, &idlen, 1);
   xb_sha512_update(&c, (const uint8_t *)b->board_id, idlen);
+  if (shared) xb_sha512_update(&c, shared, 32); /* the ephemeral exchange: forward secrecy */
   xb_sha512_final(&c, h);
   memcpy(b->k_rx, h, 32);      /* host → board */
   memcpy(b->k_tx, h + 32, 32); /* board → host */
@@ -101,7 +105,7 @@ static void derive(xb_board *b, const uint8_t key[32], const uint8_t hn[16], con
 
 static void on_hello_req(xb_board *b, const uint8_t *p, uint16_t n) {
   xb_hello_req hr;
-  uint8_t key[32], bn[16];
+  uint8_t key[32], bn[16], eph[32], has_eph = 0;
   int paired;
   xb_pbw w;
   if (xb_dec_hello_req(p, n, &hr) || hr.nonce_len != 16) { b->session = 0; send_error(b, XB_E_BAD_FRAME, "hello without a 16-byte nonce", 1); return; }
@@ -115,11 +119,22 @@ static void on_hello_req(xb_board *b, const uint8_t *p, uint16_t n) {
   if (!hr.auth && (paired || !b->plaintext_ok)) { send_error(b, XB_E_AUTH_MODE, "board requires authentication", 1); return; }
   b->hal->random(b->hal->ctx, bn, 16);
   b->auth = (uint8_t)hr.auth;
-  if (b->auth) derive(b, key, hr.host_nonce, bn);
+#if XB_X25519
+  if (b->auth && hr.has_eph && b->forward_secrecy) {
+    uint8_t secret[32], shared[32];
+    b->hal->random(b->hal->ctx, secret, 32);
+    xb_x25519_base(eph, secret);
+    xb_x25519(shared, secret, hr.eph_pub);
+    derive(b, key, hr.host_nonce, bn, shared);
+    memset(secret, 0, sizeof secret); memset(shared, 0, sizeof shared);
+    has_eph = 1;
+  } else
+#endif
+  if (b->auth) derive(b, key, hr.host_nonce, bn, 0);
   memset(key, 0, sizeof key);
   b->ctr_rx = 0; b->ctr_tx = 0; b->rx_window = 0;
   w = body(b);
-  xb_enc_hello(&w, b->board_id, bn, b->auth);
+  xb_enc_hello(&w, b->board_id, bn, b->auth, has_eph ? eph : 0);
   send(b, XB_HELLO, &w, 1);
   b->session = 1;
   w = body(b);

@@ -10,6 +10,12 @@
 #define XIOTA_BRIDGE_H
 #include "xb_msg.h"
 #include "xb_crypto.h"
+#ifndef XB_X25519
+#define XB_X25519 0 /* 1 (32-bit boards, with xb_x25519.c): answer a host's X25519 key, forward secrecy */
+#endif
+#if XB_X25519
+#include "xb_x25519.h"
+#endif
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -59,6 +65,9 @@ typedef struct {
   xb_apply_fn apply;
   void *apply_ctx;
   uint8_t plaintext_ok;          /* development only: answer a host that asks for plaintext */
+#if XB_X25519
+  uint8_t forward_secrecy;       /* 1 after xb_init: answer a host's ephemeral key (0: as an AVR) */
+#endif
   uint8_t pairable;              /* accept a key from the host (PAIR) while unpaired: set it from
                                     a button held at boot, or for a fresh board (trust on first use) */
   uint8_t datagram;              /* frames travel whole (MQTT): one write() per frame, no COBS,
