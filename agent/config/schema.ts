@@ -143,6 +143,10 @@ class NumberSchema extends Schema<number> {
       // Duration-ish: "30s", "5m", "200ms", "1.5h" are accepted and converted to the key's unit.
       const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v);
       if (m) n = (Number(m[1]) * UNIT_MS[m[2]]) / (this.kind === 'seconds' ? 1000 : 1);
+      else {
+        error(ctx, path, `expected ${this.expected}, got ${describe(v, this.isSecret)} (a duration works too: 200ms, 30s, 5m, 2h, 7d)`);
+        return INVALID;
+      }
     }
     if (n === undefined || !Number.isFinite(n)) return this.wrongType(v, path, ctx);
     if (this.kind === 'integer' && !Number.isInteger(n)) return this.wrongType(v, path, ctx);

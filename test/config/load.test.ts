@@ -48,8 +48,8 @@ test('a wrong type names the key, the line and the column', () => {
   const i = find(r.errors, 'session.ping_interval_s');
   assert.is(i.line, 6);
   assert.is(i.col, 20);
-  assert.is(i.message, 'expected a number of seconds, got "often"');
-  assert.is(formatIssues('config.yaml', [i]), 'config.yaml:6:20: session.ping_interval_s: expected a number of seconds, got "often"');
+  assert.is(i.message, 'expected a number of seconds, got "often" (a duration works too: 200ms, 30s, 5m, 2h, 7d)');
+  assert.is(formatIssues('config.yaml', [i]), 'config.yaml:6:20: session.ping_interval_s: expected a number of seconds, got "often" (a duration works too: 200ms, 30s, 5m, 2h, 7d)');
 });
 
 test('durations accept units', () => {
