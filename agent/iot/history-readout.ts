@@ -18,7 +18,7 @@ import type { ThingSpec } from '../../drivers/types';
 import type { HistoryReader, HistoryRow } from '../history/store';
 import { historicalFlags, mean, type Period } from '../history/rollup';
 import { Element, x } from '../xml/element';
-import { readingToFields } from '../xep/sensordata-fields';
+import { formatNumber, readingToFields } from '../xep/sensordata-fields';
 import { HISTORICAL_KINDS, MAX_FIELDS_PER_MESSAGE, NS_SENSORDATA, type FieldKind, type ReadoutRequest } from './readout';
 
 /** Most timestamped values one readout returns (all things, fields and periods together). */
@@ -70,6 +70,11 @@ function rowFields(thing: ThingSpec, field: string, period: Period | undefined, 
   const spec = thing.fields.find((f) => f.name === field);
   // The momentary encoder knows every type: encode, then swap the flags.
   const encode = (name: string, value: number | boolean | string, extra: Record<string, string>): Element => {
+    // The common case, a number of a numeric field (or any mean), built directly: the same
+    // element readingToFields makes, a tenth of the cost (bench/history.ts reads 10,000).
+    if (typeof value === 'number' && Number.isFinite(value) && (spec?.type === 'numeric' || m !== undefined)) {
+      return x('numeric', { name, automaticReadout: 'true', value: formatNumber(value, spec?.type === 'numeric' ? spec.precision : undefined), unit: spec?.unit ?? '', ...flags, ...extra });
+    }
     let el = readingToFields({ thing: thing.id, timestamp: row.ts, values: [{ field: field, value }] }, thing).getChild('node')!.getChild('timestamp')!.elements[0]!;
     // A mean of an int field is not an int: send it as numeric.
     if (m !== undefined && (el.name === 'int' || el.name === 'long')) el = x('numeric', { ...el.attrs, unit: spec?.unit ?? '' });

@@ -14,6 +14,8 @@ import { HistoryStore } from '../../agent/history/store';
 import type { AgentEvents } from '../../agent/modules';
 import { testContext } from '../xep/_context';
 import { waitFor } from '../session/_helpers';
+// waitFor takes a sync predicate; an async one needs until (it awaits the answer).
+import { until } from '../node-red/_nodered';
 
 const root = mkdtempSync(join(tmpdir(), 'xiota-hmod-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -42,7 +44,7 @@ test('readings from the agent events are recorded, a run-time thing too; unload 
   assert.is(historyFor(stateDir), undefined);
   assert.is(events.listenerCount('reading'), 0);
   // Only the levels asked for are on disk; the last reading was written by the unload.
-  await waitFor('closed', async () => {
+  await until('closed', async () => {
     const s = await HistoryStore.open({ dir: join(stateDir, 'history'), timers: false, rollups: ['hour'] });
     const n = (await s.query({ thing: 'gh', field: 't', limit: 5 })).rows.length;
     await s.close();
