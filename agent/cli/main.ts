@@ -60,6 +60,16 @@ async function check(args: ParsedArgs, io: Io): Promise<number> {
   if (!advice.length) io.out(`access   ${config.access.owners.length} owner(s), ${config.access.controllers.length} controller(s), ${config.access.readers.length} reader(s); strangers: ${config.access.strangers}`);
   // Drivers: start each once and sample (a broken driver is reported, the login still checked).
   let driversOk = true;
+  // The local API: where `xiota run` will listen (agent/api/PROTOCOL.md, Transport); a missing
+  // api.group would stop `xiota run` at start, so it fails here too.
+  if (config.api.enabled) {
+    const { daemonSocketPath, gidOf } = require('../api/paths') as typeof import('../api/paths');
+    const g = config.api.group;
+    if (g !== undefined && gidOf(g) === undefined) {
+      driversOk = false;
+      io.out(`api      FAIL api.group "${g}" is not a group on this system: create it (groupadd ${g}) or change api.group`);
+    } else io.out(`api      ${daemonSocketPath(config, io.env)} (mode ${config.api.mode.toString(8)}${g !== undefined ? `, group ${g}` : ''})`);
+  }
   if (config.drivers.length) {
     const { drivers, errors } = buildDrivers(config);
     for (const e of errors) {

@@ -134,6 +134,15 @@ t('check with an owner configured: the access line, no warning', async () => {
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^access +1 owner\(s\), 0 controller\(s\), 1 reader\(s\); strangers: refuse$/m);
   assert.not.match(r.stdout, /WARN/);
+  // where `xiota run` will serve the local API (no /run/xiota here: api.sock in outbox.dir)
+  assert.match(r.stdout, /^api +\/.*\/api\.sock \(mode 660\)$/m);
+});
+
+t('check with an api.group the system lacks: exit 1, the api line says what to do (xiota run would stop there)', async () => {
+  const path = writeConfig('nogroup.yaml', accountYaml() + 'access:\n  owners: [alice@example.org]\napi:\n  group: xiota-no-such-group\n');
+  const r = await runCli(['check', '--config', path], { env: envWith() });
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^api +FAIL api\.group "xiota-no-such-group" is not a group on this system: create it \(groupadd xiota-no-such-group\) or change api\.group$/m);
 });
 
 t('check with a wrong password: exit 1, not-authorized named, the password never printed', async () => {
