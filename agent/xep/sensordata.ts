@@ -127,13 +127,21 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
     }));
   };
 
+  // Historical answers are built two at a time: each may hold 10,000 values in memory, and
+  // hundreds of readouts may be running at once.
+  let building = 0;
+  const waiting: (() => void)[] = [];
+  const oneOfTwo = async <T>(fn: () => Promise<T>): Promise<T> => {
+    while (building >= 2) await new Promise<void>((resolve) => waiting.push(resolve));
+    building++;
+    try { return await fn(); } finally { building--; waiting.shift()?.(); }
+  };
+
   /** Momentary values and, when the request names history, the stored values' messages. */
   const collect = async (r: ReadoutRequest, things: ThingSpec[], explicit: boolean): Promise<Collected> => {
     const history = deps.history ?? (deps.stateDir !== undefined ? historyFor(deps.stateDir) : undefined);
-    const [parts, hist] = await Promise.all([
-      sample(r, things),
-      historicalPayloads(r.seqnr, r, explicit, things, history, { now: deps.now(), maxValues: deps.maxHistoricalValues }),
-    ]);
+    const past = () => historicalPayloads(r.seqnr, r, explicit, things, history, { now: deps.now(), maxValues: deps.maxHistoricalValues });
+    const [parts, hist] = await Promise.all([sample(r, things), explicit && history ? oneOfTwo(past) : past()]);
     return { parts, historical: hist.messages };
   };
 

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessStore } from '../../agent/access-store';
-import { HistoryStore } from '../../agent/history/store';
+import { HistoryStore, type HistoryReader } from '../../agent/history/store';
 import { historicalPlan } from '../../agent/iot/history-readout';
 import { MAX_FIELDS_PER_MESSAGE, parseReq, type ReadoutRequest } from '../../agent/iot/readout';
 import { install, NS_SENSORDATA } from '../../agent/xep/sensordata';
@@ -46,7 +46,7 @@ async function seeded(): Promise<{ store: HistoryStore; clock: { t: number } }> 
   return { store, clock };
 }
 
-async function setup(maxHistoricalValues?: number) {
+async function setup(maxHistoricalValues?: number, wrap?: (s: HistoryReader) => HistoryReader) {
   const { store, clock } = await seeded();
   const t = testContext('device@example.org');
   t.clock.t = clock.t;
@@ -57,7 +57,7 @@ async function setup(maxHistoricalValues?: number) {
   await host.start();
   hosts.push(host);
   const access = new AccessStore({ policy: { owners: [], controllers: [], readers: ['client@example.org'], strangers: 'refuse' } });
-  install(t.ctx, { drivers: host, access, things: () => host.things(), latest: () => host.latestReadings(), now: () => t.clock.t, history: store, maxHistoricalValues });
+  install(t.ctx, { drivers: host, access, things: () => host.things(), latest: () => host.latestReadings(), now: () => t.clock.t, history: wrap ? wrap(store) : store, maxHistoricalValues });
   const read = async (seqnr: string, attrs: string, body = '') => {
     await t.router.dispatch(parseXml(`<iq type='get' from='${CLIENT}' id='${seqnr}'><req xmlns='urn:xmpp:iot:sensordata' seqnr='${seqnr}' ${attrs}>${body}</req></iq>`));
     await waitFor(`done ${seqnr}`, () => t.sent.some((s) => s.name === 'message' && s.getChild('done', NS_SENSORDATA)?.attrs.seqnr === seqnr), 5000, 2);
@@ -138,6 +138,21 @@ test('XEP-0326 addressing (nodeId with the data source, sourceId) reads history 
   const ts = stamps(await read('8', "historicalDay='true'", "<node nodeId='gh' sourceId='sim'/><field name='temperature'/>"));
   assert.is(ts.length, 1);
   assert.is(ts[0]!.elements[0]!.attrs.historicalDay, 'true');
+});
+
+test('many historical readouts at once: all answered, at most two built at a time (memory stays bounded)', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const { read } = await setup(2000, (s) => ({
+    rollups: s.rollups,
+    query: async (q) => {
+      most = Math.max(most, ++inFlight);
+      try { return await s.query(q); } finally { inFlight--; }
+    },
+  }));
+  const all = await Promise.all(Array.from({ length: 10 }, (_, i) => read(`m${i}`, "historicalOther='true'")));
+  for (const msgs of all) assert.is(stamps(msgs).reduce((k, t) => k + t.elements.length, 0), 2000);
+  assert.ok(most <= 2, `${most} built at once`);
 });
 
 test('historicalPlan: every historical type asked -> one resolution by span; specific types -> those periods', () => {
