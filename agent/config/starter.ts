@@ -94,6 +94,19 @@ outbox:
 #   rollups: [minute, hour, day]
 #   max_bytes: 134217728             # 128 MiB; the finest, oldest data goes first when full
 
+# api:                               # the local API for scripts, Node-RED and xiota status|set|read --follow (agent/api/PROTOCOL.md)
+#   socket: /run/xiota/api.sock      # default: $RUNTIME_DIRECTORY/api.sock, /run/xiota/api.sock, else api.sock in outbox.dir
+#   mode: "0660"                     # the socket's permission is the credential
+#   group: xiota                     # members of this group may use it
+#   role: owner                      # what a client may do: owner | controller | reader
+
+# provisioning:                      # XEP-0324: ask a provisioning server about JIDs access: does not list
+#   service: provisioning.example.org   # a component address, not an account
+
+# discovery:                         # XEP-0347: register in a Thing Registry; xiota claim prints the claim URI and QR code
+#   registry: auto                   # or the registry's component address
+#   tags: { MAN: example.com, MODEL: gw-1, SN: "0042" }
+
 pubsub:
   service: pep                       # pep = the account's own PEP; or pubsub.example.org
   node_prefix: "urn:xiota:"          # node name = prefix + thing id
@@ -111,7 +124,7 @@ publish:
   # max_readings_per_item: 64        # cap per item (default 1 without batch_s, 64 with it)
 
 drivers:
-  # Every driver has a unique id and a kind: simulated | linux | w1 | iio | serial | mqtt.
+  # Every driver has a unique id and a kind: simulated | linux | w1 | iio | serial | mqtt | bridge.
   - id: sim
     kind: simulated
     poll_interval_s: 5
@@ -134,7 +147,14 @@ drivers:
   # Industrial I/O sensors (BME280, ...), from /sys/bus/iio/devices:
   # - id: iio
   #   kind: iio
-  # A microcontroller on a serial line (the firmware bridge):
+  # A board running the xiota firmware bridge (firmware-bridge/README.md), paired first
+  # (xiota bridge pair greenhouse-1):
+  # - id: board
+  #   kind: bridge
+  #   options:
+  #     path: /dev/ttyACM0               # or mqtt://broker:1883
+  #     board: greenhouse-1
+  # A microcontroller or GPS printing lines on a serial port (its own firmware):
   # - id: esp32
   #   kind: serial
   #   options:

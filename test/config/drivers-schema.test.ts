@@ -25,7 +25,7 @@ test('every kind of the starter (examples uncommented) builds with createDriver'
     assert.is(drv.kind, d.kind);
     kinds.push(drv.kind);
   }
-  assert.equal(kinds, ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt']);
+  assert.equal(kinds, ['simulated', 'linux', 'w1', 'iio', 'bridge', 'serial', 'mqtt']);
   const sim = r.config!.drivers[0];
   assert.is(createDriver(sim.kind, sim.id, sim.options).pollIntervalMs, 5000, 'poll_interval_s reaches the driver');
 });

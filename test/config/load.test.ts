@@ -247,7 +247,7 @@ test('the commented-out driver and thing examples of the starter are valid too',
   const body = text.slice(from, to).replace(/^(\s*)# (\s*)(?=[\w-]+:|- )/gm, '$1$2');
   const r = load(text.slice(0, from) + body + text.slice(to));
   assert.equal(r.errors, []);
-  assert.equal(r.config!.drivers.map((d) => d.kind), ['simulated', 'linux', 'w1', 'iio', 'serial', 'mqtt']);
+  assert.equal(r.config!.drivers.map((d) => d.kind), ['simulated', 'linux', 'w1', 'iio', 'bridge', 'serial', 'mqtt']);
   assert.is(pubsubFor(r.config!, 'greenhouse').node, 'greenhouse-climate');
 });
 
