@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import type { Reading } from '../../drivers/types';
 import type { ModuleContext } from '../module';
 import { listen, type AgentDeps } from '../modules';
-import { HistoryStore, type HistoryAnswer, type HistoryQuery, type HistoryReader } from './store';
+import type { HistoryStore, HistoryAnswer, HistoryQuery, HistoryReader } from './store';
 import type { RollupLevel } from './rollup';
 
 export type { HistoryReader, HistoryQuery, HistoryAnswer, HistoryRow } from './store';
 
 const MAX_EARLY = 10_000;
 const readers = new Map<string, HistoryReader>();
+/** A store still writing its last batch: the next agent on the same directory opens after it. */
+const closing = new Map<string, Promise<void>>();
 
 /** The history store of the agent whose state directory this is; undefined when history is off. */
 export function historyFor(stateDir: string): HistoryReader | undefined {
@@ -59,15 +61,20 @@ class OpeningStore implements HistoryReader {
 export function install(m: ModuleContext, d: Pick<AgentDeps, 'config' | 'stateDir' | 'events' | 'now'>): void {
   const cfg = d.config.history;
   if (!cfg.enabled) return;
+  // The store's code (segments, codec) loads only when history is on.
+  const { HistoryStore } = require('./store') as typeof import('./store');
   const dir = join(d.stateDir, 'history');
   const retentionMs = Object.fromEntries(Object.entries(cfg.retention).map(([k, v]) => [k, v * 1000]));
-  const h = new OpeningStore(cfg.rollups, () => HistoryStore.open({
+  const before = closing.get(dir) ?? Promise.resolve();
+  const h = new OpeningStore(cfg.rollups, () => before.then(() => HistoryStore.open({
     dir, rollups: cfg.rollups, retentionMs, maxBytes: cfg.maxBytes, now: d.now, log: m.log,
-  }), (e) => m.log.warn('history store could not open; history answers come from PubSub only', { dir, error: e }));
+  })), (e) => m.log.warn('history store could not open; history answers come from PubSub only', { dir, error: e }));
   readers.set(d.stateDir, h);
   listen(m, d.events, 'reading', (r) => h.append(r));
   m.onUnload(() => {
     if (readers.get(d.stateDir) === h) readers.delete(d.stateDir);
-    void h.close().catch((e: Error) => m.log.warn('history store did not close cleanly', { error: e }));
+    const done = h.close().catch((e: Error) => m.log.warn('history store did not close cleanly', { error: e }));
+    closing.set(dir, done);
+    void done.then(() => { if (closing.get(dir) === done) closing.delete(dir); });
   });
 }
