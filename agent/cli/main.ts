@@ -217,6 +217,11 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
 }
 
 if (require.main === module) {
+  // `xiota read | head`, `xiota bridge pair X | less` quit early: stop quietly rather than
+  // crash with an EPIPE stack trace (not for the daemon, whose stdout is its log).
+  if (process.argv[2] !== 'run') {
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
