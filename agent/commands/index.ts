@@ -7,7 +7,7 @@ import { readCommand, setCommand, statusCommand, type DeviceThing, type DeviceVi
 import { alertSwitchFor, type AlertSwitch } from '../alerts/switch';
 import { accessCommand, alertsCommand } from './people';
 import { historyCommand } from './history';
-import { historyFor } from '../history/index';
+import { historyFor } from '../history/registry';
 import { fieldHistory } from '../history/sources';
 
 export interface DeviceCommandsOptions {

@@ -1,8 +1,8 @@
 // The history module as the agent loads it (agent/modules.ts): opens the store in
 // `<state dir>/history`, records every reading the drivers give (the agent's `reading` event:
 // things added at run time report through it too), and hands the store to the modules that read
-// it (XEP-0323 readout, chat, commands) through `historyFor(stateDir)`, one per state directory,
-// as `alertSwitchFor` does. Readings that arrive while the store is still opening wait in a
+// it (XEP-0323 readout, chat, commands) through `historyFor(stateDir)` (agent/history/registry.ts),
+// one per state directory, as `alertSwitchFor` does. Readings that arrive while the store is still opening wait in a
 // bounded queue; a store that cannot open is logged once and reads as empty (chat then falls
 // back to the PubSub node).
 import { join } from 'node:path';
@@ -11,18 +11,15 @@ import type { ModuleContext } from '../module';
 import { listen, type AgentDeps } from '../modules';
 import type { HistoryStore, HistoryAnswer, HistoryQuery, HistoryReader } from './store';
 import type { RollupLevel } from './rollup';
+import { historyFor, registerHistory } from './registry';
 
 export type { HistoryReader, HistoryQuery, HistoryAnswer, HistoryRow } from './store';
 
 const MAX_EARLY = 10_000;
-const readers = new Map<string, HistoryReader>();
 /** A store still writing its last batch: the next agent on the same directory opens after it. */
 const closing = new Map<string, Promise<void>>();
 
-/** The history store of the agent whose state directory this is; undefined when history is off. */
-export function historyFor(stateDir: string): HistoryReader | undefined {
-  return readers.get(stateDir);
-}
+export { historyFor };
 
 class OpeningStore implements HistoryReader {
   store?: HistoryStore;
@@ -69,10 +66,10 @@ export function install(m: ModuleContext, d: Pick<AgentDeps, 'config' | 'stateDi
   const h = new OpeningStore(cfg.rollups, () => before.then(() => HistoryStore.open({
     dir, rollups: cfg.rollups, retentionMs, maxBytes: cfg.maxBytes, now: d.now, log: m.log,
   })), (e) => m.log.warn('history store could not open; history answers come from PubSub only', { dir, error: e }));
-  readers.set(d.stateDir, h);
+  const unregister = registerHistory(d.stateDir, h);
   listen(m, d.events, 'reading', (r) => h.append(r));
   m.onUnload(() => {
-    if (readers.get(d.stateDir) === h) readers.delete(d.stateDir);
+    unregister();
     const done = h.close().catch((e: Error) => m.log.warn('history store did not close cleanly', { error: e }));
     closing.set(dir, done);
     void done.then(() => { if (closing.get(dir) === done) closing.delete(dir); });

@@ -8,7 +8,7 @@ import type { HistoryRow as ChatRow } from '../chat/format';
 import { MAX_HISTORY_COUNT } from '../chat/parse';
 import type { ModuleContext } from '../module';
 import type { AgentDeps } from '../modules';
-import { historyFor } from './index';
+import { historyFor } from './registry';
 
 /** Raw values of one field from the local store, newest first (at most MAX_HISTORY_COUNT). */
 export function localRows(stateDir: string): NonNullable<HostDeviceOptions['local']> {

@@ -22,7 +22,8 @@ import {
   type ReadoutLimits, type ReadoutRequest, type ThingReadout,
 } from '../iot/readout';
 import { historicalPayloads, namesHistory, withHistory } from '../iot/history-readout';
-import { historyFor, type HistoryReader } from '../history/index';
+import { historyFor } from '../history/registry';
+import type { HistoryReader } from '../history/store';
 import { ScheduledReadouts, toRequest, toScheduled } from '../iot/scheduled';
 
 export { NS_SENSORDATA };
