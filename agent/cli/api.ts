@@ -146,13 +146,19 @@ export async function apiMain(argv: string[], io: Io): Promise<number> {
     };
     const f = await connect(path, io, { notification: lines, close: () => closed() });
     if (!f) return 1;
+    // An unknown thing or field: name what the daemon has (the API's sentence speaks of things.list).
+    const why = async (e: unknown): Promise<string> => {
+      if (!(e instanceof RpcError && e.code === -32002)) return rpcMessage(e);
+      const things = await f.call<ThingInfo[]>('things.list', undefined, CALL_MS).catch((): ThingInfo[] => []);
+      return `no thing or field "${rest[0]!}"; the daemon has ${things.map((x) => x.id).join(', ') || 'none'} (xiota read shows their fields)`;
+    };
     try {
       await f.call('subscribe', target ? { thing: target.thing, ...(target.field ? { field: target.field } : {}) } : {});
     } catch (e) {
       // `thing.field` may be a thing id with a dot: try it whole.
       if (target?.field && e instanceof RpcError && e.code === -32002) {
-        try { await f.call('subscribe', { thing: rest[0] }); } catch (e2) { io.err(`xiota: ${rpcMessage(e2)}`); f.close(); return 2; }
-      } else { io.err(`xiota: ${rpcMessage(e)}`); f.close(); return 2; }
+        try { await f.call('subscribe', { thing: rest[0] }); } catch (e2) { io.err(`xiota: ${await why(e2)}`); f.close(); return 2; }
+      } else { io.err(`xiota: ${await why(e)}`); f.close(); return 2; }
     }
     const stop = () => f.close();
     process.once('SIGINT', stop);

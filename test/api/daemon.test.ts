@@ -234,6 +234,9 @@ t('the CLI: status, set, read --follow, and a clear message when no daemon liste
   const none = await runCli(['status', '--socket', join(dir, 'nothing.sock')]);
   assert.is(none.code, 1);
   assert.match(none.stderr, `no xiota daemon is listening on ${join(dir, 'nothing.sock')}`);
+  const unknown = await runCli(['read', '--follow', 'nosuch.x', '--socket', sock]);
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, /^xiota: no thing or field "nosuch\.x"; the daemon has .*\broom\b.* \(xiota read shows their fields\)$/m);
   const follow = startScript(CLI, ['read', '--follow', 'room.temperature', '--socket', sock], { timeoutMs: 20_000 });
   await waitFor('two followed readings', () => (follow.out().stdout.match(/room\.temperature +-?[\d.]+ °C/g) ?? []).length >= 2, 10_000);
   follow.child.kill('SIGINT');
