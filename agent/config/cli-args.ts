@@ -43,7 +43,7 @@ Commands:
   status       the running daemon's session, outbox and drivers (through its local API socket)
   read --follow [THING[.FIELD]]  readings from the running daemon as they come (Ctrl-C ends)
   set THING.FIELD VALUE  set a writable field through the running daemon
-  bridge pair ID  pair a microcontroller board for the bridge driver (xiota bridge --help)
+  bridge pair|list|pending|approve|deny  microcontroller boards of the bridge driver: keys and pairing (xiota bridge --help)
   claim        print the iotdisco: URI and QR code to claim the device in a Thing Registry (XEP-0347)
   help         show this text
   version      print the version
