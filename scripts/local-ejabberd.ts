@@ -40,6 +40,10 @@ export interface EjabberdOptions {
   passwordHash?: 'SHA-1' | 'SHA-256';
   /** ejabberd loglevel (default 'info'). */
   logLevel?: 'debug' | 'info' | 'warning' | 'error';
+  /** Load mod_auth_fast (XEP-0484 FAST tokens, ejabberd 24.06+; SASL2 and Bind 2 are built in since 24.02). */
+  fast?: boolean;
+  /** Load mod_client_state (XEP-0352 CSI: queue presence while the client is inactive). */
+  clientState?: boolean;
 }
 
 export interface EjabberdServer extends LocalServer {
@@ -151,7 +155,7 @@ shaper_rules:
 ${shaper ? '    none: admin\n    normal: all' : '    none: all'}
 modules:
   mod_adhoc: {}
-  mod_caps: {}
+${o.fast ? '  mod_auth_fast: {}\n' : ''}${o.clientState ? '  mod_client_state: {}\n' : ''}  mod_caps: {}
   mod_disco: {}
   mod_offline:
     access_max_user_messages: max_user_offline_messages

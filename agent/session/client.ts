@@ -17,6 +17,9 @@ import { negotiate, type Negotiated } from './negotiate';
 import { Router } from './router';
 import { bareJid, parseJid, StanzaError } from './stanza';
 import { isStanza, NS_SM, StreamManagement } from './stream-management';
+import { NS_STREAM } from './connection';
+import type { FastStore } from './fast-token';
+import { NS_CSI } from './sasl2';
 
 export type SessionState = 'offline' | 'connecting' | 'securing' | 'authenticating' | 'binding' | 'online' | 'waiting' | 'stopped';
 
@@ -45,6 +48,18 @@ export interface ClientOptions {
   random?: () => number;
   resolveSrv?: SrvResolver;
   keyCache?: ScramKeyCache;
+  /** XEP-0388 SASL2 when the server offers it (default true). */
+  sasl2?: boolean;
+  /**
+   * XEP-0386 Bind 2 with SASL2: the server picks the resource from `resource` as a tag
+   * (`tag.XXXX`). Default: only when no resource was given explicitly, so a configured
+   * resource stays exactly what it says (SASL2 then binds the RFC 6120 way, one round trip more).
+   */
+  bind2?: boolean;
+  /** XEP-0484 FAST: where tokens live (FileFastStore in the state directory). Without it FAST is off. */
+  fast?: FastStore;
+  /** XEP-0352: tell the server this client is inactive (it needs no contact presence pushed at once). */
+  csiInactive?: boolean;
 }
 
 export interface OnlineInfo {
@@ -55,6 +70,9 @@ export interface OnlineInfo {
   sm: Negotiated['smState'];
   endpoint: string;
   features: Element;
+  /** Authenticated with XEP-0388 SASL2; `fast.used`: with a XEP-0484 token, no password. */
+  sasl2: boolean;
+  fast: { used: boolean; issued: boolean };
 }
 
 interface PendingIq { resolve: (el: Element) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout; to?: string; timeoutMs: number; arm: () => void }
@@ -93,6 +111,11 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private endSession: () => void = () => {};
   private nextId = 1;
   private readonly idPrefix = Math.random().toString(36).slice(2, 7);
+  private readonly bind2: boolean;
+  /** Cleared when a server ended the stream over a pipelined <enable/> (it has no XEP-0198). */
+  private speculateSm = true;
+  /** XEP-0352 <inactive/> already said on the current connection. */
+  private csiSent = false;
 
   constructor(opts: ClientOptions) {
     super();
@@ -111,6 +134,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       ...opts,
       resource: opts.resource ?? j.resource ?? `xiota-${hostname()}`,
     };
+    this.bind2 = opts.bind2 ?? (opts.resource === undefined && j.resource === undefined);
     this.log = opts.log ?? silentLogger;
     this.keyCache = opts.keyCache ?? new ScramKeyCache();
     this.backoff = new Backoff({ ...opts.reconnect, random: opts.random });
@@ -189,10 +213,20 @@ export class XmppClient extends EventEmitter<ClientEvents> {
           useSm: this.o.streamManagement ?? true,
           log: this.log,
           step: (s) => this.setState(s),
+          bareJid: this.bare,
+          sasl2: this.o.sasl2,
+          bind2Tag: this.bind2 ? this.o.resource : undefined,
+          fast: this.o.fast,
+          csiInactive: this.o.csiInactive,
+          speculateSm: this.speculateSm,
         });
         return this.goOnline(n);
       } catch (e) {
         lastErr = e;
+        if (e instanceof XiotaError && e.detail.smUnsupported) {
+          this.speculateSm = false;
+          this.log.info('the server has no stream management: no more <enable/> ahead of its features');
+        }
         this.keepOrphans();
         // Authentication and certificate failures will not differ on the next SRV target.
         if (e instanceof XiotaError && /SASL|TLS/.test(e.code)) break;
@@ -233,8 +267,11 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       sm: n.smState,
       endpoint: `${n.endpoint.host}:${n.endpoint.port}${n.endpoint.directTls ? ' (direct TLS)' : ''}`,
       features: n.features,
+      sasl2: n.sasl2,
+      fast: n.fast,
     };
     this.info = info;
+    this.csiSent = n.inactive;
     this.setState('online', { jid: this.jid, resumed, sm: n.smState, tls: n.tls.version, mechanism: n.mechanism });
     this.scheduleKeepalive();
     // XEP-0198 5: after <resumed/>, resend what the server did not get, in order.
@@ -250,6 +287,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const queued = this.offlineQueue.splice(0);
     for (const s of queued) this.write(s);
     this.maybeRequestAck();
+    this.maybeInactive(n.features);
     // Inbound from here on, starting with what the server sent right behind <resumed/> or
     // <enabled/> (its resent backlog), after our own backlog went out. Only the current
     // connection speaks for the session: a superseded socket can still deliver what was in
@@ -315,6 +353,11 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       }
       return;
     }
+    if (el.is('features', NS_STREAM)) {
+      // XEP-0388 2.6.1: after SASL2 with Bind 2 the server may still send its features.
+      this.maybeInactive(el);
+      return;
+    }
     if (!isStanza(el)) {
       this.log.debug('ignoring unknown top-level element', { name: el.name, xmlns: el.xmlns });
       return;
@@ -331,6 +374,13 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       return;
     }
     void this.router.dispatch(el);
+  }
+
+  /** XEP-0352 3: a nonza, sent once per connection, only where the server offers CSI. */
+  private maybeInactive(features: Element): void {
+    if (!this.o.csiInactive || this.csiSent || !this.conn || !features.getChild('csi', NS_CSI)) return;
+    this.csiSent = true;
+    this.conn.send(x('inactive', { xmlns: NS_CSI }));
   }
 
   private failStream(err: XiotaError): void {

@@ -9,6 +9,8 @@ import { connectDirectTls, startTls, type TlsInfo, type TlsOptions } from '../tr
 import { Element, x } from '../xml/element';
 import { Connection, NS_STREAM } from './connection';
 import { StanzaError } from './stanza';
+import type { FastStore } from './fast-token';
+import { negotiateSasl2, parseSasl2Offer, type Sasl2Offer } from './sasl2';
 import { NS_SM, StreamManagement } from './stream-management';
 
 export const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
@@ -31,6 +33,18 @@ export interface NegotiateOptions {
   sm?: StreamManagement;
   useSm: boolean;
   log: Logger;
+  /** The account's bare JID: our stream's 'from' once inside TLS (RFC 6120 4.7.1, XEP-0388 2.1). */
+  bareJid: string;
+  /** XEP-0388 SASL2 when the server offers it (default true). */
+  sasl2?: boolean;
+  /** XEP-0386 Bind 2 tag (the server builds the resource from it); undefined: bind the RFC 6120 way. */
+  bind2Tag?: string;
+  /** XEP-0484 FAST token storage; without it FAST is not used. */
+  fast?: FastStore;
+  /** XEP-0352: start inactive where Bind 2 can say so inline. */
+  csiInactive?: boolean;
+  /** Send <enable/> with the bind before seeing the features (default true; false once a server refused it). */
+  speculateSm?: boolean;
   /** Called as negotiation moves on (for state events). */
   step?: (state: 'securing' | 'authenticating' | 'binding') => void;
 }
@@ -47,6 +61,12 @@ export interface Negotiated {
   orphaned: Element[];
   features: Element;
   endpoint: Endpoint;
+  /** Authenticated with XEP-0388 SASL2. */
+  sasl2: boolean;
+  /** XEP-0484: a token was used to log in / a new one was issued. */
+  fast: { used: boolean; issued: boolean };
+  /** XEP-0352 inactive was set inline by Bind 2. */
+  inactive: boolean;
 }
 
 async function features(conn: Connection, timeoutMs: number): Promise<Element> {
@@ -62,25 +82,25 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
   o.step?.('securing');
   let conn: Connection;
   let tlsInfo: TlsInfo;
-  let feats: Element;
   if (ep.directTls) {
     const t = await connectDirectTls(ep.host, ep.port, o.tls, o.timeoutMs);
     conn = new Connection(t.socket, { domain: o.domain, maxStanzaBytes: o.maxStanzaBytes });
     tlsInfo = t.info;
-    await conn.open(o.timeoutMs);
-    feats = await features(conn, o.timeoutMs);
   } else {
     const sock = await connectTcp(ep, o.timeoutMs);
     conn = new Connection(sock, { domain: o.domain, maxStanzaBytes: o.maxStanzaBytes });
     try {
-      await conn.open(o.timeoutMs);
-      feats = await features(conn, o.timeoutMs);
+      // Pipelined: <starttls/> goes with our stream header (one flight, not two). The server
+      // handles it after sending its features, which are still checked before anything else.
+      const header = conn.open(o.timeoutMs);
+      conn.send(x('starttls', { xmlns: NS_TLS }));
+      await header;
+      const feats = await features(conn, o.timeoutMs);
       // RFC 6120 5.3.1 / 13.9: never continue in the clear. No STARTTLS offered is a refusal.
       if (!feats.getChild('starttls', NS_TLS)) {
         conn.close();
         throw new XiotaError('XIOTA_E_TLS_REQUIRED', `${ep.host}:${ep.port} does not offer STARTTLS; refusing to log in without encryption (enable TLS on the server, or use its direct TLS port with --direct-tls)`);
       }
-      conn.send(x('starttls', { xmlns: NS_TLS }));
       const r = await conn.next(o.timeoutMs, 'an answer to <starttls/>');
       if (!r.is('proceed', NS_TLS)) {
         conn.destroy();
@@ -99,65 +119,119 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
     }
     conn.adoptSocket(t.socket);
     tlsInfo = t.info;
-    await conn.open(o.timeoutMs);
-    feats = await features(conn, o.timeoutMs);
   }
 
   try {
+    // RFC 6120 4.7.1: inside TLS the client names itself; XEP-0388 2.1 offers SASL2 only then.
+    await conn.open(o.timeoutMs, o.bareJid);
+    let feats = await features(conn, o.timeoutMs);
     o.step?.('authenticating');
-    const mechanism = await authenticate(conn, feats, tlsInfo, o);
-    await conn.open(o.timeoutMs);
-    feats = await features(conn, o.timeoutMs);
+    const offer = o.sasl2 === false ? undefined : parseSasl2Offer(feats);
+    if (offer) return await afterSasl2(conn, feats, offer, tlsInfo, ep, o);
 
-    const smOffered = !!feats.getChild('sm', NS_SM);
+    const mechanism = await authenticate(conn, feats, tlsInfo, o);
+    // Pipelined: the restarted header and what follows it (resume, or bind with enable) go in
+    // one flight. RFC 6120 7 always offers bind after SASL, and XEP-0198 enable is handled
+    // after the bind before it, so nothing here waits for the features it would only confirm.
+    const header = conn.open(o.timeoutMs, o.bareJid);
+    const resuming = o.useSm && !!o.sm?.id;
+    if (resuming) conn.send(o.sm!.resumeElement());
+    const pending = resuming ? undefined : sendBind(conn, o);
+    await header;
+    feats = await features(conn, o.timeoutMs);
+    const base = { conn, tls: tlsInfo, mechanism, features: feats, endpoint: ep, sasl2: false, fast: { used: false, issued: false }, inactive: false };
+
     let orphaned: Element[] = [];
     // XEP-0198 5: resume instead of binding when the previous session allows it.
-    if (o.useSm && smOffered && o.sm?.id) {
-      const prev = o.sm;
-      conn.send(prev.resumeElement());
+    if (resuming) {
+      const prev = o.sm!;
       const r = await conn.next(o.timeoutMs, 'an answer to <resume/>');
       if (r.is('resumed', NS_SM)) {
         prev.ack(r.attrs.h);
-        return { conn, jid: '', tls: tlsInfo, mechanism, smState: 'resumed', sm: prev, orphaned: [], features: feats, endpoint: ep };
+        return { ...base, jid: '', smState: 'resumed', sm: prev, orphaned: [] };
       }
-      // <failed h='...'/>: what the server did get is acknowledged; the rest go to the new session.
-      if (r.attrs.h !== undefined) {
-        try {
-          prev.ack(r.attrs.h);
-        } catch {
-          /* an impossible h on a failed resume: resend everything */
-        }
-      }
-      orphaned = prev.resetForNewSession();
-      o.log.info('stream resumption failed; starting a new session', { condition: r.elements[0]?.name });
+      orphaned = failedResume(prev, r, o.log);
     } else if (o.sm) {
       orphaned = o.sm.resetForNewSession();
     }
-
     o.step?.('binding');
-    const jid = await bind(conn, feats, o);
-    let smState: Negotiated['smState'] = 'off';
-    let sm: StreamManagement | undefined;
-    if (o.useSm) {
-      if (!smOffered) smState = 'unsupported';
-      else {
-        sm = new StreamManagement();
-        conn.send(sm.enableElement());
-        const r = await conn.next(o.timeoutMs, 'an answer to <enable/>');
-        if (r.is('enabled', NS_SM)) {
-          sm.onEnabled(r);
-          smState = 'enabled';
-        } else {
-          smState = 'failed';
-          sm = undefined;
-        }
-      }
-    }
-    return { conn, jid, tls: tlsInfo, mechanism, smState, sm, orphaned, features: feats, endpoint: ep };
+    const b = await finishBind(conn, feats, pending ?? sendBind(conn, o), o);
+    return { ...base, ...b, orphaned };
   } catch (e) {
     conn.destroy();
     throw e;
   }
+}
+
+/** XEP-0198 5 <failed h='...'/>: what the server did get is acknowledged; the rest go to the new session. */
+function failedResume(prev: StreamManagement, r: Element, log: Logger): Element[] {
+  if (r.attrs.h !== undefined) {
+    try {
+      prev.ack(r.attrs.h);
+    } catch {
+      /* an impossible h on a failed resume: resend everything */
+    }
+  }
+  log.info('stream resumption failed; starting a new session', { condition: r.elements[0]?.name });
+  return prev.resetForNewSession();
+}
+
+/** SASL2 (XEP-0388) with Bind 2, resume and FAST inline; the RFC 6120 bind when Bind 2 was not used. */
+async function afterSasl2(conn: Connection, feats: Element, offer: Sasl2Offer, tls: TlsInfo, ep: Endpoint, o: NegotiateOptions): Promise<Negotiated> {
+  const out = await negotiateSasl2(conn, feats, offer, tls, {
+    bareJid: o.bareJid, credentials: o.credentials, allowPlain: o.allowPlain, mechanisms: o.mechanisms, keyCache: o.keyCache,
+    hasClientCert: !!o.tls.clientCert, timeoutMs: o.timeoutMs, log: o.log, fast: o.fast, bind2Tag: o.bind2Tag,
+    useSm: o.useSm, sm: o.sm, csiInactive: o.csiInactive,
+  });
+  const base = { conn, tls, mechanism: out.mechanism, features: feats, endpoint: ep, sasl2: true, fast: out.fast, inactive: out.inactive, orphaned: out.orphaned };
+  if (out.bound) {
+    return { ...base, jid: out.jid, smState: out.smState ?? (o.useSm ? 'unsupported' : 'off'), sm: out.sm };
+  }
+  // XEP-0388 2.6.1: no restart; the server sends the post-authentication features now, and
+  // the bind (with enable) can go without waiting for them.
+  o.step?.('binding');
+  const pending = sendBind(conn, o);
+  const post = await features(conn, o.timeoutMs);
+  const b = await finishBind(conn, post, pending, o);
+  return { ...base, ...b, features: post };
+}
+
+interface PendingBind { id: string; enable?: StreamManagement }
+
+function sendBind(conn: Connection, o: NegotiateOptions): PendingBind {
+  const id = 'bind-' + Math.random().toString(36).slice(2, 8);
+  conn.send(x('iq', { type: 'set', id }, x('bind', { xmlns: NS_BIND }, x('resource', null, o.resource))));
+  if (!o.useSm || o.speculateSm === false) return { id };
+  const enable = new StreamManagement();
+  conn.send(enable.enableElement());
+  return { id, enable };
+}
+
+async function finishBind(conn: Connection, feats: Element, p: PendingBind, o: NegotiateOptions): Promise<Pick<Negotiated, 'jid' | 'smState' | 'sm'>> {
+  if (!feats.getChild('bind', NS_BIND)) throw new XiotaError('XIOTA_E_BIND', 'the server offers no resource binding after authentication');
+  const smOffered = !!feats.getChild('sm', NS_SM);
+  let jid: string;
+  try {
+    jid = await bindResult(conn, feats, p.id, o);
+  } catch (e) {
+    // A server without XEP-0198 may end the stream over the <enable/> we sent ahead: say so,
+    // so the next attempt does not send it again.
+    if (p.enable && !smOffered && e instanceof XiotaError) throw new XiotaError(e.code, e.message, { ...e.detail, smUnsupported: true }, { cause: e });
+    throw e;
+  }
+  if (!o.useSm) return { jid, smState: 'off' };
+  let sm = p.enable;
+  if (!sm) {
+    if (!smOffered) return { jid, smState: 'unsupported' };
+    sm = new StreamManagement();
+    conn.send(sm.enableElement());
+  }
+  const r = await conn.next(o.timeoutMs, 'an answer to <enable/>');
+  if (r.is('enabled', NS_SM)) {
+    sm.onEnabled(r);
+    return { jid, smState: 'enabled', sm };
+  }
+  return { jid, smState: smOffered ? 'failed' : 'unsupported' };
 }
 
 async function authenticate(conn: Connection, feats: Element, tls: TlsInfo, o: NegotiateOptions): Promise<string> {
@@ -172,6 +246,7 @@ async function authenticate(conn: Connection, feats: Element, tls: TlsInfo, o: N
     keyCache: o.keyCache,
     preferred: o.mechanisms,
     log: o.log,
+    advertised: { mechanisms: offered, cbTypes: serverCbTypes }, // XEP-0474
   });
   const initial = await mech.initialResponse();
   // RFC 6120 6.4.2: an empty initial response is "=".
@@ -203,10 +278,7 @@ async function authenticate(conn: Connection, feats: Element, tls: TlsInfo, o: N
   }
 }
 
-async function bind(conn: Connection, feats: Element, o: NegotiateOptions): Promise<string> {
-  if (!feats.getChild('bind', NS_BIND)) throw new XiotaError('XIOTA_E_BIND', 'the server offers no resource binding after authentication');
-  const id = 'bind-' + Math.random().toString(36).slice(2, 8);
-  conn.send(x('iq', { type: 'set', id }, x('bind', { xmlns: NS_BIND }, x('resource', null, o.resource))));
+async function bindResult(conn: Connection, feats: Element, id: string, o: NegotiateOptions): Promise<string> {
   const r = await conn.next(o.timeoutMs, 'the bind result');
   if (r.name !== 'iq' || r.attrs.id !== id) throw new XiotaError('XIOTA_E_BIND', `expected the bind result, got <${r.name}/>`);
   if (r.attrs.type === 'error') {
