@@ -272,6 +272,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     };
     this.info = info;
     this.csiSent = n.inactive;
+    if (n.smOffered !== undefined) this.speculateSm = n.smOffered;
     this.setState('online', { jid: this.jid, resumed, sm: n.smState, tls: n.tls.version, mechanism: n.mechanism });
     this.scheduleKeepalive();
     // XEP-0198 5: after <resumed/>, resend what the server did not get, in order.

@@ -67,6 +67,23 @@ export interface Negotiated {
   fast: { used: boolean; issued: boolean };
   /** XEP-0352 inactive was set inline by Bind 2. */
   inactive: boolean;
+  /** The post-authentication features offered XEP-0198 (undefined: not seen, e.g. after a resumption via SASL2). */
+  smOffered?: boolean;
+}
+
+/**
+ * Opens (or restarts) the stream and waits for the server's features. The features are asked
+ * for before the header arrives, so a stream error right behind them (a server refusing what
+ * we pipelined) cannot drop them before they are read. `beforeWait` runs between writing the
+ * header and waiting: what it sends goes in the same flight.
+ */
+async function openStream(conn: Connection, timeoutMs: number, from?: string, beforeWait?: () => void): Promise<Element> {
+  const header = conn.open(timeoutMs, from);
+  const feats = features(conn, timeoutMs);
+  feats.catch(() => undefined); // the header's failure is the one reported
+  beforeWait?.();
+  await header;
+  return feats;
 }
 
 async function features(conn: Connection, timeoutMs: number): Promise<Element> {
@@ -92,10 +109,7 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
     try {
       // Pipelined: <starttls/> goes with our stream header (one flight, not two). The server
       // handles it after sending its features, which are still checked before anything else.
-      const header = conn.open(o.timeoutMs);
-      conn.send(x('starttls', { xmlns: NS_TLS }));
-      await header;
-      const feats = await features(conn, o.timeoutMs);
+      const feats = await openStream(conn, o.timeoutMs, undefined, () => conn.send(x('starttls', { xmlns: NS_TLS })));
       // RFC 6120 5.3.1 / 13.9: never continue in the clear. No STARTTLS offered is a refusal.
       if (!feats.getChild('starttls', NS_TLS)) {
         conn.close();
@@ -123,8 +137,7 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
 
   try {
     // RFC 6120 4.7.1: inside TLS the client names itself; XEP-0388 2.1 offers SASL2 only then.
-    await conn.open(o.timeoutMs, o.bareJid);
-    let feats = await features(conn, o.timeoutMs);
+    let feats = await openStream(conn, o.timeoutMs, o.bareJid);
     o.step?.('authenticating');
     const offer = o.sasl2 === false ? undefined : parseSasl2Offer(feats);
     if (offer) return await afterSasl2(conn, feats, offer, tlsInfo, ep, o);
@@ -133,17 +146,22 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
     // Pipelined: the restarted header and what follows it (resume, or bind with enable) go in
     // one flight. RFC 6120 7 always offers bind after SASL, and XEP-0198 enable is handled
     // after the bind before it, so nothing here waits for the features it would only confirm.
-    const header = conn.open(o.timeoutMs, o.bareJid);
     const resuming = o.useSm && !!o.sm?.id;
-    if (resuming) conn.send(o.sm!.resumeElement());
-    const pending = resuming ? undefined : sendBind(conn, o);
-    await header;
-    feats = await features(conn, o.timeoutMs);
+    let pending: PendingBind | undefined;
+    feats = await openStream(conn, o.timeoutMs, o.bareJid, () => {
+      if (resuming) conn.send(o.sm!.resumeElement());
+      else pending = sendBind(conn, o);
+    });
     const base = { conn, tls: tlsInfo, mechanism, features: feats, endpoint: ep, sasl2: false, fast: { used: false, issued: false }, inactive: false };
 
     let orphaned: Element[] = [];
     // XEP-0198 5: resume instead of binding when the previous session allows it.
-    if (resuming) {
+    const smOffered = !!feats.getChild('sm', NS_SM);
+    if (resuming && !smOffered) {
+      // Sent ahead, but this server (now) has no XEP-0198: nothing to wait for; start over.
+      orphaned = o.sm!.resetForNewSession();
+      o.log.info('the server no longer offers stream management; starting a new session');
+    } else if (resuming) {
       const prev = o.sm!;
       const r = await conn.next(o.timeoutMs, 'an answer to <resume/>');
       if (r.is('resumed', NS_SM)) {
@@ -155,7 +173,7 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
       orphaned = o.sm.resetForNewSession();
     }
     o.step?.('binding');
-    const b = await finishBind(conn, feats, pending ?? sendBind(conn, o), o);
+    const b = await finishBind(conn, feats, pending ?? sendBind(conn, { ...o, speculateSm: o.speculateSm !== false && smOffered }), o);
     return { ...base, ...b, orphaned };
   } catch (e) {
     conn.destroy();
@@ -185,6 +203,7 @@ async function afterSasl2(conn: Connection, feats: Element, offer: Sasl2Offer, t
   });
   const base = { conn, tls, mechanism: out.mechanism, features: feats, endpoint: ep, sasl2: true, fast: out.fast, inactive: out.inactive, orphaned: out.orphaned };
   if (out.bound) {
+    o.step?.('binding'); // done inline (XEP-0386), but the states stay the same on every path
     return { ...base, jid: out.jid, smState: out.smState ?? (o.useSm ? 'unsupported' : 'off'), sm: out.sm };
   }
   // XEP-0388 2.6.1: no restart; the server sends the post-authentication features now, and
@@ -207,7 +226,7 @@ function sendBind(conn: Connection, o: NegotiateOptions): PendingBind {
   return { id, enable };
 }
 
-async function finishBind(conn: Connection, feats: Element, p: PendingBind, o: NegotiateOptions): Promise<Pick<Negotiated, 'jid' | 'smState' | 'sm'>> {
+async function finishBind(conn: Connection, feats: Element, p: PendingBind, o: NegotiateOptions): Promise<Pick<Negotiated, 'jid' | 'smState' | 'sm' | 'smOffered'>> {
   if (!feats.getChild('bind', NS_BIND)) throw new XiotaError('XIOTA_E_BIND', 'the server offers no resource binding after authentication');
   const smOffered = !!feats.getChild('sm', NS_SM);
   let jid: string;
@@ -219,19 +238,21 @@ async function finishBind(conn: Connection, feats: Element, p: PendingBind, o: N
     if (p.enable && !smOffered && e instanceof XiotaError) throw new XiotaError(e.code, e.message, { ...e.detail, smUnsupported: true }, { cause: e });
     throw e;
   }
-  if (!o.useSm) return { jid, smState: 'off' };
+  if (!o.useSm) return { jid, smState: 'off', smOffered };
+  // Sent ahead but not offered: the server answers <failed/> (ignored later), ends the stream
+  // (the client then stops sending it ahead), or says nothing; do not wait for it.
+  if (!smOffered) return { jid, smState: 'unsupported', smOffered };
   let sm = p.enable;
   if (!sm) {
-    if (!smOffered) return { jid, smState: 'unsupported' };
     sm = new StreamManagement();
     conn.send(sm.enableElement());
   }
   const r = await conn.next(o.timeoutMs, 'an answer to <enable/>');
   if (r.is('enabled', NS_SM)) {
     sm.onEnabled(r);
-    return { jid, smState: 'enabled', sm };
+    return { jid, smState: 'enabled', sm, smOffered };
   }
-  return { jid, smState: smOffered ? 'failed' : 'unsupported' };
+  return { jid, smState: 'failed', smOffered };
 }
 
 async function authenticate(conn: Connection, feats: Element, tls: TlsInfo, o: NegotiateOptions): Promise<string> {
@@ -279,7 +300,9 @@ async function authenticate(conn: Connection, feats: Element, tls: TlsInfo, o: N
 }
 
 async function bindResult(conn: Connection, feats: Element, id: string, o: NegotiateOptions): Promise<string> {
-  const r = await conn.next(o.timeoutMs, 'the bind result');
+  let r = await conn.next(o.timeoutMs, 'the bind result');
+  // An answer to a <resume/> sent ahead to a server without XEP-0198 may come first.
+  while (r.xmlns === NS_SM) r = await conn.next(o.timeoutMs, 'the bind result');
   if (r.name !== 'iq' || r.attrs.id !== id) throw new XiotaError('XIOTA_E_BIND', `expected the bind result, got <${r.name}/>`);
   if (r.attrs.type === 'error') {
     const e = StanzaError.fromStanza(r);
