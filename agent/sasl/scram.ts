@@ -138,6 +138,7 @@ export class ScramMechanism implements SaslMechanism {
     const h = attrs.slice(3).find((a) => a.startsWith('h='))?.slice(2);
     const downgrade = checkSsdp(this.opts.hash, h, this.opts.advertised);
     if (downgrade) throw this.authError(downgrade, { reason: 'downgrade' });
+    if (h !== undefined && this.opts.advertised) this.opts.log?.debug('XEP-0474 downgrade protection: the server\'s hash matches what it advertised', { mechanism: this.name });
 
     const keys = await this.keysFor(salt, s, iterations);
     this.derived = keys;

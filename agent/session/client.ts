@@ -13,7 +13,7 @@ import type { TlsInfo, TlsOptions } from '../transport/tls';
 import { Element, x } from '../xml/element';
 import type { Connection } from './connection';
 import { Backoff } from './backoff';
-import { negotiate, type Negotiated } from './negotiate';
+import { negotiate, type Negotiated, type NegotiateOptions } from './negotiate';
 import { Router } from './router';
 import { bareJid, parseJid, StanzaError } from './stanza';
 import { isStanza, NS_SM, StreamManagement } from './stream-management';
@@ -199,27 +199,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     let lastErr: unknown;
     for (const ep of endpoints) {
       try {
-        const n = await negotiate(ep, {
-          domain: this.domain,
-          resource: this.o.resource!,
-          credentials: this.o.credentials,
-          tls: { servername: this.o.tls?.servername ?? this.domain, ...this.o.tls },
-          allowPlain: this.o.allowPlain ?? false,
-          mechanisms: this.o.mechanisms,
-          keyCache: this.keyCache,
-          maxStanzaBytes: this.o.maxStanzaBytes,
-          timeoutMs: this.o.connectTimeoutMs,
-          sm: this.sm,
-          useSm: this.o.streamManagement ?? true,
-          log: this.log,
-          step: (s) => this.setState(s),
-          bareJid: this.bare,
-          sasl2: this.o.sasl2,
-          bind2Tag: this.bind2 ? this.o.resource : undefined,
-          fast: this.o.fast,
-          csiInactive: this.o.csiInactive,
-          speculateSm: this.speculateSm,
-        });
+        const n = await negotiate(ep, this.negotiateOptions());
         return this.goOnline(n);
       } catch (e) {
         lastErr = e;
@@ -233,6 +213,56 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       }
     }
     throw lastErr;
+  }
+
+  private negotiateOptions(): NegotiateOptions {
+    return {
+      domain: this.domain,
+      resource: this.o.resource!,
+      credentials: this.o.credentials,
+      tls: { servername: this.o.tls?.servername ?? this.domain, ...this.o.tls },
+      allowPlain: this.o.allowPlain ?? false,
+      mechanisms: this.o.mechanisms,
+      keyCache: this.keyCache,
+      maxStanzaBytes: this.o.maxStanzaBytes,
+      timeoutMs: this.o.connectTimeoutMs,
+      sm: this.sm,
+      useSm: this.o.streamManagement ?? true,
+      log: this.log,
+      step: (s) => this.setState(s),
+      bareJid: this.bare,
+      sasl2: this.o.sasl2,
+      bind2Tag: this.bind2 ? this.o.resource : undefined,
+      fast: this.o.fast,
+      csiInactive: this.o.csiInactive,
+      speculateSm: this.speculateSm,
+    };
+  }
+
+  /**
+   * Ends the session and logs this installation out: the XEP-0484 token is invalidated on the
+   * server (4.4: authenticate with it once more, `invalidate='true'`) and forgotten here.
+   * Resolves true when the server confirmed. The password still works afterwards.
+   */
+  async logout(): Promise<boolean> {
+    await this.stop();
+    const store = this.o.fast;
+    if (!store?.get(this.bare)) return false;
+    try {
+      for (const ep of await resolveEndpoints(this.domain, this.o.server ?? {}, this.o.resolveSrv)) {
+        try {
+          const n = await negotiate(ep, { ...this.negotiateOptions(), sm: undefined, step: undefined, invalidateFastOnly: true });
+          n.conn.close();
+          return true;
+        } catch (e) {
+          this.log.warn('could not invalidate the FAST token on the server; forgetting it here', { error: (e as Error).message });
+          if (e instanceof XiotaError && /SASL|TLS/.test(e.code)) break;
+        }
+      }
+      return false;
+    } finally {
+      store.clear();
+    }
   }
 
   // negotiate() gives up the previous SM session (<failed/>, or not resumable) before it

@@ -43,6 +43,8 @@ export interface NegotiateOptions {
   fast?: FastStore;
   /** XEP-0352: start inactive where Bind 2 can say so inline. */
   csiInactive?: boolean;
+  /** Logout: authenticate with the FAST token only to invalidate it (XEP-0484 4.4), then stop. */
+  invalidateFastOnly?: boolean;
   /** Send <enable/> with the bind before seeing the features (default true; false once a server refused it). */
   speculateSm?: boolean;
   /** Called as negotiation moves on (for state events). */
@@ -141,6 +143,7 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
     o.step?.('authenticating');
     const offer = o.sasl2 === false ? undefined : parseSasl2Offer(feats);
     if (offer) return await afterSasl2(conn, feats, offer, tlsInfo, ep, o);
+    if (o.invalidateFastOnly) throw new XiotaError('XIOTA_E_SASL_MECH', 'the server no longer offers SASL2, so there is no FAST token to invalidate there');
 
     const mechanism = await authenticate(conn, feats, tlsInfo, o);
     // Pipelined: the restarted header and what follows it (resume, or bind with enable) go in
@@ -181,6 +184,10 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
   }
 }
 
+function negotiatedBase(conn: Connection, tls: TlsInfo, mechanism: string, features: Element, endpoint: Endpoint) {
+  return { conn, tls, mechanism, features, endpoint, inactive: false };
+}
+
 /** XEP-0198 5 <failed h='...'/>: what the server did get is acknowledged; the rest go to the new session. */
 function failedResume(prev: StreamManagement, r: Element, log: Logger): Element[] {
   if (r.attrs.h !== undefined) {
@@ -199,8 +206,9 @@ async function afterSasl2(conn: Connection, feats: Element, offer: Sasl2Offer, t
   const out = await negotiateSasl2(conn, feats, offer, tls, {
     bareJid: o.bareJid, credentials: o.credentials, allowPlain: o.allowPlain, mechanisms: o.mechanisms, keyCache: o.keyCache,
     hasClientCert: !!o.tls.clientCert, timeoutMs: o.timeoutMs, log: o.log, fast: o.fast, bind2Tag: o.bind2Tag,
-    useSm: o.useSm, sm: o.sm, csiInactive: o.csiInactive,
+    useSm: o.useSm, sm: o.sm, csiInactive: o.csiInactive, invalidateOnly: o.invalidateFastOnly,
   });
+  if (o.invalidateFastOnly) return { ...negotiatedBase(conn, tls, out.mechanism, feats, ep), jid: out.jid, smState: 'off', orphaned: [], sasl2: true, fast: out.fast };
   const base = { conn, tls, mechanism: out.mechanism, features: feats, endpoint: ep, sasl2: true, fast: out.fast, inactive: out.inactive, orphaned: out.orphaned };
   if (out.bound) {
     o.step?.('binding'); // done inline (XEP-0386), but the states stay the same on every path
