@@ -18,6 +18,7 @@ import { Router } from './router';
 import { bareJid, parseJid, StanzaError } from './stanza';
 import { isStanza, NS_SM, StreamManagement } from './stream-management';
 import { NS_STREAM } from './connection';
+import { UplinkEstimate } from './uplink';
 import type { FastStore } from './fast-token';
 import { NS_CSI } from './sasl2';
 
@@ -106,6 +107,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private wake?: () => void;
   private keepaliveTimer?: NodeJS.Timeout;
   private probeSentAt = 0;
+  /** The probe's extra allowance: how long what we wrote before it may still be on the way. */
+  private probeAllowanceMs = 0;
+  private readonly uplink = new UplinkEstimate();
+  private attemptStartedAt = 0;
   private onlineAt = 0;
   private sessionEnded: Promise<void> = Promise.resolve();
   private endSession: () => void = () => {};
@@ -195,6 +200,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
 
   private async attempt(): Promise<OnlineInfo> {
     this.setState('connecting');
+    this.attemptStartedAt = Date.now();
     const endpoints = await resolveEndpoints(this.domain, this.o.server ?? {}, this.o.resolveSrv);
     let lastErr: unknown;
     for (const ep of endpoints) {
@@ -289,6 +295,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.sessionEnded = new Promise<void>((resolve) => (this.endSession = resolve));
     conn.onClose = (err) => this.onConnClose(conn, err);
     this.onlineAt = Date.now();
+    this.uplink.reset(conn.bytesOut, this.onlineAt - this.attemptStartedAt);
     const info: OnlineInfo = {
       jid: this.jid,
       resumed,
@@ -375,6 +382,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       else if (el.name === 'a') {
         try {
           for (const s of sm.ack(el.attrs.h)) this.emit('acked', s);
+          this.uplink.acked(Number(el.attrs.h), Date.now());
           this.probeSentAt = 0;
         } catch (e) {
           const err = e as XiotaError;
@@ -471,6 +479,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     }
     if (this.sm && isStanza(el)) this.sm.sent(el);
     conn.send(el);
+    if (this.sm && isStanza(el)) this.uplink.sent(this.sm.outbound, conn.bytesOut);
     this.maybeRequestAck();
   }
 
@@ -479,7 +488,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (!sm || !this.conn) return;
     if (sm.sinceRequest >= this.o.ackEvery) {
       this.conn.send(sm.requestElement());
-      if (!this.probeSentAt) this.probeSentAt = Date.now();
+      if (!this.probeSentAt) this.markProbe(this.conn);
     }
   }
 
@@ -533,6 +542,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.probeSentAt = 0;
   }
 
+  /** A probe goes out now: its deadline is pingTimeout after the bytes ahead of it can have crossed the link. */
+  private markProbe(conn: Connection): void {
+    this.probeSentAt = Date.now();
+    this.probeAllowanceMs = this.sm ? this.uplink.drainMs(conn.bytesOut) : 0;
+  }
+
   private clearKeepalive(): void {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     this.keepaliveTimer = undefined;
@@ -542,7 +557,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const conn = this.conn;
     if (!conn) return;
     const now = Date.now();
-    if (this.probeSentAt && conn.lastReceived < this.probeSentAt && now - this.probeSentAt > this.o.pingTimeoutMs) {
+    if (this.probeSentAt && conn.lastReceived < this.probeSentAt && now - this.probeSentAt > this.o.pingTimeoutMs + this.probeAllowanceMs) {
       this.log.warn('link dead: no answer to a keepalive probe', { waitedMs: now - this.probeSentAt });
       // A resumed stream on which the server never answered anything is poisoned, not slow:
       // Prosody 0.12 keeps parsing a resumed session with the old connection's parser, and
@@ -560,7 +575,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const idle = now - conn.lastReceived;
     const needAck = this.sm && this.sm.pending > 0 && idle > this.o.ackIntervalMs;
     if (!this.probeSentAt && (idle > this.o.pingIntervalMs || needAck)) {
-      this.probeSentAt = now;
+      this.markProbe(conn);
       if (this.sm) conn.send(this.sm.requestElement());
       else this.iq(x('iq', { type: 'get', to: this.domain }, x('ping', { xmlns: 'urn:xmpp:ping' })), this.o.pingTimeoutMs).catch(() => {});
     }

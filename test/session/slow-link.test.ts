@@ -42,8 +42,8 @@ t('a burst drains at the link pace with no spurious reconnect, timeout or resend
     outbox: { dir, flush_interval_ms: 20 },
     pubsub: { access_model: 'open', max_items: 1000 },
     publish: { deadband: 0, min_interval_s: 0 },
-    // Tight on purpose: probe after 5 s of silence, give up 3 s later, ask for acks every 1 s.
-    session: { ping_interval_s: 5, ping_timeout_s: 3, ack_interval_s: 1 },
+    // Tight on purpose: probe after 5 s of silence, give up 2 s later, ask for acks every 1 s.
+    session: { ping_interval_s: 5, ping_timeout_s: 2, ack_interval_s: 1 },
   });
   assert.equal(r.errors, []);
   const driver = new PushDriver('burst');
