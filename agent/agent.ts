@@ -1,5 +1,6 @@
 // The agent: one XMPP session, the drivers, and the pipeline from readings to PubSub items,
 // wired from a validated Config. The CLI daemon and the Node-RED nodes both use this class.
+import { FileFastStore } from './session/fast-token';
 import type { Driver, Reading, ThingSpec } from '../drivers/types';
 import { DriverHost } from '../drivers/host';
 import type { Config } from './config/types';
@@ -98,7 +99,8 @@ export class Agent {
 
   constructor(private readonly o: AgentOptions) {
     this.log = o.log ?? silentLogger;
-    this.client = new XmppClient({ ...clientOptionsFromConfig(o.config, o.credentials, this.log), ...o.client });
+    // XEP-0484 tokens live in the state directory; XEP-0352: the agent needs no contact presence.
+    this.client = new XmppClient({ ...clientOptionsFromConfig(o.config, o.credentials, this.log), fast: new FileFastStore(dirname(o.config.outbox.dir)), csiInactive: true, ...o.client });
     this.flows = new ApiDriver({ stateDir: dirname(o.config.outbox.dir) });
     this.drivers = new DriverHost({
       drivers: [...o.drivers, this.flows],

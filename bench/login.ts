@@ -1,5 +1,7 @@
-// Login, reconnect and memory: xiota vs @xmpp/client 0.14, same Prosody, same run.
-//   npm run build && node dist/bench/login.js [runs]
+// Login, reconnect and memory: xiota vs @xmpp/client 0.14, same Prosody, same run; then
+// logins over a slow link to ejabberd 24.12 in round trips (bench/login-slow.ts: FAST vs
+// cached SCRAM keys vs a full login).
+//   npm run build && node dist/bench/login.js [runs]      (--slow-only: just the slow-link table)
 // Each login runs in a fresh process: "process start to online" includes Node's own start,
 // the same for both. Prosody stores SCRAM-SHA-1 (what @xmpp/client speaks), so both do the
 // same SASL work; stream management is on in both.
@@ -8,6 +10,7 @@ import { join } from 'node:path';
 import { x } from '../agent/xml/element';
 import { XmppClient } from '../agent/session/client';
 import { startProsody, type ProsodyServer } from '../scripts/local-prosody';
+import { slowLinkTable } from './login-slow';
 
 type Line = Record<string, unknown> & { event: string };
 interface Child { lines: Line[]; wallMs: number; waitFor(ev: string): Promise<Line>; done: Promise<void> }
@@ -61,7 +64,8 @@ async function flood(srv: ProsodyServer, to: string, n: number): Promise<void> {
 }
 
 export async function main(): Promise<void> {
-  const runs = Number(process.argv[2] ?? 5);
+  const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5);
+  if (process.argv.includes('--slow-only')) return slowLinkTable(Math.min(runs, 3));
   const srv = await startProsody({ passwordHash: 'SHA-1', users: [{ user: 'bench', password: 'benchpass' }, { user: 'sender', password: 'benchpass' }] });
   try {
     const res: Record<string, { login: number[]; inProc: number[]; reconnect: number[]; hung?: boolean; idle?: number; after?: number; peak?: number; received?: number }> = { xiota: { login: [], inProc: [], reconnect: [] }, xmppjs: { login: [], inProc: [], reconnect: [] } };
@@ -111,6 +115,7 @@ export async function main(): Promise<void> {
   } finally {
     await srv.stop();
   }
+  await slowLinkTable(Math.min(runs, 3));
 }
 
 if (require.main === module) void main().catch((e) => { console.error(e); process.exit(1); });

@@ -40,6 +40,14 @@ export interface EjabberdOptions {
   passwordHash?: 'SHA-1' | 'SHA-256';
   /** ejabberd loglevel (default 'info'). */
   logLevel?: 'debug' | 'info' | 'warning' | 'error';
+  /**
+   * Load mod_auth_fast (XEP-0484 FAST tokens; "added in 24.12" per its own docs, SASL2 and Bind 2
+   * are built into ejabberd_c2s). `tokenRefreshAge`: its token_refresh_age (default one day),
+   * the age after which a token used to log in is rotated (YAML: a number or "10 seconds").
+   */
+  fast?: boolean | { tokenRefreshAge?: number | string };
+  /** Load mod_client_state (XEP-0352 CSI: queue presence while the client is inactive). */
+  clientState?: boolean;
 }
 
 export interface EjabberdServer extends LocalServer {
@@ -151,7 +159,7 @@ shaper_rules:
 ${shaper ? '    none: admin\n    normal: all' : '    none: all'}
 modules:
   mod_adhoc: {}
-  mod_caps: {}
+${o.fast ? (typeof o.fast === 'object' && o.fast.tokenRefreshAge !== undefined ? `  mod_auth_fast:\n    token_refresh_age: ${JSON.stringify(o.fast.tokenRefreshAge)}\n` : '  mod_auth_fast: {}\n') : ''}${o.clientState ? '  mod_client_state: {}\n' : ''}  mod_caps: {}
   mod_disco: {}
   mod_offline:
     access_max_user_messages: max_user_offline_messages

@@ -14,3 +14,5 @@ export { deriveScramKeys, ScramKeyCache, type DeriveScramKeys, type ScramKeyCach
 export { channelBindingFromTls, chooseChannelBinding, tlsServerEndPoint, type ChannelBindingChoice } from './channel-binding';
 export { saslFailureMessage, saslFailureError, NS_SASL } from './failure';
 export { saslprep } from './saslprep';
+export { ssdpHash, checkSsdp, type AdvertisedSasl } from './ssdp';
+export { HtMechanism, chooseHtMechanism, htBindingData } from './ht';

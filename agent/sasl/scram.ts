@@ -13,6 +13,7 @@ import { XiotaError } from '../errors';
 import type { Logger } from '../log';
 import { cbindInput, type ChannelBindingChoice } from './channel-binding';
 import { deriveScramKeys, digestOf } from './scram-keys';
+import { checkSsdp, type AdvertisedSasl } from './ssdp';
 import type { SaslMechanism, ScramHash, ScramKeyCacheLike, ScramKeys } from './types';
 
 export interface ScramOptions {
@@ -28,6 +29,8 @@ export interface ScramOptions {
   keyCache?: ScramKeyCacheLike;
   /** Upper bound on i= (default 1,000,000): a server cannot make us burn minutes of CPU. */
   maxIterations?: number;
+  /** What the server advertised, to check its XEP-0474 downgrade-protection hash (h=) against. */
+  advertised?: AdvertisedSasl;
   /** Fixed client nonce, for the RFC test vectors only. Normally random. */
   clientNonce?: string;
   log?: Logger;
@@ -131,6 +134,11 @@ export class ScramMechanism implements SaslMechanism {
     // RFC 7677 4 recommends at least 4096; fewer is weak but some servers use it, so warn only.
     if (iterations < 4096) this.opts.log?.warn('SCRAM iteration count below 4096 (RFC 7677 4): weak password hashing on the server', { mechanism: this.name, iterations });
     const salt = Buffer.from(s, 'base64');
+    // XEP-0474 4.2: an optional h= after i= is the server's hash of what it advertised.
+    const h = attrs.slice(3).find((a) => a.startsWith('h='))?.slice(2);
+    const downgrade = checkSsdp(this.opts.hash, h, this.opts.advertised);
+    if (downgrade) throw this.authError(downgrade, { reason: 'downgrade' });
+    if (h !== undefined && this.opts.advertised) this.opts.log?.debug('XEP-0474 downgrade protection: the server\'s hash matches what it advertised', { mechanism: this.name });
 
     const keys = await this.keysFor(salt, s, iterations);
     this.derived = keys;

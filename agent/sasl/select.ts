@@ -68,7 +68,7 @@ function build(name: string, creds: Credentials, ctx: MechanismContext, cb: Chan
     const choice: ChannelBindingChoice = plus ? cb : cb.flag === 'p' ? { flag: 'n' } : cb;
     return new ScramMechanism({
       hash, plus, username: creds.username, password: creds.password, configKeys, authzid: creds.authzid,
-      cb: choice, keyCache: ctx.keyCache, maxIterations: ctx.maxIterations, log: ctx.log,
+      cb: choice, keyCache: ctx.keyCache, maxIterations: ctx.maxIterations, log: ctx.log, advertised: ctx.advertised,
     });
   }
   if (name === 'EXTERNAL') {

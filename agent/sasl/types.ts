@@ -3,6 +3,7 @@
 // sends what a mechanism returns. No sockets, no timers.
 
 import type { Logger } from '../log';
+import type { AdvertisedSasl } from './ssdp';
 
 export type ScramHash = 'SHA-1' | 'SHA-256';
 
@@ -60,6 +61,8 @@ export interface MechanismContext {
   keyCache?: ScramKeyCacheLike;
   /** Config: only these mechanisms, in this order of preference. */
   preferred?: string[];
+  /** The mechanism list and XEP-0440 types as advertised, for XEP-0474 downgrade protection. */
+  advertised?: AdvertisedSasl;
   /** Refuse servers asking for more PBKDF2 iterations than this (CPU on a small board). Default 1,000,000. */
   maxIterations?: number;
   log?: Logger;

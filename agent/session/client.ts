@@ -13,10 +13,14 @@ import type { TlsInfo, TlsOptions } from '../transport/tls';
 import { Element, x } from '../xml/element';
 import type { Connection } from './connection';
 import { Backoff } from './backoff';
-import { negotiate, type Negotiated } from './negotiate';
+import { negotiate, type Negotiated, type NegotiateOptions } from './negotiate';
 import { Router } from './router';
 import { bareJid, parseJid, StanzaError } from './stanza';
 import { isStanza, NS_SM, StreamManagement } from './stream-management';
+import { NS_STREAM } from './connection';
+import { UplinkEstimate } from './uplink';
+import type { FastStore } from './fast-token';
+import { NS_CSI } from './sasl2';
 
 export type SessionState = 'offline' | 'connecting' | 'securing' | 'authenticating' | 'binding' | 'online' | 'waiting' | 'stopped';
 
@@ -45,6 +49,18 @@ export interface ClientOptions {
   random?: () => number;
   resolveSrv?: SrvResolver;
   keyCache?: ScramKeyCache;
+  /** XEP-0388 SASL2 when the server offers it (default true). */
+  sasl2?: boolean;
+  /**
+   * XEP-0386 Bind 2 with SASL2: the server picks the resource from `resource` as a tag
+   * (`tag.XXXX`). Default: only when no resource was given explicitly, so a configured
+   * resource stays exactly what it says (SASL2 then binds the RFC 6120 way, one round trip more).
+   */
+  bind2?: boolean;
+  /** XEP-0484 FAST: where tokens live (FileFastStore in the state directory). Without it FAST is off. */
+  fast?: FastStore;
+  /** XEP-0352: tell the server this client is inactive (it needs no contact presence pushed at once). */
+  csiInactive?: boolean;
 }
 
 export interface OnlineInfo {
@@ -55,6 +71,9 @@ export interface OnlineInfo {
   sm: Negotiated['smState'];
   endpoint: string;
   features: Element;
+  /** Authenticated with XEP-0388 SASL2; `fast.used`: with a XEP-0484 token, no password. */
+  sasl2: boolean;
+  fast: { used: boolean; issued: boolean };
 }
 
 interface PendingIq { resolve: (el: Element) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout; to?: string; timeoutMs: number; arm: () => void }
@@ -88,11 +107,20 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private wake?: () => void;
   private keepaliveTimer?: NodeJS.Timeout;
   private probeSentAt = 0;
+  /** The probe's extra allowance: how long what we wrote before it may still be on the way. */
+  private probeAllowanceMs = 0;
+  private readonly uplink = new UplinkEstimate();
+  private attemptStartedAt = 0;
   private onlineAt = 0;
   private sessionEnded: Promise<void> = Promise.resolve();
   private endSession: () => void = () => {};
   private nextId = 1;
   private readonly idPrefix = Math.random().toString(36).slice(2, 7);
+  private readonly bind2: boolean;
+  /** Cleared when a server ended the stream over a pipelined <enable/> (it has no XEP-0198). */
+  private speculateSm = true;
+  /** XEP-0352 <inactive/> already said on the current connection. */
+  private csiSent = false;
 
   constructor(opts: ClientOptions) {
     super();
@@ -111,6 +139,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       ...opts,
       resource: opts.resource ?? j.resource ?? `xiota-${hostname()}`,
     };
+    this.bind2 = opts.bind2 ?? (opts.resource === undefined && j.resource === undefined);
     this.log = opts.log ?? silentLogger;
     this.keyCache = opts.keyCache ?? new ScramKeyCache();
     this.backoff = new Backoff({ ...opts.reconnect, random: opts.random });
@@ -171,34 +200,75 @@ export class XmppClient extends EventEmitter<ClientEvents> {
 
   private async attempt(): Promise<OnlineInfo> {
     this.setState('connecting');
+    this.attemptStartedAt = Date.now();
     const endpoints = await resolveEndpoints(this.domain, this.o.server ?? {}, this.o.resolveSrv);
     let lastErr: unknown;
     for (const ep of endpoints) {
       try {
-        const n = await negotiate(ep, {
-          domain: this.domain,
-          resource: this.o.resource!,
-          credentials: this.o.credentials,
-          tls: { servername: this.o.tls?.servername ?? this.domain, ...this.o.tls },
-          allowPlain: this.o.allowPlain ?? false,
-          mechanisms: this.o.mechanisms,
-          keyCache: this.keyCache,
-          maxStanzaBytes: this.o.maxStanzaBytes,
-          timeoutMs: this.o.connectTimeoutMs,
-          sm: this.sm,
-          useSm: this.o.streamManagement ?? true,
-          log: this.log,
-          step: (s) => this.setState(s),
-        });
+        const n = await negotiate(ep, this.negotiateOptions());
         return this.goOnline(n);
       } catch (e) {
         lastErr = e;
+        if (e instanceof XiotaError && e.detail.smUnsupported) {
+          this.speculateSm = false;
+          this.log.info('the server has no stream management: no more <enable/> ahead of its features');
+        }
         this.keepOrphans();
         // Authentication and certificate failures will not differ on the next SRV target.
         if (e instanceof XiotaError && /SASL|TLS/.test(e.code)) break;
       }
     }
     throw lastErr;
+  }
+
+  private negotiateOptions(): NegotiateOptions {
+    return {
+      domain: this.domain,
+      resource: this.o.resource!,
+      credentials: this.o.credentials,
+      tls: { servername: this.o.tls?.servername ?? this.domain, ...this.o.tls },
+      allowPlain: this.o.allowPlain ?? false,
+      mechanisms: this.o.mechanisms,
+      keyCache: this.keyCache,
+      maxStanzaBytes: this.o.maxStanzaBytes,
+      timeoutMs: this.o.connectTimeoutMs,
+      sm: this.sm,
+      useSm: this.o.streamManagement ?? true,
+      log: this.log,
+      step: (s) => this.setState(s),
+      bareJid: this.bare,
+      sasl2: this.o.sasl2,
+      bind2Tag: this.bind2 ? this.o.resource : undefined,
+      fast: this.o.fast,
+      csiInactive: this.o.csiInactive,
+      speculateSm: this.speculateSm,
+    };
+  }
+
+  /**
+   * Ends the session and logs this installation out: the XEP-0484 token is invalidated on the
+   * server (4.4: authenticate with it once more, `invalidate='true'`) and forgotten here.
+   * Resolves true when the server confirmed. The password still works afterwards.
+   */
+  async logout(): Promise<boolean> {
+    await this.stop();
+    const store = this.o.fast;
+    if (!store?.get(this.bare)) return false;
+    try {
+      for (const ep of await resolveEndpoints(this.domain, this.o.server ?? {}, this.o.resolveSrv)) {
+        try {
+          const n = await negotiate(ep, { ...this.negotiateOptions(), sm: undefined, step: undefined, invalidateFastOnly: true });
+          n.conn.close();
+          return true;
+        } catch (e) {
+          this.log.warn('could not invalidate the FAST token on the server; forgetting it here', { error: (e as Error).message });
+          if (e instanceof XiotaError && /SASL|TLS/.test(e.code)) break;
+        }
+      }
+      return false;
+    } finally {
+      store.clear();
+    }
   }
 
   // negotiate() gives up the previous SM session (<failed/>, or not resumable) before it
@@ -225,6 +295,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.sessionEnded = new Promise<void>((resolve) => (this.endSession = resolve));
     conn.onClose = (err) => this.onConnClose(conn, err);
     this.onlineAt = Date.now();
+    this.uplink.reset(conn.bytesOut, this.onlineAt - this.attemptStartedAt);
     const info: OnlineInfo = {
       jid: this.jid,
       resumed,
@@ -233,8 +304,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       sm: n.smState,
       endpoint: `${n.endpoint.host}:${n.endpoint.port}${n.endpoint.directTls ? ' (direct TLS)' : ''}`,
       features: n.features,
+      sasl2: n.sasl2,
+      fast: n.fast,
     };
     this.info = info;
+    this.csiSent = n.inactive;
+    if (n.smOffered !== undefined) this.speculateSm = n.smOffered;
     this.setState('online', { jid: this.jid, resumed, sm: n.smState, tls: n.tls.version, mechanism: n.mechanism });
     this.scheduleKeepalive();
     // XEP-0198 5: after <resumed/>, resend what the server did not get, in order.
@@ -250,6 +325,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const queued = this.offlineQueue.splice(0);
     for (const s of queued) this.write(s);
     this.maybeRequestAck();
+    this.maybeInactive(n.features);
     // Inbound from here on, starting with what the server sent right behind <resumed/> or
     // <enabled/> (its resent backlog), after our own backlog went out. Only the current
     // connection speaks for the session: a superseded socket can still deliver what was in
@@ -306,6 +382,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       else if (el.name === 'a') {
         try {
           for (const s of sm.ack(el.attrs.h)) this.emit('acked', s);
+          this.uplink.acked(Number(el.attrs.h), Date.now());
           this.probeSentAt = 0;
         } catch (e) {
           const err = e as XiotaError;
@@ -313,6 +390,11 @@ export class XmppClient extends EventEmitter<ClientEvents> {
           this.failStream(err);
         }
       }
+      return;
+    }
+    if (el.is('features', NS_STREAM)) {
+      // XEP-0388 2.6.1: after SASL2 with Bind 2 the server may still send its features.
+      this.maybeInactive(el);
       return;
     }
     if (!isStanza(el)) {
@@ -331,6 +413,13 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       return;
     }
     void this.router.dispatch(el);
+  }
+
+  /** XEP-0352 3: a nonza, sent once per connection, only where the server offers CSI. */
+  private maybeInactive(features: Element): void {
+    if (!this.o.csiInactive || this.csiSent || !this.conn || !features.getChild('csi', NS_CSI)) return;
+    this.csiSent = true;
+    this.conn.send(x('inactive', { xmlns: NS_CSI }));
   }
 
   private failStream(err: XiotaError): void {
@@ -391,6 +480,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     }
     if (this.sm && isStanza(el)) this.sm.sent(el);
     conn.send(el);
+    if (this.sm && isStanza(el)) this.uplink.sent(this.sm.outbound, conn.bytesOut);
     this.maybeRequestAck();
   }
 
@@ -399,7 +489,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (!sm || !this.conn) return;
     if (sm.sinceRequest >= this.o.ackEvery) {
       this.conn.send(sm.requestElement());
-      if (!this.probeSentAt) this.probeSentAt = Date.now();
+      if (!this.probeSentAt) this.markProbe(this.conn);
     }
   }
 
@@ -453,6 +543,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.probeSentAt = 0;
   }
 
+  /** A probe goes out now: its deadline is pingTimeout after the bytes ahead of it can have crossed the link. */
+  private markProbe(conn: Connection): void {
+    this.probeSentAt = Date.now();
+    this.probeAllowanceMs = this.sm ? this.uplink.drainMs(conn.bytesOut) : 0;
+  }
+
   private clearKeepalive(): void {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     this.keepaliveTimer = undefined;
@@ -462,7 +558,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const conn = this.conn;
     if (!conn) return;
     const now = Date.now();
-    if (this.probeSentAt && conn.lastReceived < this.probeSentAt && now - this.probeSentAt > this.o.pingTimeoutMs) {
+    if (this.probeSentAt && conn.lastReceived < this.probeSentAt && now - this.probeSentAt > this.o.pingTimeoutMs + this.probeAllowanceMs) {
       this.log.warn('link dead: no answer to a keepalive probe', { waitedMs: now - this.probeSentAt });
       // A resumed stream on which the server never answered anything is poisoned, not slow:
       // Prosody 0.12 keeps parsing a resumed session with the old connection's parser, and
@@ -480,7 +576,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const idle = now - conn.lastReceived;
     const needAck = this.sm && this.sm.pending > 0 && idle > this.o.ackIntervalMs;
     if (!this.probeSentAt && (idle > this.o.pingIntervalMs || needAck)) {
-      this.probeSentAt = now;
+      this.markProbe(conn);
       if (this.sm) conn.send(this.sm.requestElement());
       else this.iq(x('iq', { type: 'get', to: this.domain }, x('ping', { xmlns: 'urn:xmpp:ping' })), this.o.pingTimeoutMs).catch(() => {});
     }

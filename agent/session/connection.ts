@@ -126,8 +126,11 @@ export class Connection {
     }
   }
 
-  /** RFC 6120 4.7: opens (or, after TLS or SASL, restarts) our stream; resolves with the server's header. */
-  open(timeoutMs: number): Promise<Record<string, string>> {
+  /**
+   * RFC 6120 4.7: opens (or, after TLS or SASL, restarts) our stream; resolves with the server's
+   * header. `from` (our bare JID) only inside TLS (4.7.1): XEP-0388 servers offer SASL2 on it.
+   */
+  open(timeoutMs: number, from?: string): Promise<Record<string, string>> {
     this.parser.reset();
     this.queue = [];
     const p = new Promise<Record<string, string>>((resolve, reject) => {
@@ -138,7 +141,7 @@ export class Connection {
       }, timeoutMs);
       this.headerWaiter = { resolve, reject, timer };
     });
-    this.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${NS_STREAM}' to='${escapeAttr(this.opts.domain)}' version='1.0' xml:lang='en'>`);
+    this.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${NS_STREAM}' to='${escapeAttr(this.opts.domain)}'${from ? ` from='${escapeAttr(from)}'` : ''} version='1.0' xml:lang='en'>`);
     return p;
   }
 
