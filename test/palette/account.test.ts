@@ -82,7 +82,7 @@ t('without the xiota package: the config node says what to install, and nothing 
   await helper.load(NODES, flow(), creds());
   const warns = calls('cfg', 'warn');
   await waitFor('the warning', () => warns.length > 0, 5000);
-  assert.match(warns[0]!, /needs the xiota package in Node-RED: run `npm install xiota` in your Node-RED user directory/);
+  assert.match(warns[0]!, /needs the xiota package in Node-RED: run `npm install \/path\/to\/xiota-0\.1\.0\.tgz` \(made by `npm pack` in the xiota repository; it is not on the npm registry\) in your Node-RED user directory/);
   assert.not.match(warns.join('\n'), new RegExp(NR_PW), 'the password is not logged');
   assert.is(tcpStreamsTo(prosody.c2sPort), streams);
 });

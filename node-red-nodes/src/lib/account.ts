@@ -47,13 +47,13 @@ export function loadXiota(): XiotaLibrary {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const lib = require('xiota') as Partial<XiotaLibrary>;
     if (typeof lib.Agent !== 'function' || typeof lib.configFromObject !== 'function') {
-      throw new Error('the installed xiota package has no Agent: update it (npm install xiota@latest)');
+      throw new Error('the installed xiota package has no Agent: update it (npm install a newer xiota tarball, made by npm pack in the xiota repository)');
     }
     return lib as XiotaLibrary;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'MODULE_NOT_FOUND' && /'xiota'/.test(err.message)) {
-      throw new Error('xiota-agent in account mode needs the xiota package in Node-RED: run `npm install xiota` in your Node-RED user directory (~/.node-red) and restart Node-RED, or use mode "agent" with a local xiota daemon');
+      throw new Error('xiota-agent in account mode needs the xiota package in Node-RED: run `npm install /path/to/xiota-0.1.0.tgz` (made by `npm pack` in the xiota repository; it is not on the npm registry) in your Node-RED user directory (~/.node-red) and restart Node-RED, or use mode "agent" with a local xiota daemon');
     }
     throw err;
   }
