@@ -13,17 +13,13 @@ import * as chat from './chat/index';
 import * as commands from './commands';
 import * as concentrator from './xep/concentrator';
 import * as control from './xep/control';
-import * as discovery from './xep/discovery';
-import * as provisioning from './xep/provisioning';
 import * as sensordata from './xep/sensordata';
 import * as alerts from './xep/alerts';
-import * as api from './api/module';
 import type { ApiService } from './api/service';
 import * as basic from './xep/basic';
 import * as disco from './xep/disco';
 import * as presence from './xep/presence';
 import * as subscriptions from './xep/subscriptions';
-import * as history from './history/index';
 
 /** What the drivers report, fanned out to modules (presence status, alerts, chat). */
 export interface AgentEvents {
@@ -67,21 +63,28 @@ export function listen<K extends keyof AgentEvents>(m: ModuleContext, events: Ev
   m.onUnload(() => (events as unknown as EventEmitter).off(event, f));
 }
 
+/** An optional module's file, loaded when its config enables it: an agent that does not use
+ *  it never pays for its code (`node dist/bench/rss.js`). */
+const provisioning = () => require('./xep/provisioning') as typeof import('./xep/provisioning');
+const discovery = () => require('./xep/discovery') as typeof import('./xep/discovery');
+const history = () => require('./history/index') as typeof import('./history/index');
+const api = () => require('./api/module') as typeof import('./api/module');
+
 /** In install order. Presence hashes every module's features into caps when a session starts,
  *  after all of them are installed, so its place in the list does not matter for caps. */
 export const MODULES: readonly AgentModule[] = [
   { name: 'disco', install: (m, d) => disco.install(m, { disco: d.disco }) },
   { name: 'basics', install: (m, d) => basic.install(m, { software: d.software, now: d.now }) },
   { name: 'presence', install: (m, d) => presence.install(m, { disco: d.disco, presence: d.config.presence, sources: { latest: d.latest, things: d.things, events: d.events }, now: d.now }) },
-  { name: 'provisioning', install: (m, d) => { if (d.config.provisioning) provisioning.install(m, { config: d.config.provisioning, access: d.access }); } },
+  { name: 'provisioning', install: (m, d) => { if (d.config.provisioning) provisioning().install(m, { config: d.config.provisioning, access: d.access }); } },
   { name: 'subscriptions', install: (m, d) => subscriptions.install(m, { access: d.access, now: d.now }) },
-  { name: 'history', install: (m, d) => history.install(m, d) },
+  { name: 'history', install: (m, d) => { if (d.config.history.enabled) history().install(m, d); } },
   { name: 'commands', install: (m, d) => { commands.install(m, d); } },
   { name: 'chat', install: (m, d) => chat.install(m, d) },
   { name: 'sensordata', install: (m, d) => { sensordata.install(m, d); } },
   { name: 'control', install: (m, d) => control.install(m, d) },
   { name: 'concentrator', install: (m, d) => concentrator.install(m, d) },
   { name: 'alerts', install: (m, d) => { alerts.install(m, { ...d, config: d.config.alerts }); } },
-  { name: 'discovery', install: (m, d) => { if (d.config.discovery) discovery.install(m, { config: d.config.discovery, access: d.access, stateDir: d.stateDir }); } },
-  { name: 'api', install: (m, d) => api.install(m, d) },
+  { name: 'discovery', install: (m, d) => { if (d.config.discovery) discovery().install(m, { config: d.config.discovery, access: d.access, stateDir: d.stateDir }); } },
+  { name: 'api', install: (m, d) => { if (d.api) api().install(m, d); } },
 ];

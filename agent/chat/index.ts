@@ -8,8 +8,6 @@ import type { AgentDeps } from '../modules';
 import { install as installChat, type ChatDeps } from '../xep/chat';
 import { hostDevice, type HostDeviceOptions } from './device';
 import { localRows } from '../history/sources';
-import { pairingChat } from '../../firmware-bridge/host/tofu';
-import { DEFAULT_KEYS_FILE } from '../../firmware-bridge/host/keys';
 
 export interface ChatOptions {
   /** Overrides of the ranges the drivers declare (FieldSpec min/max); tests use it. */
@@ -34,11 +32,12 @@ export function install(m: ModuleContext, d: AgentDeps, o: ChatOptions = {}): vo
     alerts: alertSwitchFor(d.stateDir, (msg) => m.log.warn(msg)),
     now: d.now,
     rate: o.rate,
-    bridge: tofuKeys(d).length ? pairingChat(tofuKeys(d)) : undefined,
+    // The pairing code (tweetnacl) loads only when a bridge driver pairs by trust on first use.
+    bridge: tofuKeys(d).length ? (require('../../firmware-bridge/host/tofu') as typeof import('../../firmware-bridge/host/tofu')).pairingChat(tofuKeys(d)) : undefined,
   });
 }
 
 /** Keys files of the bridge drivers that pair by trust on first use (owner's `bridge` command). */
 function tofuKeys(d: AgentDeps): string[] {
-  return d.config.drivers.flatMap((x) => (x.kind === 'bridge' && x.options.pairing === 'tofu' ? [x.options.keysFile ?? DEFAULT_KEYS_FILE] : []));
+  return d.config.drivers.flatMap((x) => (x.kind === 'bridge' && x.options.pairing === 'tofu' ? [x.options.keysFile ?? (require('../../firmware-bridge/host/keys') as typeof import('../../firmware-bridge/host/keys')).DEFAULT_KEYS_FILE] : []));
 }

@@ -1,6 +1,6 @@
 // Builds the configured drivers. A driver whose factory refuses its options is reported by
 // id and the others still run.
-import { createDriver } from '../../drivers';
+import { createDriver } from '../../drivers/registry';
 import type { Driver } from '../../drivers/types';
 import type { Config } from '../config/types';
 

@@ -6,7 +6,10 @@ export { resolvePassword, expandEnv } from './secrets';
 export type { ResolvedCredentials, CredentialSource } from './secrets';
 export { parseArgs, applyOverrides, splitHostPort, defaultConfigPaths, USAGE, COMMANDS } from './cli-args';
 export type { CliFlags, ParsedArgs, Command } from './cli-args';
-export { starterConfig } from './starter';
+/** The `xiota init` template; its text loads on first call, never in `xiota run`. */
+export function starterConfig(): string {
+  return (require('./starter') as typeof import('./starter')).starterConfig();
+}
 export { publishPolicyFor, pubsubFor } from './thing-settings';
 export type { ThingPubsub } from './thing-settings';
 export { DRIVER_KINDS, driverOptionSchemas } from './drivers-schema';

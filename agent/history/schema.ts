@@ -11,7 +11,7 @@
 // two periods of the level it feeds, or a restart could not rebuild the bucket still open:
 // a shorter retention is raised to that, with a warning naming the key.
 import { s, error, warn, INVALID, describe, type CheckContext, type Invalid, type Path, type Schema } from '../config/schema';
-import { DEFAULT_HISTORY_MAX_BYTES, DEFAULT_RETENTION_MS } from './store';
+import { DEFAULT_HISTORY_MAX_BYTES, DEFAULT_RETENTION_MS } from './defaults';
 import { LEVEL_MS, ROLLUP_LEVELS, type Level, type RollupLevel } from './rollup';
 
 export interface HistoryConfig {
