@@ -1,7 +1,7 @@
 // The board keys file: one pre-shared 32-byte key per board id, made by `xiota bridge pair`,
 // kept in the state directory with mode 0600, and the schema cache beside it. Keys never reach
 // a log; a key is shown once, when it is made.
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { XiotaError } from '../../agent/errors';
 import { PSK_BYTES, randomBytes } from './crypto';
@@ -26,6 +26,12 @@ function writeAtomic(path: string, text: string): void {
   const tmp = join(dirname(path), `.${Date.now()}-${process.pid}.tmp`);
   writeFileSync(tmp, text, { mode: 0o600 });
   chmodSync(tmp, 0o600);
+  // `sudo xiota bridge pair` writing into the daemon's state directory: the file goes to the
+  // directory's owner (systemd's DynamicUser owns /var/lib/xiota), or the daemon could not read it.
+  if (process.getuid?.() === 0) {
+    const dir = statSync(dirname(path));
+    if (dir.uid !== 0) chownSync(tmp, dir.uid, dir.gid);
+  }
   renameSync(tmp, path);
 }
 

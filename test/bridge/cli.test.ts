@@ -1,7 +1,7 @@
 // `xiota bridge pair` and `list` through the real command entry point (agent/cli/main.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, statSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../agent/cli/main';
@@ -45,6 +45,19 @@ test('STATE_DIRECTORY (systemd) is the default home of the keys file; bad input 
   assert.match((await run(['bridge', 'pair', 'no spaces'], { STATE_DIRECTORY: dir })).err, /not a board id: use 1-32 letters/);
   assert.match((await run(['bridge', 'pair', 'x', '--keys', '/nonexistent/dir/k.json'])).err, /its directory does not exist/);
   assert.match((await run(['bridge', 'frobnicate'])).err, /expected "pair BOARD_ID", "list", "pending", "approve BOARD_ID" or "deny BOARD_ID"/);
+});
+
+test('sudo xiota bridge pair into the daemon\'s state directory: the keys file belongs to the directory\'s owner (systemd DynamicUser), still 0600', async () => {
+  if (process.getuid?.() !== 0) throw new Error('this test chowns a directory: run it as root (CI does)');
+  const state = join(dir, 'dynamic-user-state');
+  mkdirSync(state, { mode: 0o700 });
+  chownSync(state, 61234, 61234);
+  const keys = join(state, 'bridge-keys.json');
+  assert.is((await run(['bridge', 'pair', 'gh-9', '--keys', keys, '--no-qr'])).code, 0);
+  const st = statSync(keys);
+  assert.is(st.uid, 61234);
+  assert.is(st.gid, 61234);
+  assert.is(st.mode & 0o777, 0o600);
 });
 
 test.run();
