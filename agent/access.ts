@@ -49,6 +49,8 @@ export interface DelegatedAnswer {
   fields?: string[];
   /** Refused because the server did not answer (fails closed), not because it said no. */
   unanswered?: boolean;
+  /** Unanswered with `provisioning.fallback: local`: the local decision stands (by: 'local'). */
+  local?: boolean;
 }
 
 const RANK: Record<Role, number> = { stranger: 0, reader: 1, controller: 2, owner: 3 };
@@ -136,6 +138,7 @@ export function decide(policy: AccessPolicy, jid: string, action: Action, grants
 
 /** A local decision completed by the delegate's answer (XEP-0324): the role it amounts to, and the partial grant. */
 export function delegated(d: Decision, a: DelegatedAnswer): Decision {
+  if (!a.allowed && a.local) return { ...d, delegate: false, by: 'local', unanswered: true };
   if (!a.allowed) return { ...d, allowed: false, delegate: false, by: 'provisioning', ...(a.unanswered ? { unanswered: true } : {}) };
   const role: Role = d.action === 'control' ? 'controller' : RANK[d.role] >= RANK.reader ? d.role : 'reader';
   const out: Decision = { ...d, allowed: true, delegate: false, role, by: 'provisioning' };

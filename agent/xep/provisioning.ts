@@ -10,8 +10,11 @@
 //   the server sends clearCache ('Clear cache'); only the server's own address is obeyed.
 // - `friend` and `unfriend` messages from the server are acted on ('Recommending friendships',
 //   'Unfriending existing friends'); from anyone else they are ignored (XEP-0324 says so).
-// - Fails closed: a server that errs or does not answer within timeout_s is a refusal, logged
+// - A server that errs or does not answer within timeout_s: `provisioning.fallback` decides
+//   (refuse, the default: fails closed; local: the access: block's own decision stands), logged
 //   with the question, and not cached (the next question asks again).
+// - The server is a component or an ordinary account befriended first (agent/iot/service-peer.ts,
+//   XEP-0324 'Provisioning server hosted as a client'): questions go to its full JID.
 //
 // Slips in XEP-0324 0.5.1 (the examples are followed where they are right):
 // - 'Rejecting control action' answers with an iq error holding only <setResponse/>; RFC 6120
@@ -25,6 +28,7 @@ import type { AccessScope, DelegatedAnswer } from '../access';
 import { bareOf } from '../access';
 import type { Access, Delegate } from '../access-store';
 import type { ProvisioningConfig } from '../config/iot-schema';
+import { servicePeer } from '../iot/service-peer';
 import type { ModuleContext } from '../module';
 import { StanzaError } from '../session/stanza';
 import { Element, x } from '../xml/element';
@@ -127,29 +131,33 @@ export interface Provisioning {
 }
 
 export function install(m: ModuleContext, deps: ProvisioningDeps): Provisioning {
-  const service = deps.config.service.toLowerCase();
+  const peer = servicePeer(m, deps.config.service, 'provisioning server', deps.access);
+  const service = peer.bare;
+  const local = deps.config.fallback === 'local';
+  const fallback = (): DelegatedAnswer => ({ allowed: false, unanswered: true, ...(local ? { local: true } : {}) });
+  const outcome = local ? 'the access: block decides (fallback: local)' : 'refused (fails closed)';
   const cache = new AnswerCache(deps.config.cacheSize);
   const inFlight = new Map<string, Promise<DelegatedAnswer>>();
   let asked = 0;
   const maxInFlight = deps.maxInFlight ?? 64;
   let overflowLogged = 0;
-  const fromService = (from: string | undefined) => !!from && bareOf(from) === service;
+  const fromService = (from: string | undefined) => peer.is(from);
 
   const askServer = async (jid: string, scope: AccessScope, key: string): Promise<DelegatedAnswer> => {
     asked++;
     const question = REQUEST[scope.question ?? 'read'];
     let res: Element;
     try {
-      res = await m.iq(x('iq', { type: 'get', to: service }, questionElement(jid, scope)), deps.config.timeoutS * 1000);
+      res = await m.iq(x('iq', { type: 'get', to: peer.address() }, questionElement(jid, scope)), deps.config.timeoutS * 1000);
     } catch (e) {
-      // Fail closed, and say so: XEP-0324 gives no fallback, a device that guessed would leak.
-      m.log.error('provisioning server did not answer; refused (fails closed)', { service, question, jid: bareOf(jid), error: (e as Error).message });
-      return { allowed: false, unanswered: true };
+      // XEP-0324 gives no fallback: the configured one, and say so (refuse: a device that guessed would leak).
+      m.log.error(`provisioning server did not answer; ${outcome}`, { service: peer.address(), question, jid: bareOf(jid), error: (e as Error).message });
+      return fallback();
     }
-    const a = parseAnswer(res.elements[0], scope);
+    const a = parseAnswer(res.elements.find((e) => e.xmlns === NS_PROVISIONING) ?? res.elements[0], scope);
     if (a instanceof StanzaError) {
-      m.log.error('provisioning server answered something else; refused', { service, question, jid: bareOf(jid), error: a.message });
-      return { allowed: false, unanswered: true };
+      m.log.error(`provisioning server answered something else; ${outcome}`, { service: peer.address(), question, jid: bareOf(jid), error: a.message });
+      return fallback();
     }
     cache.set(key, a);
     m.log.info('provisioning answered', { question, jid: bareOf(jid), allowed: a.allowed, ...(a.nodes ? { nodes: a.nodes } : {}), ...(a.fields ? { fields: a.fields } : {}) });
@@ -169,7 +177,7 @@ export function install(m: ModuleContext, deps: ProvisioningDeps): Provisioning 
           overflowLogged = Date.now();
           m.log.warn('too many provisioning questions on their way; refused until some are answered', { max: maxInFlight, jid: bareOf(jid) });
         }
-        return Promise.resolve({ allowed: false, unanswered: true });
+        return Promise.resolve(fallback());
       }
       if (!p) {
         p = askServer(jid, scope, key).finally(() => inFlight.delete(key));
@@ -182,7 +190,7 @@ export function install(m: ModuleContext, deps: ProvisioningDeps): Provisioning 
 
   // XEP-0324 'Clear cache': only from the server we trust.
   m.hook(`iq/set/${NS_PROVISIONING}`, (iq) => {
-    const el = iq.elements[0]!;
+    const el = iq.elements.find((e) => e.xmlns === NS_PROVISIONING)!;
     if (!fromService(iq.attrs.from)) throw new StanzaError('forbidden', `only the provisioning server ${service} may change this device's cache`);
     if (el.name !== 'clearCache') throw new StanzaError('feature-not-implemented', `<${el.name}/> is not handled by this device; it answers clearCache`);
     const n = cache.size;
@@ -200,7 +208,14 @@ export function install(m: ModuleContext, deps: ProvisioningDeps): Provisioning 
     }
     for (const el of msg.elements.filter((e) => e.xmlns === NS_PROVISIONING)) {
       const jid = el.attrs.jid ? bareOf(el.attrs.jid) : '';
-      if (!jid.includes('@')) continue;
+      if (el.name !== 'friend' && el.name !== 'unfriend') {
+        m.log.warn('provisioning message not understood; ignored (XEP-0324 knows friend, unfriend)', { element: el.name.slice(0, 64) });
+        continue;
+      }
+      if (!jid.includes('@')) {
+        m.log.warn(`provisioning <${el.name}/> without an account JID; ignored`, { jid: (el.attrs.jid ?? '').slice(0, 200) });
+        continue;
+      }
       if (el.name === 'unfriend') {
         cache.clear(jid);
         m.send(x('presence', { to: jid, type: 'unsubscribed' }));
@@ -220,13 +235,13 @@ export function install(m: ModuleContext, deps: ProvisioningDeps): Provisioning 
   // (it may answer anyway), but the log says why everything may be refused.
   m.onSession((info) => {
     if (info.resumed) return;
-    m.iq(x('iq', { type: 'get', to: service }, x('query', { xmlns: NS_DISCO_INFO })), deps.config.timeoutS * 1000).then(
+    void peer.ready(deps.config.timeoutS * 1000).then(() => m.iq(x('iq', { type: 'get', to: peer.address() }, x('query', { xmlns: NS_DISCO_INFO })), deps.config.timeoutS * 1000)).then(
       (res) => {
         const ok = res.getChild('query', NS_DISCO_INFO)?.getChildren('feature').some((f) => f.attrs.var === NS_PROVISIONING);
         if (!ok) m.log.warn('the provisioning server does not advertise urn:xmpp:iot:provisioning; its answers may all be refusals', { service });
         else m.log.info('provisioning server found', { service });
       },
-      (e: Error) => m.log.error('provisioning server unreachable: questions it should answer are refused until it answers', { service, error: e.message }),
+      (e: Error) => m.log.error(`provisioning server unreachable: questions it should answer get the fallback (${deps.config.fallback}) until it answers`, { service: peer.address(), error: e.message }),
     );
   });
 

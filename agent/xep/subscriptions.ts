@@ -14,6 +14,7 @@
 // Refusals and owner notifications are rate-limited: a flood of requests costs a few stanzas.
 import type { Access, AccessChange } from '../access-store';
 import { bareOf } from '../access';
+import { isServicePeer } from '../iot/service-peer';
 import type { Logger } from '../log';
 import type { ModuleContext } from '../module';
 import type { OnlineInfo } from '../session/client';
@@ -177,7 +178,9 @@ export function install(m: ModuleContext, o: SubscriptionOptions): void {
     // XEP-0324 'Friendships': the provisioning server decides (isFriend); unreachable = refused.
     if (d.delegate) {
       void access.check(jid, 'read', { question: 'friend' }).then((g) => {
-        if (!g.allowed) return refuse(jid, 'refused by the provisioning server');
+        // provisioning.fallback: local: an unanswered question goes the way of the access: block.
+        if (!g.allowed && g.by === 'local' && access.policy.strangers === 'ask_owners') return void askOwners(jid);
+        if (!g.allowed) return refuse(jid, g.by === 'local' ? 'provisioning server did not answer; not on the access lists' : 'refused by the provisioning server');
         log.info('subscription approved by the provisioning server', { jid });
         approve(jid);
       });
@@ -255,7 +258,7 @@ export function install(m: ModuleContext, o: SubscriptionOptions): void {
     // Whoever follows us but may no longer read (the config changed, an owner revoked while we
     // were away) loses the subscription.
     for (const it of items) {
-      if (!theyFollow(it)) continue;
+      if (!theyFollow(it) || isServicePeer(access, it.jid)) continue;
       const d = access.decide(it.jid, 'read');
       if (d.allowed) continue;
       const withdraw = () => {

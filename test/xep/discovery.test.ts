@@ -75,7 +75,7 @@ test('the module: register, claimed -> owner (persisted) and KEY emptied, disown
   const t = testContext('thing@example.org');
   try {
     const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' }, self: 'thing@example.org', dir });
-    const d = install(t.ctx, { config: { registry: 'discovery.example.org', selfOwned: false, tags: { SN: '394872348732948723', MAN: 'www.ktc.se', MODEL: 'IMC', V: 1.2 } }, access, stateDir: dir });
+    const d = install(t.ctx, { config: { enabled: true, registry: 'discovery.example.org', selfOwned: false, registerThings: false, tags: { SN: '394872348732948723', MAN: 'www.ktc.se', MODEL: 'IMC', V: 1.2 } }, access, stateDir: dir });
     const key = d.state().key;
     assert.match(key, /^[0-9a-f]{32}$/);
     t.online();
@@ -154,7 +154,7 @@ test('self-owned: registers with selfOwned=true every session; no owner is added
   const t = testContext('thing@example.org');
   try {
     const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' }, dir });
-    const d = install(t.ctx, { config: { registry: 'discovery.example.org', selfOwned: true, tags: { MAN: 'www.ktc.se' } }, access, stateDir: dir });
+    const d = install(t.ctx, { config: { enabled: true, registry: 'discovery.example.org', selfOwned: true, registerThings: false, tags: { MAN: 'www.ktc.se' } }, access, stateDir: dir });
     for (let i = 0; i < 2; i++) {
       t.online();
       await waitFor('register', () => t.iqs.length === 1);
@@ -176,7 +176,7 @@ test('registry auto: found among the server\'s components by disco (XEP-0347 Det
   const t = testContext('thing@example.org');
   try {
     const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' } });
-    const d = install(t.ctx, { config: { registry: 'auto', selfOwned: false, tags: {} }, access, stateDir: dir });
+    const d = install(t.ctx, { config: { enabled: true, registry: 'auto', selfOwned: false, registerThings: false, tags: {} }, access, stateDir: dir });
     t.online();
     await waitFor('items', () => t.iqs.length === 1);
     const items = t.iqs.shift()!;
@@ -227,18 +227,24 @@ test('xiota claim: the URI and a QR code; no discovery section is a clear error'
   }
 });
 
-test('config: tags per XEP-0347 Meta Tags; KEY is the device\'s; a JID registry is refused', () => {
+test('config: tags per XEP-0347 Meta Tags (location ranges); KEY is the device\'s; an account registry is taken, a full JID is not', () => {
   const base = { account: { jid: 'dev@example.org', password: 'x' } };
   const ok = configFromObject({ ...base, discovery: { tags: { MAN: 'example.com', V: 1.2, Floor: 3 } } });
   assert.equal(ok.errors, []);
-  assert.equal(ok.config!.discovery, { registry: 'auto', selfOwned: false, tags: { MAN: 'example.com', V: 1.2, Floor: 3 } });
+  assert.equal(ok.config!.discovery, { enabled: true, registry: 'auto', selfOwned: false, registerThings: false, tags: { MAN: 'example.com', V: 1.2, Floor: 3 } });
   const msgs = (o: unknown) => configFromObject({ ...base, discovery: o }).errors.map((e) => `${e.path}: ${e.message}`).join('\n');
   assert.match(msgs({ tags: { KEY: 'x' } }), /KEY is made by the device/);
   assert.match(msgs({ tags: { V: '1.2' } }), /V is a numeric tag/);
   assert.match(msgs({ tags: { SN: 42 } }), /SN is a string tag/);
   assert.match(msgs({ tags: { 'a b': 'x' } }), /white space/);
   assert.match(msgs({ tags: { NAME: 'x'.repeat(129) } }), /at most 128/);
-  assert.match(msgs({ registry: 'registry@example.org' }), /is a JID/);
+  assert.is(msgs({ registry: 'registry@example.org' }), '');
+  assert.match(msgs({ registry: 'registry@example.org/res' }), /has a resource: give the registry's bare JID/);
+  assert.match(msgs({ registry: 'not a jid' }), /is not a component address/);
+  assert.match(msgs({ tags: { LAT: 91 } }), /LAT is 91; .*-90 to 90/);
+  assert.match(msgs({ tags: { LON: -180.5 } }), /LON is -180.5; .*-180 to 180/);
+  assert.is(msgs({ tags: { LAT: -33.008055, LON: -71.519722, ALT: 120, CITY: 'Valparaíso', ROOM: '2' } }), '');
+  assert.match(msgs({ register_things: 'yes' }), /register_things/);
 });
 
 test.run();

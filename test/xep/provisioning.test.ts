@@ -115,7 +115,7 @@ async function rig(timeoutS = 10): Promise<Rig> {
   });
   const host = new DriverHost({ drivers: [driver] });
   await host.start();
-  const prov = install(t.ctx, { config: { service: 'provisioning.example.org', timeoutS, cacheSize: 100 }, access });
+  const prov = install(t.ctx, { config: { service: 'provisioning.example.org', timeoutS, cacheSize: 100, fallback: 'refuse' }, access });
   installReadout(t.ctx, { drivers: host, access, things: () => host.things(), latest: () => host.latestReadings(), now: () => Date.now() });
   installControl(t.ctx, { drivers: host, access, things: () => host.things(), latest: () => host.latestReadings() });
   return { t, access, host, logs, prov };
@@ -297,7 +297,7 @@ test('access: a registry-claimed owner is an owner; owners\' run-time decisions 
 test('a flood of strangers: at most maxInFlight questions on their way, the rest refused', async () => {
   const t = testContext('plc@example.org');
   const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' } });
-  install(t.ctx, { config: { service: 'provisioning.example.org', timeoutS: 10, cacheSize: 100 }, access, maxInFlight: 3 });
+  install(t.ctx, { config: { service: 'provisioning.example.org', timeoutS: 10, cacheSize: 100, fallback: 'refuse' }, access, maxInFlight: 3 });
   try {
     const answers = Array.from({ length: 10 }, (_, i) => access.check(`s${i}@example.org`, 'read'));
     await waitFor('3 questions', () => t.iqs.length === 3);
@@ -308,14 +308,19 @@ test('a flood of strangers: at most maxInFlight questions on their way, the rest
   } finally { t.unload(); }
 });
 
-test('config: provisioning needs a component address; a JID is refused with the reason', () => {
+test('config: provisioning takes a component address or an account; a full JID and an unknown fallback are refused with the reason', () => {
   const base = { account: { jid: 'dev@example.org', password: 'x' } };
   const ok = configFromObject({ ...base, provisioning: { service: 'provisioning.example.org' } });
   assert.equal(ok.errors, []);
-  assert.equal(ok.config!.provisioning, { service: 'provisioning.example.org', timeoutS: 10, cacheSize: 1000 });
+  assert.equal(ok.config!.provisioning, { service: 'provisioning.example.org', timeoutS: 10, cacheSize: 1000, fallback: 'refuse' });
   assert.is(configFromObject(base).config!.provisioning, undefined);
-  const jid = configFromObject({ ...base, provisioning: { service: 'prov@example.org' } });
-  assert.match(jid.errors.map((e) => e.message).join('\n'), /is a JID: .*component \(XEP-0114\)/);
+  const jid = configFromObject({ ...base, provisioning: { service: 'prov@example.org', fallback: 'local' } });
+  assert.equal(jid.errors, []);
+  assert.is(jid.config!.provisioning!.fallback, 'local');
+  const full = configFromObject({ ...base, provisioning: { service: 'prov@example.org/x' } });
+  assert.match(full.errors.map((e) => e.message).join('\n'), /has a resource/);
+  const fb = configFromObject({ ...base, provisioning: { service: 'p.example.org', fallback: 'allow' } });
+  assert.match(fb.errors.map((e) => `${e.path}: ${e.message}`).join('\n'), /fallback.*refuse.*local/);
   const typo = configFromObject({ ...base, provisioning: { service: 'p.example.org', timeout: 5 } });
   assert.match(typo.errors.map((e) => e.message).join('\n'), /unknown key "timeout"/);
 });
