@@ -3,7 +3,7 @@
 // that phone apps read, and discovery.json (the KEY, what the registry last said). Shared by
 // the module (agent/xep/discovery.ts) and `xiota claim` (agent/cli/claim.ts).
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mkdirSync } from 'node:fs';
+import { chownSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { x, type Element } from '../xml/element';
 import { NUMERIC_TAGS, type MetaValue } from '../config/iot-schema';
@@ -156,6 +156,12 @@ export function writeDiscoveryState(dir: string, s: DiscoveryState): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+  // `sudo xiota claim` before the daemon wrote one: the file goes to the state directory's owner
+  // (systemd's DynamicUser owns /var/lib/xiota), or the daemon could not read its KEY.
+  if (process.getuid?.() === 0) {
+    const d = statSync(dir);
+    if (d.uid !== 0) chownSync(tmp, d.uid, d.gid);
   }
   renameSync(tmp, file);
 }
