@@ -3,8 +3,10 @@
 // (agent/xep/concentrator.ts) gathers the values and answers.
 //
 // The mapping: one flat data source per driver (sourceId = driver id, no child sources), one
-// node per thing (nodeId = thing id, unique agent-wide), no node has children. A node's state
+// node per thing (nodeId = thing id, unique agent-wide). A firmware bridge's things
+// (`<board>.<key>`) are children of a node for the board; other things are roots. A node's state
 // is None, or ErrorUnsigned while its driver reports a fault on it (XEP-0326 'Node States').
+// Node commands (agent/iot/concentrator-commands.ts) map onto readout and control.
 import { Element, x } from '../xml/element';
 
 export const NS_CONCENTRATOR = 'urn:xmpp:iot:concentrators';
@@ -15,11 +17,15 @@ export const CAPABILITIES = [
   'getAllDataSources', 'getRootDataSources', 'getChildDataSources',
   'containsNode', 'containsNodes',
   'getNode', 'getNodes', 'getAllNodes', 'getRootNodes', 'getChildNodes',
+  'getNodeCommands', 'getCommandParameters', 'executeNodeCommand',
 ] as const;
 export type Command = (typeof CAPABILITIES)[number];
 
 /** XEP-0326 'Response Codes' (the ones this agent sends). */
-export type ResultCode = 'OK' | 'NotFound' | 'InsufficientPrivileges' | 'NotImplemented';
+export type ResultCode = 'OK' | 'NotFound' | 'InsufficientPrivileges' | 'NotImplemented' | 'FormError' | 'OtherError';
+
+/** The commands that change something, sent as iq set (XEP-0326 'Execute Simple Node Command'). */
+export const SET_COMMANDS: readonly Command[] = ['executeNodeCommand'];
 
 export interface DataSource {
   sourceId: string;
@@ -37,6 +43,12 @@ export interface ConcentratorNode {
   nodeType: string;
   state: NodeState;
   isControllable: boolean;
+  /** A thing is readable and has the Read command; a board node is neither. */
+  isReadable: boolean;
+  hasCommands: boolean;
+  hasChildren: boolean;
+  /** The board node a bridge thing sits under. */
+  parentId?: string;
   parameters: NodeParameter[];
 }
 
@@ -75,10 +87,12 @@ export function dataSourceElement(s: DataSource): Element {
 
 /** XEP-0326 'Node Information' attributes, and the parameters as <string/> children when asked. */
 export function nodeAttrs(n: ConcentratorNode): Record<string, string> {
-  return {
+  const a: Record<string, string> = {
     nodeId: n.nodeId, displayName: n.displayName, nodeType: n.nodeType, state: n.state,
-    hasChildren: 'false', isReadable: 'true', isControllable: String(n.isControllable), hasCommands: 'false',
+    hasChildren: String(n.hasChildren), isReadable: String(n.isReadable), isControllable: String(n.isControllable), hasCommands: String(n.hasCommands),
   };
+  if (n.parentId !== undefined) a.parentId = n.parentId;
+  return a;
 }
 
 export function parameterElements(n: ConcentratorNode): Element[] {

@@ -1,6 +1,8 @@
 // XEP-0326 concentrators, the read-only part: the gateway is one JID in front of many things.
 // Each driver is a data source, each thing a node (agent/iot/concentrator.ts holds the mapping
-// and the stanzas). Everything needs the read right (agent/access.ts).
+// and the stanzas); a firmware bridge's board is a parent node over its things. Browsing needs
+// the read right (agent/access.ts); node commands map onto readout (Read, for readers) and
+// control (Set, for controllers: the same Access.check and DriverHost.set as XEP-0325).
 //
 // Errors: a refused or unknown request is an iq error carrying both a stanza error (for plain
 // XMPP clients) and the `<...Response result='NotFound'/>` element, as XEP-0326's 'Destroy
@@ -8,7 +10,7 @@
 // commands' text says: an iq *result* with result='NotImplemented' (its example shows
 // type='error': a slip against its own text).
 import type { DriverFault, DriverHost } from '../../drivers/host';
-import type { Reading, ThingSpec } from '../../drivers/types';
+import type { Reading, ThingSpec, Value } from '../../drivers/types';
 import type { Access } from '../access-store';
 import type { AgentEvents } from '../modules';
 import { listen } from '../modules';
@@ -17,15 +19,19 @@ import { StanzaError, errorReply } from '../session/stanza';
 import type { Element } from '../xml/element';
 import type { EventEmitter } from 'node:events';
 import {
-  CAPABILITIES, NS_CONCENTRATOR, dataSourceElement, findNode, getNodeResponse, isCommand, nodeElement, parseNodeRefs, refOf, response,
-  type ConcentratorNode, type DataSource, type ResultCode,
+  CAPABILITIES, NS_CONCENTRATOR, SET_COMMANDS, dataSourceElement, findNode, getNodeResponse, isCommand, nodeElement, parseNodeRefs, refOf, response,
+  type ConcentratorNode, type DataSource, type NodeParameter, type ResultCode,
 } from '../iot/concentrator';
+import {
+  READ_COMMAND, SET_COMMAND, commandElement, commandsFor, errorElements, planSet, setFormFields, setFormResponse,
+} from '../iot/concentrator-commands';
+import { NS_DATA } from './forms';
 import { x } from '../xml/element';
 
 export { NS_CONCENTRATOR };
 
 export interface ConcentratorDeps {
-  drivers: Pick<DriverHost, 'drivers'>;
+  drivers: Pick<DriverHost, 'drivers' | 'set' | 'readThing'>;
   access: Pick<Access, 'decide' | 'check'>;
   things(): ThingSpec[];
   latest(): Reading[];
@@ -33,8 +39,17 @@ export interface ConcentratorDeps {
 }
 
 class Refusal {
-  constructor(readonly command: string, readonly result: ResultCode, readonly error: StanzaError) {}
+  constructor(readonly command: string, readonly result: ResultCode, readonly error: StanzaError, readonly details: Element[] = []) {}
 }
+
+const refusedControl = (command: string) =>
+  new Refusal(command, 'InsufficientPrivileges', new StanzaError('forbidden', 'setting values on this device needs the control right: ask one of its owners', { type: 'auth' }));
+
+/** Bridge things are `<board>.<key>` (drivers/bridge.ts; board ids have no dot). */
+const boardOf = (kind: string, thingId: string): string | undefined => {
+  const dot = thingId.indexOf('.');
+  return kind === 'bridge' && dot > 0 ? thingId.slice(0, dot) : undefined;
+};
 
 const notFound = (command: string, what: string) =>
   new Refusal(command, 'NotFound', new StanzaError('item-not-found', `${what}: ask getAllDataSources and getRootNodes for what there is`, { type: 'cancel' }));
@@ -56,11 +71,24 @@ export function install(m: ModuleContext, deps: ConcentratorDeps): void {
 
   const sources = (): DataSource[] => deps.drivers.drivers().map((d) => ({ sourceId: d.id, name: `${d.id} (${d.kind})` }));
 
+  const parametersOf = (name: string, kind: string, fault: string | undefined): NodeParameter[] => {
+    const p = [
+      { id: 'name', name: 'Name', value: name },
+      { id: 'kind', name: 'Driver kind', value: kind },
+      { id: 'state', name: 'State', value: fault === undefined ? 'ok' : 'error' },
+    ];
+    if (fault !== undefined) p.push({ id: 'fault', name: 'Fault', value: fault });
+    return p;
+  };
+
   const nodes = (): ConcentratorNode[] => {
     const specs = new Map(deps.things().map((t) => [t.id, t]));
     const latest = new Map(deps.latest().map((r) => [r.thing, r]));
     const out: ConcentratorNode[] = [];
     for (const d of deps.drivers.drivers()) {
+      const driverFault = driverFaults.get(d.id) ?? (d.state !== 'running' ? `driver ${d.id} is ${d.state}` : undefined);
+      const boards = new Map<string, string[]>();
+      const things: ConcentratorNode[] = [];
       for (const id of d.things) {
         const t = specs.get(id);
         if (!t) continue;
@@ -68,17 +96,26 @@ export function install(m: ModuleContext, deps: ConcentratorDeps): void {
         const fault = thingFaults.get(id) ?? driverFaults.get(d.id)
           ?? (fieldErrors.length ? fieldErrors.join('; ') : undefined)
           ?? (d.state !== 'running' ? `driver ${d.id} is ${d.state}` : undefined);
-        const parameters = [
-          { id: 'name', name: 'Name', value: t.name ?? t.id },
-          { id: 'kind', name: 'Driver kind', value: d.kind },
-          { id: 'state', name: 'State', value: fault === undefined ? 'ok' : 'error' },
-        ];
-        if (fault !== undefined) parameters.push({ id: 'fault', name: 'Fault', value: fault });
-        out.push({
+        const board = boardOf(d.kind, id);
+        if (board !== undefined) boards.set(board, [...(boards.get(board) ?? []), ...(fault !== undefined ? [`${id}: ${fault}`] : [])]);
+        const n: ConcentratorNode = {
           sourceId: d.id, nodeId: id, displayName: t.name ?? t.id, nodeType: `xiota.${d.kind}`,
-          state: fault === undefined ? 'None' : 'ErrorUnsigned', isControllable: t.fields.some((f) => f.writable === true), parameters,
+          state: fault === undefined ? 'None' : 'ErrorUnsigned', isControllable: t.fields.some((f) => f.writable === true),
+          isReadable: true, hasCommands: true, hasChildren: false, parameters: parametersOf(t.name ?? t.id, d.kind, fault),
+        };
+        if (board !== undefined) n.parentId = board;
+        things.push(n);
+      }
+      // The board behind a bridge: a parent node, in error when the driver or a thing is.
+      for (const [board, faults] of boards) {
+        const fault = driverFault ?? (faults.length ? faults.join('; ') : undefined);
+        out.push({
+          sourceId: d.id, nodeId: board, displayName: `board ${board}`, nodeType: `xiota.${d.kind}.board`,
+          state: fault === undefined ? 'None' : 'ErrorUnsigned', isControllable: false, isReadable: false, hasCommands: false, hasChildren: true,
+          parameters: parametersOf(`board ${board}`, d.kind, fault),
         });
       }
+      out.push(...things);
     }
     return out;
   };
@@ -122,36 +159,113 @@ export function install(m: ModuleContext, deps: ConcentratorDeps): void {
       }
       case 'getAllNodes':
       case 'getRootNodes': {
-        // No node has children, so every node of a source is a root.
         const s = source(command, el);
-        return response(command, 'OK', ...nodes().filter((n) => n.sourceId === s.sourceId).map((n) => nodeElement(n, params)));
+        const all = nodes().filter((n) => n.sourceId === s.sourceId && (command === 'getAllNodes' || n.parentId === undefined));
+        return response(command, 'OK', ...all.map((n) => nodeElement(n, params)));
       }
       case 'getChildNodes': {
-        if (!findNode(nodes(), refOf(el))) throw notFound(command, `no node "${el.attrs.nodeId ?? ''}" in data source "${el.attrs.sourceId ?? ''}"`);
-        return response(command, 'OK');
+        const all = nodes();
+        const n = node(command, el, all);
+        return response(command, 'OK', ...all.filter((c) => c.sourceId === n.sourceId && c.parentId === n.nodeId).map((c) => nodeElement(c, params)));
       }
       default:
         return response(command, 'NotImplemented');
     }
   };
 
+  const node = (command: string, el: Element, all = nodes()): ConcentratorNode => {
+    const n = findNode(all, refOf(el));
+    if (!n) throw notFound(command, `no node "${el.attrs.nodeId ?? ''}" in data source "${el.attrs.sourceId ?? ''}"`);
+    return n;
+  };
+
+  /** A thing node and its spec; a board node has no commands. */
+  const thingOf = (command: string, el: Element): ThingSpec => {
+    const n = node(command, el);
+    const t = n.isReadable ? deps.things().find((s) => s.id === n.nodeId) : undefined;
+    if (!t) throw notFound(command, `node "${n.nodeId}" has no commands: ask getChildNodes for its things`);
+    return t;
+  };
+
+  /** XEP-0324 canControl for this node (and these parameters); a partial grant that leaves
+   *  any of them out is refused, as browsing refuses one. */
+  const mayControl = async (from: string, thing: string, fields?: string[]): Promise<boolean> => {
+    const d = await deps.access.check(from, 'control', { question: 'control', nodes: [thing], ...(fields ? { fields } : {}) });
+    if (!d.allowed) return false;
+    if (d.nodes && !d.nodes.includes(thing)) return false;
+    return !(d.fields && (fields ?? []).some((f) => !d.fields!.includes(f)));
+  };
+
+  const currentValues = (thing: string): Map<string, Value> => {
+    const out = new Map<string, Value>();
+    for (const v of deps.latest().find((r) => r.thing === thing)?.values ?? []) if (v.value !== undefined) out.set(v.field, v.value);
+    return out;
+  };
+
+  const unknownCommand = (command: string, name: string | undefined, t: ThingSpec) =>
+    notFound(command, `no command "${name ?? ''}" on node "${t.id}": ask getNodeCommands`);
+
+  /** XEP-0326 'Node Commands'. */
+  const commands = async (command: string, el: Element, from: string): Promise<Element> => {
+    const t = thingOf(command, el);
+    const control = t.fields.some((f) => f.writable === true) && await mayControl(from, t.id);
+    if (command === 'getNodeCommands') return response(command, 'OK', ...commandsFor(t, control).map(commandElement));
+    const name = el.attrs.command;
+    if (name === READ_COMMAND.command) {
+      if (command === 'getCommandParameters') {
+        throw new Refusal(command, 'OtherError', new StanzaError('bad-request', `Read takes no parameters: send executeNodeCommand command='Read'`, { type: 'modify' }));
+      }
+      // A fresh momentary sample, delivered like a poll (PubSub gets it), as XEP-0323 takes it.
+      const r = await deps.drivers.readThing(t.id, { deliver: true, fresh: true });
+      if (!r) throw new Refusal(command, 'OtherError', new StanzaError('resource-constraint', `${READ_COMMAND.failureString} ${t.id}: its driver is not running or gave no reading; try again later`, { type: 'wait' }));
+      return response(command, 'OK');
+    }
+    if (name !== SET_COMMAND.command || !t.fields.some((f) => f.writable === true)) throw unknownCommand(command, name, t);
+    if (!control) throw refusedControl(command);
+    const fields = setFormFields(t, currentValues(t.id));
+    if (command === 'getCommandParameters') return setFormResponse(t, fields);
+    // XEP-0326 'Execute Parameterized Node Command'.
+    const form = el.getChild('x', NS_DATA);
+    if (!form) throw new Refusal(command, 'FormError', new StanzaError('bad-request', 'Set needs the submitted form: ask getCommandParameters for it', { type: 'modify' }));
+    const { plan, errors } = planSet(t, fields, form);
+    if (errors.length) {
+      throw new Refusal(command, 'FormError', new StanzaError('bad-request', `nothing was set. ${errors.map((e) => `${e.var || 'form'}: ${e.message}`).join('; ')}`, { type: 'modify' }), errorElements(errors));
+    }
+    if (!(await mayControl(from, t.id, plan.map((p) => p.field)))) throw refusedControl(command);
+    for (const p of plan) {
+      try {
+        await deps.drivers.set(t.id, p.field, p.value, from);
+      } catch (e) {
+        const msg = (e as Error).message;
+        deps.drivers.readThing(t.id, { deliver: true, fresh: true }).catch(() => {});
+        throw new Refusal(command, 'OtherError', new StanzaError('undefined-condition', `set stopped at ${p.field}: ${msg}`, { type: 'cancel' }), errorElements([{ var: p.field, message: msg }]));
+      }
+    }
+    // Read back: the new values reach PubSub at once (as agent/xep/control.ts does).
+    void deps.drivers.readThing(t.id, { deliver: true, fresh: true });
+    return response(command, 'OK');
+  };
+
   const handle = async (iq: Element): Promise<Element> => {
     const el = iq.elements.find((e) => e.xmlns === NS_CONCENTRATOR)!;
     const command = el.name;
     try {
-      // XEP-0326 'Unimplemented commands': any get or set we do not implement (all sets: this
-      // part is read-only) is answered NotImplemented, whoever asks.
-      if (iq.attrs.type !== 'get' || !isCommand(command)) return response(command, 'NotImplemented');
+      // XEP-0326 'Unimplemented commands': any get or set we do not implement (every set but
+      // executeNodeCommand: editing nodes is not built) is answered NotImplemented, whoever asks.
+      if (!isCommand(command) || (iq.attrs.type === 'set') !== SET_COMMANDS.includes(command)) return response(command, 'NotImplemented');
       // XEP-0324 canRead when the local policy cannot decide; a partial grant (some nodes or
       // fields) is refused here: browsing would show the rest.
       const d = await deps.access.check(iq.attrs.from ?? '', 'read', { question: 'read' });
       if (!d.allowed || d.nodes || d.fields) {
         throw new Refusal(command, 'InsufficientPrivileges', new StanzaError('forbidden', 'reading this concentrator needs the read right: ask one of its owners', { type: 'auth' }));
       }
+      if (command === 'getNodeCommands' || command === 'getCommandParameters' || command === 'executeNodeCommand') {
+        return await commands(command, el, iq.attrs.from ?? '');
+      }
       return answer(command, el);
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
-      return errorReply(iq, e.error).append(response(e.command, e.result));
+      return errorReply(iq, e.error).append(response(e.command, e.result, ...e.details));
     }
   };
 

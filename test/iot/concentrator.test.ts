@@ -29,6 +29,7 @@ import { clientFor, waitFor } from '../session/_helpers';
 import { testContext } from '../xep/_context';
 
 const CLIENT = 'client@example.org/client';
+const CONTROLLER = 'ctl@example.org/app';
 const STRANGER = 'eve@evil.example/x';
 
 function norm(el: Element): string {
@@ -54,11 +55,16 @@ async function setup() {
       { id: 'Node2', fields: [num, { name: 'Relay', type: 'boolean', writable: true, initial: false }] },
     ] }),
     createSimulatedDriver('MeteringGroups', { pollIntervalMs: 3_600_000, things: [{ id: 'Group1', fields: [num] }] }),
+    // A simulated driver posing as a firmware bridge: its things are `<board>.<key>`.
+    Object.defineProperty(createSimulatedDriver('uno', { pollIntervalMs: 3_600_000, things: [
+      { id: 'uno1.temp', fields: [num] },
+      { id: 'uno1.relay', fields: [{ name: 'on', type: 'boolean', writable: true, initial: false }] },
+    ] }), 'kind', { value: 'bridge' }),
   ] });
   await host.start();
   hosts.push(host);
   const events = new EventEmitter<AgentEvents>();
-  const access = new AccessStore({ policy: { owners: [], controllers: [], readers: ['client@example.org'], strangers: 'refuse' } });
+  const access = new AccessStore({ policy: { owners: [], controllers: ['ctl@example.org'], readers: ['client@example.org'], strangers: 'refuse' } });
   install(t.ctx, { drivers: host, access, things: () => host.things(), latest: () => host.latestReadings(), events });
   /** The reply iq to one request. */
   const ask = async (xml: string): Promise<Element> => {
@@ -87,15 +93,19 @@ test('getCapabilities (XEP-0326 example 1 request): only what is implemented', a
     <value>getAllNodes</value>
     <value>getRootNodes</value>
     <value>getChildNodes</value>
+    <value>getNodeCommands</value>
+    <value>getCommandParameters</value>
+    <value>executeNodeCommand</value>
   </getCapabilitiesResponse>`);
-  assert.is(CAPABILITIES.length, 11);
+  assert.is(CAPABILITIES.length, 14);
 });
 
 test('data sources (examples 5-7): one flat source per driver, no children', async () => {
   const { payload } = await setup();
   const sources = `
     <dataSource sourceId='MeteringTopology' name='MeteringTopology (simulated)' hasChildren='false'/>
-    <dataSource sourceId='MeteringGroups' name='MeteringGroups (simulated)' hasChildren='false'/>`;
+    <dataSource sourceId='MeteringGroups' name='MeteringGroups (simulated)' hasChildren='false'/>
+    <dataSource sourceId='uno' name='uno (bridge)' hasChildren='false'/>`;
   same(await payload(iq('4', `<getAllDataSources xmlns='urn:xmpp:iot:concentrators' xml:lang='en'/>`)),
     `<getAllDataSourcesResponse xmlns='urn:xmpp:iot:concentrators' result='OK'>${sources}</getAllDataSourcesResponse>`);
   same(await payload(iq('5', `<getRootDataSources xmlns='urn:xmpp:iot:concentrators' xml:lang='en'/>`)),
@@ -134,8 +144,8 @@ test('containsNode and containsNodes (examples 8-9): the spec\'s answers, litera
   </containsNodesResponse>`);
 });
 
-const NODE1 = `nodeId='Node1' displayName='Temperature Sensor' nodeType='xiota.simulated' state='None' hasChildren='false' isReadable='true' isControllable='false' hasCommands='false'`;
-const NODE2 = `nodeId='Node2' displayName='Node2' nodeType='xiota.simulated' state='None' hasChildren='false' isReadable='true' isControllable='true' hasCommands='false'`;
+const NODE1 = `nodeId='Node1' displayName='Temperature Sensor' nodeType='xiota.simulated' state='None' hasChildren='false' isReadable='true' isControllable='false' hasCommands='true'`;
+const NODE2 = `nodeId='Node2' displayName='Node2' nodeType='xiota.simulated' state='None' hasChildren='false' isReadable='true' isControllable='true' hasCommands='true'`;
 
 test('getNode (example 10) and with parameters (example 12): name, driver kind, state', async () => {
   const { payload } = await setup();
@@ -216,9 +226,115 @@ test('a stranger is refused everything (forbidden, InsufficientPrivileges); unkn
 test('pure: node references, and a sourceId that is not the node\'s own finds nothing', () => {
   const refs = parseNodeRefs(parseXml(`<getNodes xmlns='urn:xmpp:iot:concentrators'><node sourceId='A' nodeId='n'/><node nodeId='m'/></getNodes>`));
   assert.equal(refs, [{ sourceId: 'A', nodeId: 'n' }, { nodeId: 'm' }]);
-  const n = { sourceId: 'B', nodeId: 'n', displayName: 'n', nodeType: 't', state: 'None' as const, isControllable: false, parameters: [] };
+  const n = { sourceId: 'B', nodeId: 'n', displayName: 'n', nodeType: 't', state: 'None' as const, isControllable: false, isReadable: true, hasCommands: true, hasChildren: false, parameters: [] };
   assert.is(findNode([n], refs[0]!), undefined);
   assert.is(findNode([n], { nodeId: 'n' }), n);
+});
+
+const READ = `<command command='Read' name='Read now' type='Simple' sortKey='1' successString='Read; the values are published.' failureString='Unable to read the node.'/>`;
+const SET = `<command command='Set' name='Set values...' type='Parameterized' sortKey='2' successString='Values set.' failureString='Unable to set the values.'/>`;
+
+test('getNodeCommands (XEP-0326 \'Get Node Commands\'): Read for a reader, Read and Set for a controller of a writable node', async () => {
+  const { payload } = await setup();
+  const req = (nodeId: string) => `<getNodeCommands xmlns='urn:xmpp:iot:concentrators' sourceId='MeteringTopology' nodeId='${nodeId}' xml:lang='en'/>`;
+  same(await payload(iq('43', req('Node2'))), `<getNodeCommandsResponse xmlns='urn:xmpp:iot:concentrators' result='OK'>${READ}</getNodeCommandsResponse>`);
+  same(await payload(iq('43b', req('Node2'), CONTROLLER)), `<getNodeCommandsResponse xmlns='urn:xmpp:iot:concentrators' result='OK'>${READ}${SET}</getNodeCommandsResponse>`);
+  // Node1 has no writable field: no Set, even for a controller.
+  same(await payload(iq('43c', req('Node1'), CONTROLLER)), `<getNodeCommandsResponse xmlns='urn:xmpp:iot:concentrators' result='OK'>${READ}</getNodeCommandsResponse>`);
+});
+
+test('getCommandParameters (\'Get Node Command Parameters\'): the Set form of the writable fields, XEP-0122 datatypes; a reader is refused', async () => {
+  const { payload, ask, host } = await setup();
+  await host.readThing('Node2', { deliver: true, fresh: true }); // the current value the form shows
+  const req = `<getCommandParameters xmlns='urn:xmpp:iot:concentrators' sourceId='MeteringTopology' nodeId='Node2' command='Set' xml:lang='en'/>`;
+  same(await payload(iq('45', req, CONTROLLER)), `
+  <getCommandParametersResponse xmlns='urn:xmpp:iot:concentrators' result='OK'>
+    <x xmlns='jabber:x:data' type='form'>
+      <title>Set Node2</title>
+      <field var='Relay' type='boolean' label='Node2: Relay'><value>false</value><notSame xmlns='urn:xmpp:xdata:dynamic'/></field>
+    </x>
+  </getCommandParametersResponse>`);
+  const r = await ask(iq('45b', req));
+  assert.is(r.attrs.type, 'error');
+  assert.ok(r.getChild('error')!.getChild('forbidden', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
+  same(r.getChild('getCommandParametersResponse', NS_CONCENTRATOR), `<getCommandParametersResponse xmlns='urn:xmpp:iot:concentrators' result='InsufficientPrivileges'/>`);
+});
+
+const setRelay = (value: string, id = '46') => iq(id, `
+  <executeNodeCommand xmlns='urn:xmpp:iot:concentrators' sourceId='MeteringTopology' nodeId='Node2' command='Set' xml:lang='en'>
+    <x type='submit' xmlns='jabber:x:data'>
+      <field var='Relay' type='boolean'><value>${value}</value></field>
+    </x>
+  </executeNodeCommand>`, CONTROLLER, 'set');
+
+test('executeNodeCommand Set (\'Execute Parameterized Node Command\'): a controller sets the relay through the driver', async () => {
+  const { payload, host } = await setup();
+  same(await payload(setRelay('true')), `<executeNodeCommandResponse xmlns='urn:xmpp:iot:concentrators' result='OK'/>`);
+  const r = await host.readThing('Node2', { fresh: true });
+  assert.is(r!.values.find((v) => v.field === 'Relay')!.value, true);
+});
+
+test('executeNodeCommand Set with a bad value (\'Execute Node Command, Failure\'): FormError, <error var> per field, nothing set', async () => {
+  const { ask, host } = await setup();
+  const r = await ask(setRelay('maybe', '47'));
+  assert.is(r.attrs.type, 'error');
+  assert.ok(r.getChild('error')!.getChild('bad-request', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
+  const res = r.getChild('executeNodeCommandResponse', NS_CONCENTRATOR)!;
+  assert.is(res.attrs.result, 'FormError');
+  const errs = res.getChildren('error');
+  assert.equal(errs.map((e) => e.attrs.var), ['Relay']);
+  assert.match(errs[0]!.text(), /expected on\/off.*got "maybe"/);
+  const now = await host.readThing('Node2', { fresh: true });
+  assert.is(now!.values.find((v) => v.field === 'Relay')!.value, false);
+});
+
+test('executeNodeCommand: a reader\'s Set is refused and changes nothing; Read works for a reader; unknown node and command are NotFound', async () => {
+  const { ask, payload, host } = await setup();
+  const body = setRelay('true').replace(`from='${CONTROLLER}'`, `from='${CLIENT}'`);
+  const r = await ask(body);
+  assert.is(r.attrs.type, 'error');
+  assert.ok(r.getChild('error')!.getChild('forbidden', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
+  assert.is(r.getChild('executeNodeCommandResponse', NS_CONCENTRATOR)!.attrs.result, 'InsufficientPrivileges');
+  assert.is((await host.readThing('Node2', { fresh: true }))!.values.find((v) => v.field === 'Relay')!.value, false);
+  // XEP-0326 'Execute Simple Node Command'.
+  same(await payload(iq('44', `<executeNodeCommand xmlns='urn:xmpp:iot:concentrators' sourceId='MeteringTopology' nodeId='Node1' command='Read' xml:lang='en'/>`, CLIENT, 'set')),
+    `<executeNodeCommandResponse xmlns='urn:xmpp:iot:concentrators' result='OK'/>`);
+  const u = await ask(iq('44b', `<executeNodeCommand xmlns='urn:xmpp:iot:concentrators' sourceId='MeteringTopology' nodeId='Apartment 1-1' command='knockDoor'/>`, CLIENT, 'set'));
+  assert.ok(u.getChild('error')!.getChild('item-not-found', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
+  assert.is(u.getChild('executeNodeCommandResponse', NS_CONCENTRATOR)!.attrs.result, 'NotFound');
+  const k = await ask(iq('44c', `<executeNodeCommand xmlns='urn:xmpp:iot:concentrators' sourceId='MeteringTopology' nodeId='Node1' command='knockDoor'/>`, CLIENT, 'set'));
+  assert.is(k.getChild('executeNodeCommandResponse', NS_CONCENTRATOR)!.attrs.result, 'NotFound');
+  assert.match(k.getChild('error')!.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas')!, /knockDoor.*getNodeCommands/);
+  // A stranger: forbidden before anything else.
+  const s = await ask(iq('44d', `<getNodeCommands xmlns='urn:xmpp:iot:concentrators' sourceId='MeteringTopology' nodeId='Node1'/>`, STRANGER));
+  assert.ok(s.getChild('error')!.getChild('forbidden', 'urn:ietf:params:xml:ns:xmpp-stanzas'));
+});
+
+const BOARD = `nodeId='uno1' displayName='board uno1' nodeType='xiota.bridge.board' state='None' hasChildren='true' isReadable='false' isControllable='false' hasCommands='false'`;
+const TEMP = `nodeId='uno1.temp' displayName='uno1.temp' nodeType='xiota.bridge' state='None' hasChildren='false' isReadable='true' isControllable='false' hasCommands='true' parentId='uno1'`;
+const RELAY = `nodeId='uno1.relay' displayName='uno1.relay' nodeType='xiota.bridge' state='None' hasChildren='false' isReadable='true' isControllable='true' hasCommands='true' parentId='uno1'`;
+
+test('a bridge\'s board is a parent node over its things (getRootNodes, getChildNodes, getAllNodes); a fault shows on both', async () => {
+  const { payload, ask, events } = await setup();
+  same(await payload(iq('18', `<getRootNodes xmlns='urn:xmpp:iot:concentrators' sourceId='uno' xml:lang='en'/>`)),
+    `<getRootNodesResponse xmlns='urn:xmpp:iot:concentrators' result='OK'><node ${BOARD}/></getRootNodesResponse>`);
+  same(await payload(iq('20', `<getChildNodes xmlns='urn:xmpp:iot:concentrators' sourceId='uno' nodeId='uno1' xml:lang='en'/>`)),
+    `<getChildNodesResponse xmlns='urn:xmpp:iot:concentrators' result='OK'><node ${TEMP}/><node ${RELAY}/></getChildNodesResponse>`);
+  same(await payload(iq('13', `<getAllNodes xmlns='urn:xmpp:iot:concentrators' sourceId='uno' xml:lang='en'/>`)),
+    `<getAllNodesResponse xmlns='urn:xmpp:iot:concentrators' result='OK'><node ${BOARD}/><node ${TEMP}/><node ${RELAY}/></getAllNodesResponse>`);
+  events.emit('fault', { driver: 'uno', thing: 'uno1.temp', message: 'sensor unplugged', timestamp: 0 });
+  same(await payload(iq('12', `<getNode xmlns='urn:xmpp:iot:concentrators' sourceId='uno' nodeId='uno1' parameters='true'/>`)), `
+  <getNodeResponse xmlns='urn:xmpp:iot:concentrators' result='OK' ${BOARD.replace("state='None'", "state='ErrorUnsigned'")}>
+    <string id='name' name='Name' value='board uno1'/>
+    <string id='kind' name='Driver kind' value='bridge'/>
+    <string id='state' name='State' value='error'/>
+    <string id='fault' name='Fault' value='uno1.temp: sensor unplugged'/>
+  </getNodeResponse>`);
+  // The board has no commands; its things do.
+  const b = await ask(iq('43', `<getNodeCommands xmlns='urn:xmpp:iot:concentrators' sourceId='uno' nodeId='uno1'/>`));
+  assert.is(b.getChild('getNodeCommandsResponse', NS_CONCENTRATOR)!.attrs.result, 'NotFound');
+  same(await payload(iq('43b', `<getNodeCommands xmlns='urn:xmpp:iot:concentrators' sourceId='uno' nodeId='uno1.relay'/>`, CONTROLLER)),
+    `<getNodeCommandsResponse xmlns='urn:xmpp:iot:concentrators' result='OK'>${READ}${SET}</getNodeCommandsResponse>`);
 });
 
 test('the agent loads it once, in the module list', () => {
