@@ -341,22 +341,26 @@ test('the agent loads it once, in the module list', () => {
   assert.is(MODULES.filter((m) => m.name === 'concentrator').length, 1);
 });
 
-test('end to end on Prosody: a reader asks getCapabilities and getRootNodes, a stranger is refused', async () => {
+test('end to end on Prosody: a reader browses, a controller runs Set and the actuator changes, the reader\'s Set and a stranger are refused', async () => {
   const srv = await startProsody();
   const dir = mkdtempSync(join(tmpdir(), 'xiota-concentrator-'));
   let agent: Agent | undefined;
   const clients: ReturnType<typeof clientFor>[] = [];
   try {
-    for (const u of ['dev', 'alice', 'eve']) await srv.register(u, `${u}pass`);
+    for (const u of ['dev', 'alice', 'bob', 'eve']) await srv.register(u, `${u}pass`);
     const r = configFromObject({
       account: { jid: `dev@${srv.host}/gw`, password: 'devpass' },
       server: { host: '127.0.0.1', port: srv.c2sPort },
       tls: { ca_file: srv.caFile },
       outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 20 },
-      access: { owners: [], readers: [`alice@${srv.host}`] },
+      access: { owners: [], controllers: [`bob@${srv.host}`], readers: [`alice@${srv.host}`] },
     });
     assert.equal(r.errors, []);
-    const driver = createSimulatedDriver('sim', { pollIntervalMs: 60_000, things: [{ id: 'greenhouse', name: 'Greenhouse', fields: [{ name: 'temperature', type: 'numeric', unit: '°C', waveform: 'constant', initial: 20 }] }] });
+    const driver = createSimulatedDriver('sim', { pollIntervalMs: 60_000, things: [{ id: 'greenhouse', name: 'Greenhouse', fields: [
+      { name: 'temperature', type: 'numeric', unit: '°C', waveform: 'constant', initial: 20 },
+      { name: 'fan', type: 'boolean', writable: true, initial: false },
+    ] }] });
+    const fan = async () => (await driver.sample!()).find((r) => r.thing === 'greenhouse')!.values.find((v) => v.field === 'fan')!.value;
     agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers: [driver] });
     await agent.start();
     await waitFor('agent online', () => agent!.client.state === 'online', 15_000);
@@ -364,8 +368,9 @@ test('end to end on Prosody: a reader asks getCapabilities and getRootNodes, a s
     const DEV = `dev@${srv.host}/gw`;
     const alice = clientFor(srv, 'alice', 'alicepass');
     const eve = clientFor(srv, 'eve', 'evepass');
-    clients.push(alice, eve);
-    await Promise.all([alice.connectOnce(), eve.connectOnce()]);
+    const bob = clientFor(srv, 'bob', 'bobpass');
+    clients.push(alice, eve, bob);
+    await Promise.all([alice.connectOnce(), eve.connectOnce(), bob.connectOnce()]);
     const get = (payloadXml: string) => x('iq', { type: 'get', to: DEV }, parseXml(payloadXml));
     const caps = await alice.iq(get(`<getCapabilities xmlns='urn:xmpp:iot:concentrators'/>`));
     assert.equal(caps.getChild('getCapabilitiesResponse', NS_CONCENTRATOR)!.getChildren('value').map((v) => v.text()), [...CAPABILITIES]);
@@ -379,6 +384,28 @@ test('end to end on Prosody: a reader asks getCapabilities and getRootNodes, a s
     } catch (e) {
       assert.is((e as { condition?: string }).condition, 'forbidden');
     }
+    // XEP-0326 'Node Commands': bob (controller) gets the Set form and submits it.
+    const cmds = await bob.iq(get(`<getNodeCommands xmlns='urn:xmpp:iot:concentrators' sourceId='sim' nodeId='greenhouse'/>`));
+    assert.equal(cmds.getChild('getNodeCommandsResponse', NS_CONCENTRATOR)!.getChildren('command').map((c) => [c.attrs.command, c.attrs.type]), [['Read', 'Simple'], ['Set', 'Parameterized']]);
+    const params = await bob.iq(get(`<getCommandParameters xmlns='urn:xmpp:iot:concentrators' sourceId='sim' nodeId='greenhouse' command='Set'/>`));
+    const form = params.getChild('getCommandParametersResponse', NS_CONCENTRATOR)!.getChild('x', 'jabber:x:data')!;
+    assert.equal(form.getChildren('field').map((f) => [f.attrs.var, f.attrs.type]), [['fan', 'boolean']]);
+    const exec = (on: string) => x('iq', { type: 'set', to: DEV }, parseXml(`
+      <executeNodeCommand xmlns='urn:xmpp:iot:concentrators' sourceId='sim' nodeId='greenhouse' command='Set' xml:lang='en'>
+        <x type='submit' xmlns='jabber:x:data'><field var='fan'><value>${on}</value></field></x>
+      </executeNodeCommand>`));
+    assert.is(await fan(), false);
+    try {
+      await alice.iq(exec('true'));
+      assert.unreachable('a reader ran Set');
+    } catch (e) {
+      assert.is((e as { condition?: string }).condition, 'forbidden');
+    }
+    assert.is(await fan(), false, 'the reader\'s Set changed nothing');
+    const ok = await bob.iq(exec('true'));
+    assert.is(ok.getChild('executeNodeCommandResponse', NS_CONCENTRATOR)!.attrs.result, 'OK');
+    assert.is(await fan(), true, 'the controller\'s Set reached the simulated actuator');
+    console.log('e2e: controller Set -> fan', await fan(), '; reader Set -> forbidden');
   } finally {
     for (const c of clients) await c.stop().catch(() => {});
     await agent?.stop();
