@@ -4,7 +4,7 @@
 // it for delivery. The driver then sends the key once (PAIR, in the clear: over a wire only, never
 // over MQTT) and clears the mark when the board answers under it. `deny` refuses for good.
 // State: bridge-pairing.json beside the keys file (0600, written atomically like the keys).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { XiotaError } from '../../agent/errors';
 import { BOARD_ID_RE, pairBoard, readKeys } from './keys';
@@ -30,6 +30,12 @@ function write(keysFile: string, f: PairingFile): void {
   const p = pairingPath(keysFile);
   const tmp = join(dirname(p), `.pairing-${Date.now()}-${process.pid}.tmp`);
   writeFileSync(tmp, JSON.stringify(f, null, 2) + '\n', { mode: 0o600 });
+  // `sudo xiota bridge approve`: the file goes to the state directory's owner (systemd's
+  // DynamicUser owns /var/lib/xiota), or the daemon could not read the approval.
+  if (process.getuid?.() === 0) {
+    const d = statSync(dirname(p));
+    if (d.uid !== 0) chownSync(tmp, d.uid, d.gid);
+  }
   renameSync(tmp, p);
 }
 

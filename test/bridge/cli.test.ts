@@ -58,6 +58,11 @@ test('sudo xiota bridge pair into the daemon\'s state directory: the keys file b
   assert.is(st.uid, 61234);
   assert.is(st.gid, 61234);
   assert.is(st.mode & 0o777, 0o600);
+  // approve (trust on first use) writes the pairing state beside it: the same owner
+  assert.is((await run(['bridge', 'approve', 'gh-10', '--force', '--keys', keys])).code, 0);
+  const pairing = statSync(join(state, 'bridge-pairing.json'));
+  assert.is(pairing.uid, 61234);
+  assert.is(statSync(keys).uid, 61234);
 });
 
 test.run();
