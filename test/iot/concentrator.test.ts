@@ -19,6 +19,7 @@ import { configFromObject } from '../../agent/config';
 import type { AgentEvents } from '../../agent/modules';
 import { MODULES } from '../../agent/modules';
 import { CAPABILITIES, findNode, parseNodeRefs } from '../../agent/iot/concentrator';
+import { planSet, setFormFields } from '../../agent/iot/concentrator-commands';
 import { install, NS_CONCENTRATOR } from '../../agent/xep/concentrator';
 import { Element, x } from '../../agent/xml/element';
 import { DriverHost } from '../../drivers/host';
@@ -335,6 +336,24 @@ test('a bridge\'s board is a parent node over its things (getRootNodes, getChild
   assert.is(b.getChild('getNodeCommandsResponse', NS_CONCENTRATOR)!.attrs.result, 'NotFound');
   same(await payload(iq('43b', `<getNodeCommands xmlns='urn:xmpp:iot:concentrators' sourceId='uno' nodeId='uno1.relay'/>`, CONTROLLER)),
     `<getNodeCommandsResponse xmlns='urn:xmpp:iot:concentrators' result='OK'>${READ}${SET}</getNodeCommandsResponse>`);
+});
+
+test('pure: the Set form carries XEP-0122 ranges, and a value outside one is an error on that field; nothing else is planned', () => {
+  const thing = { id: 'oven', fields: [
+    { name: 'setpoint', type: 'numeric' as const, writable: true, min: 0, max: 250 },
+    { name: 'mode', type: 'enum' as const, writable: true, values: ['off', 'bake'] },
+    { name: 'temperature', type: 'numeric' as const },
+  ] };
+  const fields = setFormFields(thing, new Map([['setpoint', 180]]));
+  assert.equal(fields.map((f) => [f.var, f.type, f.validate?.datatype, f.validate?.min, f.validate?.max, f.values]),
+    [['setpoint', 'text-single', 'xs:double', '0', '250', ['180']], ['mode', 'list-single', undefined, undefined, undefined, []]]);
+  const submit = (sp: string, mode: string) => parseXml(`<x xmlns='jabber:x:data' type='submit'><field var='setpoint'><value>${sp}</value></field><field var='mode'><value>${mode}</value></field></x>`);
+  assert.equal(planSet(thing, fields, submit('200', 'bake')), { plan: [{ field: 'setpoint', value: 200 }, { field: 'mode', value: 'bake' }], errors: [] });
+  const bad = planSet(thing, fields, submit('300', 'bake'));
+  assert.equal(bad.errors.map((e) => e.var), ['setpoint']);
+  assert.match(bad.errors[0]!.message, /250/);
+  const empty = planSet(thing, fields, parseXml(`<x xmlns='jabber:x:data' type='submit'/>`));
+  assert.match(empty.errors[0]!.message, /sets nothing.*setpoint, mode/);
 });
 
 test('the agent loads it once, in the module list', () => {
