@@ -1,3 +1,4 @@
+// xiota-test: exclusive (timing/CPU sensitive: test/run.ts runs it with nothing beside it)
 // Driver faults seen end to end: one Agent runs a good simulated driver next to drivers that
 // throw from sample(), hang inside it, return garbage, and fail to start. Through to PubSub on a
 // real Prosody: the good thing's items keep coming with correct values, failed fields travel
@@ -142,7 +143,9 @@ t('throwing, hanging, garbage and unstartable drivers next to a good one, throug
     assert.is(agent.drivers.state('good'), 'running');
     assert.is(agent.drivers.state('junk'), 'running');
     assert.ok(['retrying', 'starting'].includes(agent.drivers.state('broken')!), `broken driver keeps retrying (${agent.drivers.state('broken')})`);
-    await waitFor('outbox drained', () => agent.pipeline!.idle, 10_000).catch((e: Error) => {
+    // Prosody's file store rewrites a node's items on each publish: on a loaded machine draining
+    // 1000-item nodes takes a while; what matters is that it drains, not how fast.
+    await waitFor('outbox drained', () => agent.pipeline!.idle, 40_000).catch((e: Error) => {
       const tail = logs.filter((l) => l.component === 'publish').slice(-8);
       throw new Error(`${e.message}; pending ${agent.outbox!.pending}; publish log: ${JSON.stringify(tail)}`);
     });
