@@ -210,6 +210,8 @@ async function main(): Promise<number> {
     const configFile = join(srv.dir, 'xiota.yaml');
     writeFileSync(configFile, demoConfig(srv, passwordFile, join(srv.dir, 'outbox')), { mode: 0o600 });
     say(`config written to ${configFile}`);
+    say(`  in another terminal while it runs (the local API): node dist/agent/cli/main.js status --config ${configFile}`);
+    say(`  (also read --follow room, set room.relay on, with the same --config)`);
     const units = await declaredUnits(configFile);
 
     say('$ xiota check --config ' + configFile);
