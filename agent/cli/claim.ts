@@ -2,15 +2,18 @@
 // 'Claiming Ownership of a Thing'): the iotdisco: URI as text and as a QR code for a phone,
 // and the claim string of XEP-0347 0.5.1. The KEY is the one in the state directory
 // (discovery.json, shared with the running agent; made here when the agent has not run yet).
-//   xiota claim [--config FILE] [--no-qr]
+// With --thing ID, the same for one thing behind the gateway (discovery.register_things: its own
+// KEY and NAME, XEP-0347 'Registering Thing behind Concentrator'), as the running agent registered it.
+//   xiota claim [--config FILE] [--no-qr] [--thing ID]
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { qrText } from '../../firmware-bridge/host/cli';
 import { defaultConfigPaths, formatIssues, loadConfig } from '../config';
 import { claimString, iotDiscoUri, loadOrCreateState, metaTags } from '../iot/discovery-meta';
+import { thingTags, type DiscoveryStateExt } from '../iot/discovery-things';
 
-export const CLAIM_USAGE = `Usage: xiota claim [--config FILE] [--no-qr]
+export const CLAIM_USAGE = `Usage: xiota claim [--config FILE] [--no-qr] [--thing ID]
 
 Prints the iotdisco: URI (and its QR code) an owner scans or pastes into a client to claim this
 device in its Thing Registry (XEP-0347). Needs a discovery: section in the config.
@@ -18,6 +21,7 @@ device in its Thing Registry (XEP-0347). Needs a discovery: section in the confi
 Options:
   -c, --config FILE   config file (default ./xiota.yaml if present, else /etc/xiota/xiota.yaml)
       --no-qr         the URI and the claim string only
+      --thing ID      a thing behind the gateway (discovery.register_things: true), registered on its own
   -h, --help          show this text`;
 
 interface Io { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv }
@@ -25,7 +29,7 @@ interface Io { out: (s: string) => void; err: (s: string) => void; env: NodeJS.P
 export function claimMain(argv: string[], io: Io): number {
   let v;
   try {
-    v = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'no-qr': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }).values;
+    v = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, 'no-qr': { type: 'boolean' }, thing: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (e) {
     io.err(`xiota claim: ${(e as Error).message}\n\n${CLAIM_USAGE}`);
     return 2;
@@ -44,13 +48,18 @@ export function claimMain(argv: string[], io: Io): number {
   }
   // The agent keeps its state beside the outbox (agent/agent.ts): the same directory here.
   const stateDir = dirname(r.config.outbox.dir);
-  let st;
+  let st: DiscoveryStateExt;
   try {
     st = loadOrCreateState(stateDir);
   } catch (e) {
     io.err(`xiota claim: ${(e as Error).message}`);
     return 1;
   }
+  if (!d.enabled) {
+    io.out(`discovery.enabled is false in ${path ?? 'the config'}: ${r.config.account.jid} ${st.state === 'unregistered' ? 'is not registered' : 'unregisters at the next start of the agent'}, so it cannot be claimed.`);
+    return 0;
+  }
+  if (v.thing !== undefined) return claimThing(v.thing, st, d.registry !== 'auto' ? d.registry : st.registry, d.tags, d.registerThings, !v['no-qr'], io);
   if (st.state === 'claimed') {
     io.out(`${r.config.account.jid} is claimed by ${st.owner ?? 'an owner'} (${st.public === false ? 'private' : 'public'}) in ${st.registry ?? 'its registry'}; the owner disowns it there to hand it on.`);
     return 0;
@@ -69,5 +78,27 @@ export function claimMain(argv: string[], io: Io): number {
   if (!registry) io.out('The registry is found by disco when the agent runs; it is not known yet, so the URI has no R=.');
   if (st.state === 'removed') io.out('Note: the owner removed this device from the registry; it registers again only after a disown or a reset of discovery.json.');
   io.out('Keep it private: whoever holds the KEY can claim the device until its owner does.');
+  return 0;
+}
+
+/** `--thing ID`: the claim URI of one thing behind the gateway, from what the agent registered. */
+function claimThing(id: string, st: DiscoveryStateExt, registry: string | undefined, tags: Record<string, string | number>, on: boolean, qr: boolean, io: Io): number {
+  const e = st.things?.[id];
+  if (!e) {
+    const known = Object.keys(st.things ?? {});
+    io.err(on
+      ? `xiota claim: no thing "${id}" has been registered behind this gateway${known.length ? ` (registered: ${known.join(', ')})` : ' yet: start the agent once'}`
+      : 'xiota claim: --thing needs discovery.register_things: true in the config (then start the agent once)');
+    return 2;
+  }
+  if (e.state === 'claimed') { io.out(`${id} is claimed by ${e.owner ?? 'an owner'}; the owner disowns it in the registry to hand it on.`); return 0; }
+  if (e.state === 'removed') { io.out(`${id} was removed from the registry by its owner.`); return 0; }
+  const t = thingTags(tags, { id, ...(e.name ? { name: e.name } : {}) }, e.key);
+  const uri = iotDiscoUri(t, registry);
+  io.out(`Claim ${id} (nodeId ${id}, sourceId ${e.sourceId}) with this URI:\n`);
+  io.out(uri);
+  if (qr) io.out('\n' + qrText(uri) + '\n');
+  io.out(`XEP-0347 claim string: ${claimString(t)}`);
+  io.out('Keep it private: whoever holds the KEY can claim the thing until its owner does.');
   return 0;
 }

@@ -19,6 +19,8 @@ export interface ThingEntry {
   state: RegistryState;
   owner?: string;
   public?: boolean;
+  /** The thing's name as registered (its NAME tag; the id when it has none), so `xiota claim --thing` prints the same tags. */
+  name?: string;
 }
 
 /** discovery.json with what this file adds (older files lack them: read as absent). */

@@ -158,11 +158,11 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
     save({ things });
   };
   const registerThing = async (nodeId: string, e: ThingEntry) => {
-    const spec = deps.drivers?.things().find((t) => t.id === nodeId) ?? { id: nodeId };
+    const spec: { id: string; name?: string } = deps.drivers?.things().find((t) => t.id === nodeId) ?? { id: nodeId };
     const res = await send(withNode(registerElement(thingTags(cfg.tags, spec, e.key), cfg.selfOwned), refOf(nodeId, e)));
     const push = resultPush(res, `registration of ${nodeId}`);
     if (push?.kind === 'claimed') return actThing(nodeId, push);
-    saveThing(nodeId, { ...e, state: cfg.selfOwned ? 'self-owned' : 'registered' });
+    saveThing(nodeId, { ...e, state: cfg.selfOwned ? 'self-owned' : 'registered', ...(spec.name ? { name: spec.name } : {}) });
   };
   const actThing = async (nodeId: string, p: RegistryPush) => {
     const e = st.things?.[nodeId];
@@ -170,6 +170,15 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
     if (p.kind === 'claimed') {
       saveThing(nodeId, { ...e, state: 'claimed', owner: p.owner, public: p.public });
       m.log.info('a thing behind the gateway was claimed; its owner is recorded in discovery.json (access: is per device: no access to the gateway is given)', { nodeId, owner: p.owner });
+      // XEP-0347 'KEY tag': a public claim empties the KEY in the registry (the thing's own update).
+      if (p.public) {
+        m.after(0, () => {
+          round = round.then(async () => {
+            await send(withNode(updateElement([{ name: 'KEY', value: '' }]), refOf(nodeId, e)));
+            m.log.info('KEY emptied in the Thing Registry after a public claim', { nodeId });
+          }).catch((err: Error) => m.log.warn('meta data update failed', { nodeId, error: err.message }));
+        });
+      }
     } else if (p.kind === 'removed') {
       saveThing(nodeId, { ...e, state: 'removed' });
       m.log.info('a thing behind the gateway was removed from the Thing Registry by its owner', { nodeId });

@@ -7,12 +7,13 @@
 // answers, unknown elements, pushes that make no sense): logged, refused, the agent keeps serving.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent';
+import { claimMain } from '../../agent/cli/claim';
 import { configFromObject } from '../../agent/config';
-import { tagElements, NS_DISCOVERY } from '../../agent/iot/discovery-meta';
+import { parseIotDiscoUri, tagElements, NS_DISCOVERY } from '../../agent/iot/discovery-meta';
 import { thingTags, type DiscoveryStateExt } from '../../agent/iot/discovery-things';
 import { createLogger } from '../../agent/log';
 import { x } from '../../agent/xml/element';
@@ -163,16 +164,27 @@ t('fallback local: the provisioning server is silent; a stranger\'s subscription
   }
 });
 
-t('a thing behind the gateway is claimed with its own tags: recorded per thing; the gateway keeps its owners', async () => {
-  const key = state().things!.greenhouse!.key;
+t('`xiota claim --thing` prints a thing\'s own URI; claimed with it: recorded per thing, KEY emptied; the gateway keeps its owners', async () => {
+  const file = join(dir, 'xiota.yaml');
+  writeFileSync(file, JSON.stringify(rawConfig({})));
+  const out: string[] = [];
+  assert.is(claimMain(['--config', file, '--no-qr', '--thing', 'greenhouse'], { out: (l) => out.push(l), err: (l) => out.push(l), env: {} }), 0, out.join('\n'));
+  const { tags, registry } = parseIotDiscoUri(out.find((l) => l.startsWith('iotdisco:'))!);
+  assert.is(registry, REG);
+  assert.equal(tags, thingTags(TAGS, { id: 'greenhouse' }, state().things!.greenhouse!.key));
+  assert.is(claimMain(['--config', file, '--no-qr', '--thing', 'nope'], { out: (l) => out.push(l), err: (l) => out.push(l), env: {} }), 2);
+  assert.match(out.at(-1)!, /no thing "nope" has been registered behind this gateway \(registered: greenhouse\)/);
   const phone = clientFor(srv, 'erin', 'erinpw');
   phone.start();
   try {
     await waitFor('erin online', () => phone.state === 'online', 15_000);
-    const res = await phone.iq(x('iq', { type: 'set', to: `${REG}/${registryResource()}` }, x('mine', { xmlns: NS_DISCOVERY }, ...tagElements(thingTags(TAGS, { id: 'greenhouse' }, key)))), 15_000);
+    const res = await phone.iq(x('iq', { type: 'set', to: `${REG}/${registryResource()}` }, x('mine', { xmlns: NS_DISCOVERY }, ...tagElements(tags))), 15_000);
     assert.is(res.getChild('claimed', NS_DISCOVERY)?.attrs.nodeId, 'greenhouse');
     await waitFor('claimed', () => state().things?.greenhouse?.state === 'claimed', 10_000);
     assert.is(state().things!.greenhouse!.owner, `erin@${HOST}`);
+    const upd = await reg.next('update', 10_000);
+    assert.is(upd.nodeId, 'greenhouse');
+    assert.equal(upd.tags, { KEY: '' });
     assert.is(agent.access.roleOf(`erin@${HOST}`), 'stranger');
     assert.is(state().state, 'registered');
   } finally { await phone.stop(); }
@@ -199,6 +211,11 @@ t('restart with changed tags: registered with them; discovery.enabled: false unr
   assert.equal(un.map((u) => u.nodeId).sort(), ['', 'greenhouse']);
   await waitFor('state unregistered', () => state().state === 'unregistered' && Object.keys(state().things ?? {}).length === 0, 5000);
   assert.ok(logged(/unregistered from the Thing Registry \(discovery.enabled: false\)/));
+  const file = join(dir, 'off.yaml');
+  writeFileSync(file, JSON.stringify(rawConfig({ enabled: false })));
+  const out: string[] = [];
+  assert.is(claimMain(['--config', file, '--no-qr'], { out: (l) => out.push(l), err: (l) => out.push(l), env: {} }), 0);
+  assert.match(out.join('\n'), /discovery.enabled is false .* is not registered, so it cannot be claimed/);
   await agent.stop();
 
   await startAgent({ enabled: false });
