@@ -50,7 +50,9 @@ test('a paired board: things by board id and key, readings in order with true ti
     assert.equal(relay.values, [{ field: 'value', value: false }]);
     assert.ok(relay.timestamp < Date.now() && relay.timestamp >= t0 - 5000, 'dated by age_ms, not arrival');
     const temps = readings.filter((r) => r.thing === 'greenhouse-1.1').map((r) => r.values[0].value as number);
-    for (let i = 1; i < temps.length; i++) assert.ok(temps[i] > temps[i - 1], `in order: ${temps.join(' ')}`);
+    // A re-handshake (a slow host under load retries its hello) makes the board dump its state
+    // again: the same value may come twice, never an older one.
+    for (let i = 1; i < temps.length; i++) assert.ok(temps[i] >= temps[i - 1], `in order: ${temps.join(' ')}`);
     assert.ok(temps.every((t) => Math.round(t * 10) >= 200), 'scaled by the entity decimals (raw 200+n → 20.0+n/10)');
 
     await d.set!('greenhouse-1.10', 'value', true);
