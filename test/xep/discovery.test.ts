@@ -12,8 +12,9 @@ import { AccessStore } from '../../agent/access-store';
 import { claimMain } from '../../agent/cli/claim';
 import { configFromObject } from '../../agent/config';
 import {
-  claimString, iotDiscoUri, metaTags, parseIotDiscoUri, parseRegistryPush, readDiscoveryState, registerElement, updateElement, type MetaTag,
+  claimString, iotDiscoUri, metaTags, parseIotDiscoUri, parseRegistryPush, readDiscoveryState, registerElement, unregisterElement, updateElement, type MetaTag,
 } from '../../agent/iot/discovery-meta';
+import { nodeRefOf, reconcileThings, tagsHash, thingTags, withNode } from '../../agent/iot/discovery-things';
 import { install } from '../../agent/xep/discovery';
 import { Element } from '../../agent/xml/element';
 import { parseXml } from '../pubsub/xml';
@@ -49,6 +50,33 @@ test('register and update: the shapes of XEP-0347 Register Thing, self-owned, Up
           <num name='LON' value='-71.519722'/>
           <num name='LAT' value='-33.008055'/>
       </update>`)));
+});
+
+test('things behind a concentrator: XEP-0347 Register Thing behind Concentrator, unregister, the node a push is about; tags hash, reconcile', () => {
+  const ref = { nodeId: 'imc1', sourceId: 'MeteringTopology' };
+  assert.is(norm(withNode(registerElement(SPEC_TAGS, false), ref)), norm(parseXml(`
+      <register xmlns='urn:xmpp:iot:discovery' nodeId='imc1' sourceId='MeteringTopology'>
+          <str name='SN' value='394872348732948723'/>
+          <str name='MAN' value='www.ktc.se'/>
+          <str name='MODEL' value='IMC'/>
+          <num name='V' value='1.2'/>
+          <str name='KEY' value='4857402340298342'/>
+      </register>`)));
+  assert.is(norm(withNode(unregisterElement(), ref)), norm(parseXml(`<unregister xmlns='urn:xmpp:iot:discovery' nodeId='imc1' sourceId='MeteringTopology'/>`)));
+  assert.is(norm(unregisterElement()), norm(parseXml(`<unregister xmlns='urn:xmpp:iot:discovery'/>`)));
+  assert.equal(nodeRefOf(parseXml(`<removed xmlns='urn:xmpp:iot:discovery' nodeId='imc1' sourceId='MeteringTopology'/>`)), ref);
+  assert.is(nodeRefOf(parseXml(`<removed xmlns='urn:xmpp:iot:discovery'/>`)), undefined);
+  // KEY changes on its own; any other tag changes the hash
+  assert.is(tagsHash(SPEC_TAGS), tagsHash(SPEC_TAGS.map((t) => (t.name === 'KEY' ? { ...t, value: '' } : t))));
+  assert.is.not(tagsHash(SPEC_TAGS), tagsHash(SPEC_TAGS.map((t) => (t.name === 'MODEL' ? { ...t, value: 'IMC2' } : t))));
+  assert.is.not(tagsHash([{ name: 'V', value: 1 }]), tagsHash([{ name: 'V', value: '1' }]));
+  // a thing's tags: the gateway's with its own NAME, then its KEY
+  assert.equal(thingTags({ MAN: 'x', NAME: 'gateway' }, { id: 'imc1', name: 'Meter 1' }, 'k'), [{ name: 'MAN', value: 'x' }, { name: 'NAME', value: 'Meter 1' }, { name: 'KEY', value: 'k' }]);
+  const prev = { imc1: { sourceId: 'MeteringTopology', key: 'a'.repeat(32), state: 'claimed' as const, owner: 'o@x' } };
+  const next = reconcileThings(prev, [{ nodeId: 'imc1', sourceId: 'MeteringTopology' }, { nodeId: 'imc2', sourceId: 'MeteringTopology' }]);
+  assert.equal(next.imc1, prev.imc1);
+  assert.is(next.imc2!.state, 'unregistered');
+  assert.match(next.imc2!.key, /^[0-9a-f]{32}$/);
 });
 
 test('claim string: exactly the XEP\'s example; the iotdisco: URI reads back', () => {

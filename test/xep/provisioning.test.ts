@@ -294,6 +294,32 @@ test('access: a registry-claimed owner is an owner; owners\' run-time decisions 
   assert.is(access.roleOf('claimer@example.org'), 'stranger');
 });
 
+test('fallback local: an unanswered question is the access: block\'s decision (by local), logged as such; a client-account service gets a subscription and its questions go to its full JID', async () => {
+  const t = testContext('plc@example.org');
+  const logs: string[] = [];
+  (t.ctx as { log: ModuleContext['log'] }).log = createLogger({ level: 'debug', json: true, write: (l) => logs.push(l) });
+  const access = new AccessStore({ policy: { owners: ['owner@example.org'], controllers: [], readers: [], strangers: 'ask_owners' } });
+  install(t.ctx, { config: { service: 'prov@example.org', timeoutS: 10, cacheSize: 100, fallback: 'local' }, access });
+  try {
+    await t.router.dispatch(parseXml(`<presence from='prov@example.org/svc'/>`));
+    const d = access.check('stranger@example.org', 'read', { question: 'friend' });
+    const q = await nextQuestion(t, 'isFriend');
+    assert.is(q.req.attrs.to, 'prov@example.org/svc');
+    q.reject(new Error('no reply to iq within 10000 ms'));
+    const dec = await d;
+    assert.equal([dec.allowed, dec.by, dec.unanswered], [false, 'local', true]);
+    assert.ok(logs.find((l) => l.includes('did not answer; the access: block decides (fallback: local)')), logs.join('\n'));
+    // its own subscription request is approved, not asked about (the friendship XEP-0324 needs)
+    await t.router.dispatch(parseXml(`<presence from='prov@example.org/svc' type='subscribe'/>`));
+    assert.ok(t.sent.some((s) => s.name === 'presence' && s.attrs.to === 'prov@example.org' && s.attrs.type === 'subscribed'));
+    assert.is(t.iqs.length, 0);
+    // offline: questions go to the bare JID, whose server answers with an error (unanswered)
+    await t.router.dispatch(parseXml(`<presence from='prov@example.org/svc' type='unavailable'/>`));
+    void access.check('other@example.org', 'read');
+    assert.is((await nextQuestion(t, 'canRead')).req.attrs.to, 'prov@example.org');
+  } finally { t.unload(); }
+});
+
 test('a flood of strangers: at most maxInFlight questions on their way, the rest refused', async () => {
   const t = testContext('plc@example.org');
   const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' } });
