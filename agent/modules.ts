@@ -85,6 +85,6 @@ export const MODULES: readonly AgentModule[] = [
   { name: 'control', install: (m, d) => control.install(m, d) },
   { name: 'concentrator', install: (m, d) => concentrator.install(m, d) },
   { name: 'alerts', install: (m, d) => { alerts.install(m, { ...d, config: d.config.alerts }); } },
-  { name: 'discovery', install: (m, d) => { if (d.config.discovery) discovery().install(m, { config: d.config.discovery, access: d.access, stateDir: d.stateDir, drivers: d.drivers }); } },
+  { name: 'discovery', install: (m, d) => { if (d.config.discovery) discovery().install(m, { config: d.config.discovery, access: d.access, stateDir: d.stateDir, drivers: d.drivers, onThingsChanged: (fn) => { d.events.on('things', fn); return () => { d.events.off('things', fn); }; } }); } },
   { name: 'api', install: (m, d) => { if (d.api) api().install(m, d); } },
 ];

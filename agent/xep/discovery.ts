@@ -41,6 +41,8 @@ export interface DiscoveryDeps {
   timeoutMs?: number;
   /** discovery.register_things: the things behind the gateway (nodeId = thing id, sourceId = driver id). */
   drivers?: Pick<DriverHost, 'drivers' | 'things'>;
+  /** Subscribes to changes of the things (a bridge board describing itself later): returns the unsubscribe. */
+  onThingsChanged?: (fn: () => void) => () => void;
 }
 
 export interface Discovery {
@@ -187,7 +189,8 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
       m.log.info('a thing behind the gateway was disowned; registering it again with a new KEY', { nodeId, formerOwner: e.owner });
     }
   };
-  const registerThings = async () => {
+  /** At a session every unclaimed thing (a registration refresh); on a change only the new ones. */
+  const registerThings = async (onlyNew = false) => {
     const now = (deps.drivers?.drivers() ?? []).flatMap((d) => d.things.map((nodeId) => ({ nodeId, sourceId: d.id })));
     const next = reconcileThings(st.things, now);
     for (const [nodeId, e] of Object.entries(st.things ?? {})) {
@@ -198,7 +201,7 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
     save({ things: next });
     let n = 0;
     for (const [nodeId, e] of Object.entries(next)) {
-      if (e.state === 'removed' || e.state === 'claimed') continue;
+      if (e.state === 'removed' || e.state === 'claimed' || (onlyNew && e.state !== 'unregistered')) continue;
       await registerThing(nodeId, e);
       n++;
     }
@@ -238,7 +241,7 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
     } else if (st.state !== 'removed') {
       await register();
     }
-    if (cfg.registerThings) await registerThings();
+    if (cfg.registerThings) await registerThings(false);
   };
 
   // XEP-0347: claimed / removed / disowned, as iq sets from the registry; acknowledged empty.
@@ -268,8 +271,22 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
     return x('iq', { type: 'result', id: iq.attrs.id ?? '', to: iq.attrs.from });
   });
 
+  // Things that appear or go while the device runs are registered or unregistered (coalesced).
+  let sessions = 0;
+  let pending: (() => void) | undefined;
+  if (cfg.enabled && cfg.registerThings && deps.onThingsChanged) {
+    m.onUnload(deps.onThingsChanged(() => {
+      if (!sessions || pending) return;
+      pending = m.after(500, () => {
+        pending = undefined;
+        if (peer) round = round.then(() => registerThings(true)).catch((e: Error) => m.log.error('things behind the gateway not registered', { registry: registry(), error: e.message }));
+      });
+    }));
+  }
+
   m.onSession((info) => {
     if (info.resumed) return;
+    sessions++;
     round = round.then(onSession).catch((e: Error) => {
       const refused = e instanceof StanzaError && !/timed? ?out/i.test(e.message);
       m.log.error(refused ? 'the Thing Registry refused the request; trying again at the next session' : 'Thing Registry not reached; registering again at the next session', { registry: registry(), error: e.message });

@@ -18,6 +18,7 @@ import { thingTags, type DiscoveryStateExt } from '../../agent/iot/discovery-thi
 import { createLogger } from '../../agent/log';
 import { x } from '../../agent/xml/element';
 import { createSimulatedDriver } from '../../drivers/simulated';
+import type { Driver, DriverContext, ThingSpec } from '../../drivers/types';
 import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
 import { clientFor, waitFor } from '../session/_helpers';
 import { IotClient, PyLines } from './_iot';
@@ -48,6 +49,22 @@ function rawConfig(discovery: Record<string, unknown>) {
   };
 }
 
+/** A driver whose things appear while the agent runs (as a bridge board's do when it describes itself). */
+class LateDriver implements Driver {
+  readonly kind = 'late';
+  readonly id = 'late';
+  private list: ThingSpec[] = [];
+  private ctx?: DriverContext;
+  things(): ThingSpec[] { return this.list; }
+  async start(ctx: DriverContext): Promise<void> { this.ctx = ctx; }
+  async stop(): Promise<void> {}
+  add(id: string): void {
+    this.list = [...this.list, { id, name: `Pump ${id}`, fields: [{ name: 'on', type: 'boolean' }] }];
+    this.ctx!.thingsChanged();
+  }
+}
+let late: LateDriver;
+
 async function startAgent(discovery: Record<string, unknown> = {}): Promise<void> {
   const r = configFromObject(rawConfig(discovery));
   assert.equal(r.errors, []);
@@ -55,7 +72,8 @@ async function startAgent(discovery: Record<string, unknown> = {}): Promise<void
     { name: 'temperature', type: 'numeric', unit: '°C', precision: 1, waveform: 'constant', initial: 22.5 },
     { name: 'fan', type: 'boolean', writable: true, initial: false },
   ] }] });
-  agent = new Agent({ config: r.config!, credentials: { password: 'devpw', source: 'password', warnings: [] }, drivers: [driver], log: createLogger({ level: 'debug', json: true, write: (l) => logs.push(l) }) });
+  late = new LateDriver();
+  agent = new Agent({ config: r.config!, credentials: { password: 'devpw', source: 'password', warnings: [] }, drivers: [driver, late], log: createLogger({ level: 'debug', json: true, write: (l) => logs.push(l) }) });
   await agent.start();
   await waitFor('agent online', () => agent.client.state === 'online', 15_000);
   dev = agent.client.jid;
@@ -99,10 +117,19 @@ t('registry as an account: befriended both ways; the device and its thing regist
   await waitFor('thing registered', () => state().things?.greenhouse?.state === 'registered', 5000);
 });
 
+t('a thing that appears while the agent runs is registered then (only it), with its name', async () => {
+  late.add('pump1');
+  const ev = await reg.next('register', 10_000);
+  assert.equal([ev.nodeId, ev.sourceId, (ev.tags as Record<string, string>).NAME], ['pump1', 'late', 'Pump pump1']);
+  await waitFor('pump registered', () => state().things?.pump1?.state === 'registered', 5000);
+  assert.is(state().things!.pump1!.name, 'Pump pump1');
+  await reg.next('register', 700).then((e) => assert.unreachable(`registered again: ${JSON.stringify(e)}`), () => undefined);
+});
+
 t('provisioning as an account: a stranger\'s readout is asked at the account\'s full JID; the partial grant holds', async () => {
   const dave = await IotClient.start(srv, 'dave', 'davepw');
   try {
-    const r = await dave.read(dev);
+    const r = await dave.read(dev, { nodes: ['greenhouse'] }); // pump1 has never been read
     assert.is(r.results.at(-1)?.result, 'done', JSON.stringify(r));
     assert.equal(r.results.flatMap((x) => x.fields ?? []).map((f) => f.name), ['temperature']);
     const q = await prov.next('question');
@@ -173,7 +200,7 @@ t('`xiota claim --thing` prints a thing\'s own URI; claimed with it: recorded pe
   assert.is(registry, REG);
   assert.equal(tags, thingTags(TAGS, { id: 'greenhouse' }, state().things!.greenhouse!.key));
   assert.is(claimMain(['--config', file, '--no-qr', '--thing', 'nope'], { out: (l) => out.push(l), err: (l) => out.push(l), env: {} }), 2);
-  assert.match(out.at(-1)!, /no thing "nope" has been registered behind this gateway \(registered: greenhouse\)/);
+  assert.match(out.at(-1)!, /no thing "nope" has been registered behind this gateway \(registered: greenhouse, pump1\)/);
   const phone = clientFor(srv, 'erin', 'erinpw');
   phone.start();
   try {
@@ -202,13 +229,17 @@ t('restart with changed tags: registered with them; discovery.enabled: false unr
   await startAgent({ tags: { ...TAGS, MODEL: 'greenhouse-gw-2', ROOM: 'B12' } });
   const gw = await reg.next('register', 15_000); // the claimed thing is not registered again
   assert.is(gw.nodeId, '');
+  // the late driver starts empty this time: its thing is gone from the gateway, so from the registry
+  const gone = await reg.next('unregister', 15_000);
+  assert.equal([gone.nodeId, gone.sourceId], ['pump1', 'late']);
+  await waitFor('pump1 out of discovery.json', () => state().things && !state().things!.pump1, 5000);
   assert.is((gw.tags as Record<string, string>).MODEL, 'greenhouse-gw-2');
   assert.is((gw.tags as Record<string, string>).ROOM, 'B12');
   await agent.stop();
 
   await startAgent({ enabled: false });
   const un = [await reg.next('unregister', 15_000), await reg.next('unregister', 15_000)];
-  assert.equal(un.map((u) => u.nodeId).sort(), ['', 'greenhouse']);
+  assert.equal(un.map((u) => u.nodeId).sort(), ['', 'greenhouse'], JSON.stringify(un));
   await waitFor('state unregistered', () => state().state === 'unregistered' && Object.keys(state().things ?? {}).length === 0, 5000);
   assert.ok(logged(/unregistered from the Thing Registry \(discovery.enabled: false\)/));
   const file = join(dir, 'off.yaml');
