@@ -101,10 +101,12 @@ outbox:
 #   role: owner                      # what a client may do: owner | controller | reader
 
 # provisioning:                      # XEP-0324: ask a provisioning server about JIDs access: does not list
-#   service: provisioning.example.org   # a component address, not an account
+#   service: provisioning.example.org   # a component address, or an account (prov@example.org: befriended first)
+#   fallback: refuse                 # when it does not answer: refuse, or local (the access: lists decide)
 
 # discovery:                         # XEP-0347: register in a Thing Registry; xiota claim prints the claim URI and QR code
-#   registry: auto                   # or the registry's component address
+#   registry: auto                   # or the registry's component address or account
+#   register_things: false           # true: each thing behind the gateway too (xiota claim --thing ID)
 #   tags: { MAN: example.com, MODEL: gw-1, SN: "0042" }
 
 pubsub:
