@@ -12,9 +12,9 @@ import { AccessStore } from '../../agent/access-store';
 import { claimMain } from '../../agent/cli/claim';
 import { configFromObject } from '../../agent/config';
 import {
-  claimString, iotDiscoUri, metaTags, parseIotDiscoUri, parseRegistryPush, readDiscoveryState, registerElement, unregisterElement, updateElement, type MetaTag,
+  claimString, iotDiscoUri, metaTags, parseIotDiscoUri, parseRegistryPush, readDiscoveryState, registerElement, unregisterElement, updateElement, writeDiscoveryState, type MetaTag,
 } from '../../agent/iot/discovery-meta';
-import { nodeRefOf, reconcileThings, tagsHash, thingTags, withNode } from '../../agent/iot/discovery-things';
+import { nodeRefOf, reconcileThings, tagsHash, thingTags, withNode, type DiscoveryStateExt } from '../../agent/iot/discovery-things';
 import { install } from '../../agent/xep/discovery';
 import { Element } from '../../agent/xml/element';
 import { parseXml } from '../pubsub/xml';
@@ -250,6 +250,38 @@ test('xiota claim: the URI and a QR code; no discovery section is a clear error'
     assert.match(ok.text, new RegExp(`IoTDisco;MAN:example.com;SN:7;KEY:${key}`));
     // the same KEY on every run (kept in the state directory)
     assert.match(run(base + 'discovery: { registry: registry.example.org, tags: { MAN: example.com } }\n', ['--no-qr']).text, new RegExp(`KEY=${key}`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a claimed thing at start: the same tags send nothing, changed tags are sent as an update (KEY stays empty)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-disco-'));
+  const A = { MAN: 'www.ktc.se', MODEL: 'IMC' };
+  writeDiscoveryState(dir, { version: 1, key: 'b'.repeat(32), state: 'claimed', owner: 'owner@example.org', public: true, registry: 'discovery.example.org', keyCleared: true, tagsHash: tagsHash(metaTags(A, '')) } as DiscoveryStateExt);
+  const access = new AccessStore({ policy: { owners: [], controllers: [], readers: [], strangers: 'refuse' }, self: 'thing@example.org', dir });
+  const start = (tags: Record<string, string | number>) => {
+    const t = testContext('thing@example.org');
+    const d = install(t.ctx, { config: { enabled: true, registry: 'discovery.example.org', selfOwned: false, registerThings: false, tags }, access, stateDir: dir });
+    t.online();
+    return { t, d };
+  };
+  try {
+    const same = start(A);
+    await same.d.settled();
+    assert.is(same.t.iqs.length, 0);
+    same.t.unload();
+    const changed = start({ ...A, MODEL: 'IMC-2', LAT: -33.008055 });
+    await waitFor('update', () => changed.t.iqs.length === 1);
+    const upd = changed.t.iqs.shift()!;
+    assert.is(upd.req.elements[0]!.name, 'update');
+    assert.is(upd.req.elements[0]!.getChildren('str').find((e) => e.attrs.name === 'MODEL')?.attrs.value, 'IMC-2');
+    assert.is(upd.req.elements[0]!.getChildren('num').find((e) => e.attrs.name === 'LAT')?.attrs.value, '-33.008055');
+    assert.is(upd.req.elements[0]!.getChildren('str').find((e) => e.attrs.name === 'KEY')?.attrs.value, '');
+    upd.resolve(parseXml(`<iq type='result' from='discovery.example.org' id='3'/>`));
+    await changed.d.settled();
+    assert.is((readDiscoveryState(dir) as DiscoveryStateExt).tagsHash, tagsHash(metaTags({ ...A, MODEL: 'IMC-2', LAT: -33.008055 }, '')));
+    changed.t.unload();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
