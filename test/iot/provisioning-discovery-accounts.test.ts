@@ -264,4 +264,26 @@ t('restart with changed tags: registered with them; discovery.enabled: false unr
   await reg.next('unregister', 10).then(() => assert.unreachable('unregistered twice'), () => undefined);
 });
 
+t('`xiota claim --unregister` (uninstalling): logs in beside the agent and unregisters the device and its thing at the registry account', async () => {
+  await agent.stop();
+  await startAgent({});
+  const back = [await reg.next('register', 15_000), await reg.next('register', 15_000)];
+  assert.equal(back.map((b) => b.nodeId).sort(), ['', 'greenhouse']);
+  await waitFor('registered', () => state().state === 'registered' && state().things?.greenhouse?.state === 'registered', 5000);
+  const file = join(dir, 'on.yaml');
+  writeFileSync(file, JSON.stringify(rawConfig({})));
+  const out: string[] = [];
+  const code = await claimMain(['--config', file, '--unregister'], { out: (l) => out.push(l), err: (l) => out.push(l), env: { XIOTA_PASSWORD: 'devpw' } });
+  assert.is(code, 0, out.join('\n'));
+  const un = [await reg.next('unregister', 10_000), await reg.next('unregister', 10_000)];
+  assert.equal(un.map((u) => u.nodeId).sort(), ['', 'greenhouse']);
+  assert.ok(un.every((u) => String(u.from) === `dev@${HOST}/xiota-claim`), JSON.stringify(un));
+  assert.match(out.join('\n'), /Unregistered dev@xiota.test\S* and 1 thing\(s\) behind it from reg@xiota.test/);
+  assert.is(state().state, 'unregistered');
+  assert.is(agent.client.state, 'online'); // the agent's own session was not disturbed
+  const again: string[] = [];
+  assert.is(await claimMain(['--config', file, '--unregister'], { out: (l) => again.push(l), err: (l) => again.push(l), env: { XIOTA_PASSWORD: 'devpw' } }), 0);
+  assert.match(again.join('\n'), /is not registered; nothing to unregister/);
+});
+
 t.run();
