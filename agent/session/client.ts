@@ -103,6 +103,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private iqs = new Map<string, PendingIq>();
   private offlineQueue: Element[] = [];
   private running = false;
+  /** Bumped by start(), connectOnce() and stop(): a loop or login of an older generation ends and never goes online. */
+  private gen = 0;
+  /** stop() was called: a login still in progress is ended, never brought online. */
+  private stopping = false;
+  /** The connection of a login in progress (negotiate), so stop() can end it. */
+  private negotiating?: Connection;
   private loop?: Promise<void>;
   private wake?: () => void;
   private keepaliveTimer?: NodeJS.Timeout;
@@ -156,22 +162,24 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   /** One attempt: resolves when online, rejects with the reason (for `xiota check`). */
   async connectOnce(): Promise<OnlineInfo> {
     this.running = false;
-    return this.attempt();
+    this.stopping = false;
+    return this.attempt(++this.gen);
   }
 
   /** Stays online until stop(): reconnects with backoff after every failure. */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.runLoop();
+    this.stopping = false;
+    this.loop = this.runLoop(++this.gen);
   }
 
-  private async runLoop(): Promise<void> {
-    while (this.running) {
+  private async runLoop(gen: number): Promise<void> {
+    while (this.running && gen === this.gen) {
       try {
         // start() after connectOnce(): keep the session that is up, do not open a second one
         // (that would resume it from a new socket while the old one still delivers).
-        if (!this.conn) await this.attempt();
+        if (!this.conn) await this.attempt(gen);
         // Wait for this session to end. A promise made in goOnline, not an 'offline'
         // listener added here: a drop right after 'online' (before this line runs) must
         // not be missed.
@@ -181,7 +189,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
         this.emit('error', err);
         this.log.warn('connection attempt failed', { code: err.code, error: err.message });
       }
-      if (!this.running) break;
+      if (!this.running || gen !== this.gen) break;
       // Reset the backoff after a stable period online (a flapping link keeps backing off).
       if (this.onlineAt && Date.now() - this.onlineAt >= this.backoff.stableAfterMs) this.backoff.reset();
       this.onlineAt = 0;
@@ -195,10 +203,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
         };
       });
     }
-    this.setState('stopped');
+    if (gen === this.gen) this.setState('stopped');
   }
 
-  private async attempt(): Promise<OnlineInfo> {
+  private async attempt(gen: number): Promise<OnlineInfo> {
     this.setState('connecting');
     this.attemptStartedAt = Date.now();
     const endpoints = await resolveEndpoints(this.domain, this.o.server ?? {}, this.o.resolveSrv);
@@ -206,7 +214,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     for (const ep of endpoints) {
       try {
         const n = await negotiate(ep, this.negotiateOptions());
-        return this.goOnline(n);
+        return this.goOnline(n, gen);
       } catch (e) {
         lastErr = e;
         if (e instanceof XiotaError && e.detail.smUnsupported) {
@@ -242,6 +250,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       fast: this.o.fast,
       csiInactive: this.o.csiInactive,
       speculateSm: this.speculateSm,
+      onConnection: (c) => {
+        this.negotiating = c;
+        if (this.stopping) c.destroy();
+      },
     };
   }
 
@@ -257,7 +269,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     try {
       for (const ep of await resolveEndpoints(this.domain, this.o.server ?? {}, this.o.resolveSrv)) {
         try {
-          const n = await negotiate(ep, { ...this.negotiateOptions(), sm: undefined, step: undefined, invalidateFastOnly: true });
+          const n = await negotiate(ep, { ...this.negotiateOptions(), sm: undefined, step: undefined, invalidateFastOnly: true, onConnection: undefined });
           n.conn.close();
           return true;
         } catch (e) {
@@ -286,8 +298,14 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  private goOnline(n: Negotiated): OnlineInfo {
+  private goOnline(n: Negotiated, gen: number): OnlineInfo {
     const conn = n.conn;
+    this.negotiating = undefined;
+    if (this.stopping || gen !== this.gen) {
+      // stop() came while the login finished: end it instead of going online.
+      conn.close();
+      throw new XiotaError('XIOTA_E_DISCONNECTED', 'the agent is stopping');
+    }
     this.conn = conn;
     if (n.jid) this.jid = n.jid;
     const resumed = n.smState === 'resumed';
@@ -596,6 +614,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   /** Ends the session politely; no reconnect. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
+    this.gen++;
+    // A login in progress ends now rather than at its timeout (SIGTERM during a slow connect).
+    this.negotiating?.destroy();
     const conn = this.conn;
     if (conn) {
       // XEP-0198: a clean </stream:stream> ends the session; nothing to resume.
@@ -604,7 +626,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       conn.close();
     }
     this.wake?.();
-    await this.loop;
+    // A TCP or TLS connect still under way (no connection yet) is not waited for beyond 3 s:
+    // its socket is refused by goOnline when it completes.
+    await Promise.race([this.loop, new Promise<void>((r) => setTimeout(r, 3000).unref())]);
     this.clearKeepalive();
     for (const p of this.iqs.values()) {
       clearTimeout(p.timer);

@@ -47,6 +47,8 @@ export interface NegotiateOptions {
   invalidateFastOnly?: boolean;
   /** Send <enable/> with the bind before seeing the features (default true; false once a server refused it). */
   speculateSm?: boolean;
+  /** Called with the connection as soon as it exists, so the caller can end a login in progress (stop). */
+  onConnection?: (conn: Connection) => void;
   /** Called as negotiation moves on (for state events). */
   step?: (state: 'securing' | 'authenticating' | 'binding') => void;
 }
@@ -104,10 +106,12 @@ export async function negotiate(ep: Endpoint, o: NegotiateOptions): Promise<Nego
   if (ep.directTls) {
     const t = await connectDirectTls(ep.host, ep.port, o.tls, o.timeoutMs);
     conn = new Connection(t.socket, { domain: o.domain, maxStanzaBytes: o.maxStanzaBytes });
+    o.onConnection?.(conn);
     tlsInfo = t.info;
   } else {
     const sock = await connectTcp(ep, o.timeoutMs);
     conn = new Connection(sock, { domain: o.domain, maxStanzaBytes: o.maxStanzaBytes });
+    o.onConnection?.(conn);
     try {
       // Pipelined: <starttls/> goes with our stream header (one flight, not two). The server
       // handles it after sending its features, which are still checked before anything else.
