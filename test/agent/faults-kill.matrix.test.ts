@@ -25,6 +25,8 @@ const label = serverUnderTest();
 const NODE = 'urn:xiota:counter';
 const TOTAL = Number(process.env.FAULTS_KILL_N ?? 3000);
 const KILLS = 3;
+/** FAULTS_KILL_MERGE=16: publish.max_readings_per_item, waiting readings share items (crash-safe merging). */
+const MERGE = Number(process.env.FAULTS_KILL_MERGE ?? 1);
 let srv: XmppServer;
 let dir: string;
 const children: ChildProcess[] = [];
@@ -107,7 +109,7 @@ t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted readi
     tls: { ca_file: srv.caFile },
     outbox: { dir, flush_interval_ms: 10 },
     pubsub: { access_model: 'open', max_items: TOTAL + 1000 },
-    publish: { deadband: 0, min_interval_s: 0 },
+    publish: { deadband: 0, min_interval_s: 0, ...(MERGE > 1 ? { max_readings_per_item: MERGE } : {}) },
   };
   const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'w', maxStanzaBytes: 64 * 1024 * 1024 });
   await w.connectOnce();
@@ -170,7 +172,11 @@ t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted readi
     // accepted range of the round whose id they carry.
     const extra = c.rows.filter((row) => { const i = roundOf(row.instance); return i >= 0 && row.seq > rounds[i]!.last; });
     const kept = c.rows.filter((row) => !extra.includes(row));
-    console.log(`${label} kill: ${TOTAL} readings, ${KILLS} kills\n  ${figures.join('\n  ')}\n  node: ${c.items} items, ${extra.length} published but never accepted (seqs ${extra.map((e) => e.seq).join(',') || 'none'})`);
+    const perItem = new Map<string, number>();
+    for (const row of c.rows) perItem.set(row.id, (perItem.get(row.id) ?? 0) + 1);
+    const merged = [...perItem.values()].filter((n) => n > 1).length;
+    if (MERGE > 1) assert.ok(merged > 0, 'with max_readings_per_item, some items hold several readings');
+    console.log(`${label} kill (max_readings_per_item ${MERGE}, ${merged} items of several readings): ${TOTAL} readings, ${KILLS} kills\n  ${figures.join('\n  ')}\n  node: ${c.items} items, ${extra.length} published but never accepted (seqs ${extra.map((e) => e.seq).join(',') || 'none'})`);
     assert.ok(c.rows.every((row) => roundOf(row.instance) >= 0), `every item id comes from one of the rounds: ${[...new Set(c.rows.map((row) => row.instance))]}`);
     assert.ok(extra.every((row) => roundOf(row.instance) < KILLS), 'only killed rounds leave extra items');
     assert.ok(extra.length <= 200, `extra items are the few in flight at a kill (${extra.length})`);
