@@ -23,7 +23,8 @@ export function batchingFor(config: Config, thingId: string): Batching {
   const o = config.things[thingId]?.publish;
   const batchMs = Math.round((o?.batchS ?? config.publish.batchS) * 1000);
   // One reading per item unless asked: a subscriber that reads only an item's first
-  // <timestamp> keeps working, and a resend after a crash can never regroup readings.
+  // <timestamp> keeps working. (Merging is crash-safe, see the pipeline; the default stays 1
+  // until every test that reads items counts all their readings: see README.)
   return { batchMs, maxReadings: o?.maxReadingsPerItem ?? config.publish.maxReadingsPerItem ?? (batchMs > 0 ? 64 : 1) };
 }
 
