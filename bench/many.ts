@@ -21,7 +21,7 @@ import { processCpuUs, type BenchServer } from './publish';
 import { shebangFlags } from './rss';
 
 type Kind = 'xiota' | 'xiota16' | 'xmppjs';
-const LABEL: Record<Kind, string> = { xiota: 'xiota', xiota16: 'xiota, 16/item', xmppjs: '@xmpp/client' };
+const LABEL: Record<Kind, string> = { xiota: 'xiota, 1/item', xiota16: 'xiota, 16/item', xmppjs: '@xmpp/client' };
 /** BENCH_KINDS: which publishers (xiota16: publish.max_readings_per_item 16, waiting readings share an item). */
 const KINDS = (process.env.BENCH_KINDS ?? 'xiota,xmppjs,xiota16').split(',') as Kind[];
 type Setup = 'prosody-file' | 'prosody-mem' | 'ejabberd';
