@@ -3,11 +3,13 @@
 // with the SAME node configuration (access_model open, max_items BENCH_MAX_ITEMS, default
 // 100: xiota's default), at 1000 readings/s in total and in a burst, per server setup:
 //   npm run build && node dist/bench/many.js [prosody-file prosody-mem ejabberd]
+// (or `npx tsc -p . --outDir SNAP && node SNAP/bench/many.js` from the repo root, to keep editing meanwhile)
 // Each setup is one fresh server; both publishers stay connected and run in turn, alternating
 // which goes first, BENCH_REPEAT (default 2) times, so background load hits both alike.
 // Measured: readings acknowledged per second (first reading to last result), the agent's CPU
 // (process.cpuUsage() in the child) and the server's (/proc/PID/stat) per acked reading.
 // No subscriber: the server's cost of publishing and storing, not of fanning out.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_WINDOW } from '../agent/publish/pipeline';
 import { createNodeIq, configureNodeIq, publishIq } from '../agent/xep/pubsub';
@@ -19,7 +21,7 @@ import { processCpuUs, type BenchServer } from './publish';
 import { shebangFlags } from './rss';
 
 type Kind = 'xiota' | 'xiota16' | 'xmppjs';
-const LABEL: Record<Kind, string> = { xiota: 'xiota', xiota16: 'xiota, 16/item', xmppjs: '@xmpp/client' };
+const LABEL: Record<Kind, string> = { xiota: 'xiota, 1/item', xiota16: 'xiota, 16/item', xmppjs: '@xmpp/client' };
 /** BENCH_KINDS: which publishers (xiota16: publish.max_readings_per_item 16, waiting readings share an item). */
 const KINDS = (process.env.BENCH_KINDS ?? 'xiota,xmppjs,xiota16').split(',') as Kind[];
 type Setup = 'prosody-file' | 'prosody-mem' | 'ejabberd';
@@ -51,12 +53,14 @@ function spawnKind(kind: Kind, srv: Started): Child {
   }
   // The payload xiota's serializer makes and the node configuration xiota asks for.
   const thing = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric' as const, unit: '°C', precision: 2 }] };
-  const payload = readingToFields({ thing: 'bench', timestamp: Date.now(), values: [{ field: 'temperature', value: 20 }] }, thing);
+  const payload = readingToFields({ thing: 'bench', timestamp: Date.now(), values: [{ field: 'temperature', value: 20 }] }, thing, { compact: true });
   const config = { maxItems: MAX_ITEMS, accessModel: 'open' as const };
   const first = publishIq({ node: NODE, itemId: 'warmup', payload, publishOptions: config }).getChildren()[0]!;
   const create = createNodeIq(undefined, NODE).getChildren()[0]!;
   const configure = configureNodeIq(undefined, NODE, config).getChildren()[0]!;
-  const mjs = join(__dirname, '../../bench/publish-xmppjs-child.mjs');
+  // The repo's build (dist/bench) or a snapshot built with --outDir, run from the repo root.
+  const mjs = [join(__dirname, '../../bench/publish-xmppjs-child.mjs'), join(process.cwd(), 'bench/publish-xmppjs-child.mjs')].find((p) => existsSync(p));
+  if (!mjs) throw new Error('bench/publish-xmppjs-child.mjs not found: run from the repository root');
   return spawnJsonChild(kind, [...extra, mjs, String(srv.c2sPort), srv.host, 'xmppjs', 'benchpass', NODE, first.toString(), payload.toString(), join(__dirname, 'publish-pace.js'), String(DEFAULT_WINDOW), create.toString(), configure.toString()], env);
 }
 

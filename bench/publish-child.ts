@@ -54,11 +54,12 @@ async function main(): Promise<void> {
     // BENCH_MAX_ITEMS: the node's max_items (bench/many.ts gives both sides the same).
     pubsub: { access_model: 'open', max_items: Number(process.env.BENCH_MAX_ITEMS ?? 100) },
     // BENCH_BATCH_S: publish.batch_s (readings wait up to that long and travel in one item);
-    // BENCH_MAX_READINGS: publish.max_readings_per_item (waiting readings share one item).
+    // BENCH_MAX_READINGS: publish.max_readings_per_item (waiting readings share one item; default 1 here).
     publish: {
       deadband: 0, min_interval_s: 0,
       ...(process.env.BENCH_BATCH_S ? { batch_s: Number(process.env.BENCH_BATCH_S) } : {}),
-      ...(process.env.BENCH_MAX_READINGS ? { max_readings_per_item: Number(process.env.BENCH_MAX_READINGS) } : {}),
+      // One reading per item unless asked (the shipped default is 16: kind 'xiota16').
+      max_readings_per_item: Number(process.env.BENCH_MAX_READINGS ?? 1),
     },
   });
   if (!r.config) throw new Error(`config: ${JSON.stringify(r.errors)}`);

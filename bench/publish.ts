@@ -13,7 +13,7 @@ import { x } from '../agent/xml/element';
 import { itemIdTimestamp } from '../agent/publish/item-id';
 import { DEFAULT_WINDOW } from '../agent/publish/pipeline';
 import { parsePubSubEvent, publishIq, subscribeIq } from '../agent/xep/pubsub';
-import { readingToFields } from '../agent/xep/sensordata-fields';
+import { parseFields, readingToFields } from '../agent/xep/sensordata-fields';
 import { startProsody } from '../scripts/local-prosody';
 import { createNodeIq, configureNodeIq } from '../agent/xep/pubsub';
 
@@ -22,8 +22,11 @@ export interface BenchServer { host: string; c2sPort: number; caFile: string; re
 import { shebangFlags } from './rss';
 import { pct, spawnJsonChild, type Child, type Line } from './child';
 
-export type Kind = 'xiota' | 'xiota-jit' | 'xmppjs';
-const KINDS: Kind[] = ['xiota', 'xiota-jit', 'xmppjs'];
+/** xiota16: xiota as installed with publish.max_readings_per_item 16 (waiting readings share an item). */
+export type Kind = 'xiota' | 'xiota-jit' | 'xiota16' | 'xmppjs';
+const ALL_KINDS: Kind[] = ['xiota', 'xiota-jit', 'xiota16', 'xmppjs'];
+/** BENCH_KINDS=xiota,xiota16,xmppjs: a subset (the table shows the rest as n/a). */
+const KINDS: Kind[] = process.env.BENCH_KINDS ? (process.env.BENCH_KINDS.split(',') as Kind[]) : ALL_KINDS;
 
 const FLUSH_MS = 200; // the shipped default flush_interval_ms
 /** BENCH_XIOTA_PLAIN=1: plain node instead of the CLI's shebang flags (to see what they cost); BENCH_XIOTA_FLAGS: others. */
@@ -42,7 +45,7 @@ function spawnChild(kind: Kind, srv: BenchServer): Child {
   const host = srv.host;
   let args: string[];
   if (kind !== 'xmppjs') {
-    args = [join(__dirname, 'publish-child.js'), String(srv.c2sPort), host, kind === 'xiota' ? 'xiota' : 'xiotajit', 'benchpass', srv.caFile, String(FLUSH_MS)];
+    args = [join(__dirname, 'publish-child.js'), String(srv.c2sPort), host, kind === 'xiota-jit' ? 'xiotajit' : kind, 'benchpass', srv.caFile, String(FLUSH_MS)];
   } else {
     // The same payload xiota's serializer makes; the child clones it per reading.
     const thing = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric' as const, unit: '°C', precision: 2 }] };
@@ -59,15 +62,16 @@ function spawnChild(kind: Kind, srv: BenchServer): Child {
   // BENCH_NODE_ARGS: extra node flags for both children (e.g. --cpu-prof to profile them).
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
   // xiota runs with the node flags `xiota run` ships with (its shebang), as users run it.
-  if (kind === 'xiota') nodeArgs.unshift(...XIOTA_FLAGS);
+  if (kind === 'xiota' || kind === 'xiota16') nodeArgs.unshift(...XIOTA_FLAGS);
   // 'xiota-jit': the same agent on plain node (full JIT; what `node .../main.js run` gets).
-  return spawnJsonChild(kind, [...nodeArgs, ...args], { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile });
+  const merge = kind === 'xiota16' ? { BENCH_MAX_READINGS: '16' } : {};
+  return spawnJsonChild(kind, [...nodeArgs, ...args], { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile, ...merge });
 }
 
 
 export interface Phase { name: string; rate: number; n: number }
 export interface Result { done: Line; latencies: number[]; /** server CPU over the phase, µs (from /proc) */ serverCpuUs?: number }
-export const BENCH_USERS = ['xiota', 'xiotajit', 'xmppjs', 'sub'];
+export const BENCH_USERS = ['xiota', 'xiotajit', 'xiota16', 'xmppjs', 'sub'];
 
 /** CPU time (user + system, µs) the process `pid` has used, from /proc/PID/stat. */
 export function processCpuUs(pid: number | undefined): number | undefined {
@@ -99,8 +103,15 @@ export async function runPublish(srv: BenchServer, phases: Phase[], kinds: Kind[
       const now = Date.now();
       const ev = parsePubSubEvent(m);
       if (ev) for (const it of ev.items) {
-        const ts = itemIdTimestamp(it.id);
-        if (ts !== undefined) (lat[ev.service.split('/')[0]!] ??= []).push(now - ts);
+        // Latency per READING: an item may hold several readings, one <timestamp> each
+        // (XEP-0323); the item id carries the first one's sample time.
+        const arr = (lat[ev.service.split('/')[0]!] ??= []);
+        const stamps = it.payload ? parseFields(it.payload).map((r) => r.timestamp) : [];
+        if (stamps.length > 1) for (const ts of stamps) arr.push(now - ts);
+        else {
+          const ts = itemIdTimestamp(it.id);
+          if (ts !== undefined) arr.push(now - ts);
+        }
       }
       return true;
     });
@@ -156,34 +167,35 @@ export async function main(): Promise<void> {
   try {
     const { res, flushMs } = await runPublish(srv, phases);
 
-    const W = [50, 10, 12, 13, 7, 7];
+    const W = [50, 10, 12, 13, 13, 7, 7, 8];
     const cells = (c: string[]) => `| ${c.map((v, i) => (i === 0 ? v.padEnd(W[0]!) : v.padStart(W[i]!))).join(' | ')} |`;
-    const row = (name: string, a: number, j: number, b: number, digits = 1, ratio = true) =>
-      console.log(cells([name, a.toFixed(digits), j.toFixed(digits), b.toFixed(digits), ratio ? (a / b).toFixed(2) : '', ratio ? (j / b).toFixed(2) : '']));
+    const row = (name: string, a: number, j: number, m: number, b: number, digits = 1, ratio = true) =>
+      console.log(cells([name, a.toFixed(digits), j.toFixed(digits), m.toFixed(digits), b.toFixed(digits), ratio ? (a / b).toFixed(2) : '', ratio ? (j / b).toFixed(2) : '', ratio ? (m / b).toFixed(2) : '']));
     console.log(`\nPublishing XEP-0323 readings to a PEP node on a local Prosody 0.12 (STARTTLS, SM on), ${new Date().toISOString()}`);
     console.log('Prosody: storage = { pep_data = "memory" }; PEP node access_model=open, max_items=100, persist_items=true; 2 cores, all on loopback; one publisher at a time');
     console.log(`xiota: full agent pipeline, durable outbox flush_interval_ms=${flushMs} (fdatasync per batch), as installed: node ${XIOTA_FLAGS.join(' ') || '(no flags)'}`);
-    console.log('xiota jit: the same on plain node (full JIT); @xmpp/client: iq publish, no durability, plain node');
-    console.log(cells(['measure', 'xiota', 'xiota jit', '@xmpp/client', 'ratio', 'ratio j']));
+    console.log('xiota jit: the same on plain node (full JIT); xiota 16/item: as installed, max_readings_per_item 16 (latency per reading); @xmpp/client: iq publish, no durability, plain node');
+    console.log(cells(['measure', 'xiota', 'xiota jit', 'xiota 16/item', '@xmpp/client', 'ratio', 'ratio j', 'ratio 16']));
     console.log(`|${W.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const ph of phases) {
       const r = res[ph.name]!;
-      const [a, j, b] = [r.xiota, r['xiota-jit'], r.xmppjs];
+      const none: Result = { done: { event: 'done', acked: NaN, wallMs: NaN, cpuUs: NaN }, latencies: [] };
+      const [a, j, m, b] = [r.xiota ?? none, r['xiota-jit'] ?? none, r.xiota16 ?? none, r.xmppjs ?? none];
       const rate = (x: Result) => ((x.done.acked as number) * 1000) / (x.done.wallMs as number);
       const cpu = (x: Result) => (x.done.cpuUs as number) / ph.n;
       const label = ph.name === 'burst' ? `burst of ${ph.n}` : `${ph.name} x ${ph.n}`;
       if (ph.rate > 0) {
-        row(`${label}: latency p50 (ms)`, pct(a.latencies, 50), pct(j.latencies, 50), pct(b.latencies, 50));
-        row(`${label}: latency p99 (ms)`, pct(a.latencies, 99), pct(j.latencies, 99), pct(b.latencies, 99));
-        row(`${label}: latency max (ms)`, pct(a.latencies, 100), pct(j.latencies, 100), pct(b.latencies, 100));
-        row(`${label}: acked readings/s`, rate(a), rate(j), rate(b));
+        row(`${label}: latency p50 (ms)`, pct(a.latencies, 50), pct(j.latencies, 50), pct(m.latencies, 50), pct(b.latencies, 50));
+        row(`${label}: latency p99 (ms)`, pct(a.latencies, 99), pct(j.latencies, 99), pct(m.latencies, 99), pct(b.latencies, 99));
+        row(`${label}: latency max (ms)`, pct(a.latencies, 100), pct(j.latencies, 100), pct(m.latencies, 100), pct(b.latencies, 100));
+        row(`${label}: acked readings/s`, rate(a), rate(j), rate(m), rate(b));
       } else {
-        row(`${label}: readings/s acked (max throughput)`, rate(a), rate(j), rate(b), 0);
-        row(`${label}: sample -> subscriber p50 (ms)`, pct(a.latencies, 50), pct(j.latencies, 50), pct(b.latencies, 50), 0);
+        row(`${label}: readings/s acked (max throughput)`, rate(a), rate(j), rate(m), rate(b), 0);
+        row(`${label}: sample -> subscriber p50 (ms)`, pct(a.latencies, 50), pct(j.latencies, 50), pct(m.latencies, 50), pct(b.latencies, 50), 0);
       }
-      row(`${label}: agent CPU per reading (us)`, cpu(a), cpu(j), cpu(b));
-      row(`${label}: readings acked`, a.done.acked as number, j.done.acked as number, b.done.acked as number, 0, false);
-      row(`${label}: notifications received`, a.latencies.length, j.latencies.length, b.latencies.length, 0, false);
+      row(`${label}: agent CPU per reading (us)`, cpu(a), cpu(j), cpu(m), cpu(b));
+      row(`${label}: readings acked`, a.done.acked as number, j.done.acked as number, m.done.acked as number, b.done.acked as number, 0, false);
+      row(`${label}: readings notified`, a.latencies.length, j.latencies.length, m.latencies.length, b.latencies.length, 0, false);
     }
   } finally {
     await srv.stop();

@@ -123,7 +123,7 @@ publish:
   min_interval_s: 0                  # publish a thing at most this often
   max_interval_s: 300                # republish unchanged values this often (0 = never)
   batch_s: 0                         # on a link paid by the byte: readings wait up to this long and share one item (10: ~1.1x MQTT's bytes)
-  # max_readings_per_item: 64        # cap per item (default 1 without batch_s, 64 with it)
+  # max_readings_per_item: 16        # readings already waiting share an item (default 16; 64 with batch_s; 1: never)
 
 drivers:
   # Every driver has a unique id and a kind: simulated | linux | w1 | iio | serial | mqtt | bridge.

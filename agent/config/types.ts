@@ -123,7 +123,7 @@ export interface PublishDefaults {
   maxIntervalS: number;
   /** Readings may wait up to this long and travel in one item (bytes for delay); 0 = off. */
   batchS: number;
-  /** At most this many waiting readings of one thing in one item (XEP-0323 timestamps). Unset: 1, or 64 with batch_s. */
+  /** At most this many waiting readings of one thing in one item (XEP-0323 timestamps). Unset: 16, or 64 with batch_s; 1: one reading per item. */
   maxReadingsPerItem?: number;
 }
 

@@ -46,7 +46,7 @@ import { Logger, silentLogger } from '../log';
 import { diskError } from './disk-error';
 import { AckLog } from './ack-log';
 import { OutboxFs, nodeFs } from './fs';
-import { DONE, Entry, IN_FLIGHT, PENDING, RecordQueue, Segment } from './queue';
+import { DONE, Entry, IN_FLIGHT, PENDING, RecordQueue, Segment, type AckGroup } from './queue';
 import { OutboxRecord, decodeRecord, encodeRecord, scanFrames } from './record';
 import { recover } from './recover';
 import { SegmentStore } from './segments';
@@ -124,6 +124,7 @@ export class Outbox {
   private readonly store: SegmentStore;
   private acks!: AckLog;
   private nextSeq = 0;
+  private firstNew = 0;
   private batch: Item[] = [];
   private waiters: Waiter[] = [];
   private ackQueue: number[] = [];
@@ -181,6 +182,7 @@ export class Outbox {
       this.store.adopt(seg);
     });
     this.nextSeq = r.nextSeq;
+    this.firstNew = r.nextSeq;
     this.corrupt = r.corrupt;
     this.tornBytes = r.tornBytes;
     this.acks = new AckLog(this.fs, this.dir, this.log, Math.max(4096, this.opts.ackLogMaxBytes ?? 256 * 1024), r.ackLogBytes);
@@ -283,18 +285,47 @@ export class Outbox {
     return this.q.requeueInFlight();
   }
 
-  /** Settles records by item id, in any order. Returns how many were found. */
+  /**
+   * Settles records by item id, in any order. Returns how many were found. The ids of one call
+   * reach the ack log together (one frame, one write): an item of several readings is then
+   * acknowledged on disk whole or not at all, even when some of its records were handed out
+   * before their frame was written, so a replay after a crash finds either all of its readings
+   * or none (what the pipeline's crash-safe grouping relies on).
+   */
   ack(ids: string[]): number {
-    let n = 0;
+    const found: Entry[] = [];
+    const unwritten: Entry[] = [];
+    let again = 0;
     for (const id of ids) {
       const e = this.q.forAck(id);
       if (!e) continue;
+      if (e.state === DONE) {
+        again++; // acked before: its ack is recorded or on its way
+        continue;
+      }
+      // Not on disk yet, and going to be (a record held in memory while the disk fails is
+      // not written once acked: nothing to wait for).
+      if (!e.seg && !e.frame) unwritten.push(e);
       this.done(e);
-      if (e.seg) this.ackQueue.push(e.seq);
-      n++;
+      found.push(e);
     }
-    if (n) this.schedule();
-    return n;
+    if (!found.length) return again;
+    const written = found.filter((e) => e.seg).map((e) => e.seq);
+    if (!unwritten.length) this.ackQueue.push(...written);
+    else {
+      const g: AckGroup = { seqs: written, left: unwritten.length };
+      for (const e of unwritten) e.ackWith = g;
+    }
+    this.schedule();
+    return found.length + again;
+  }
+
+  /** One unwritten member of an ack group is written (`seq`) or never will be (undefined). */
+  private settleAck(e: Entry, seq: number | undefined): void {
+    const g = e.ackWith!;
+    e.ackWith = undefined;
+    if (seq !== undefined) g.seqs.push(seq);
+    if (--g.left === 0 && g.seqs.length) this.ackQueue.push(...g.seqs);
   }
 
   private done(e: Entry): boolean {
@@ -311,6 +342,8 @@ export class Outbox {
   }
 
   get pending(): number { return this.q.pending; }
+  /** Records with a lower seq were recovered from disk: an earlier process may have sent them. */
+  get firstNewSeq(): number { return this.firstNew; }
   get inFlight(): number { return this.q.inFlight; }
 
   status(): OutboxStatus {
@@ -414,7 +447,8 @@ export class Outbox {
       e.frame = undefined;
     }
     if (e.state === DONE) {
-      this.ackQueue.push(e.seq);
+      if (e.ackWith) this.settleAck(e, e.seq);
+      else this.ackQueue.push(e.seq);
       return;
     }
     seg.live++;
@@ -427,7 +461,11 @@ export class Outbox {
   private holdInMemory(items: Item[], waiters: Waiter[], err: XiotaError): void {
     for (const it of items) {
       const e = it.entry;
-      if (e.state === DONE) continue; // already acknowledged by the server: nothing to keep
+      if (e.state === DONE) {
+        // Already acknowledged by the server: nothing to keep, nothing to wait for.
+        if (e.ackWith) this.settleAck(e, undefined);
+        continue;
+      }
       e.frame = it.frame;
       this.memEntries.push(e);
       this.memoryBytes += it.frame.length;

@@ -33,7 +33,12 @@ export interface Entry {
   cached?: boolean;
   /** Encoded frame while the record lives only in memory (disk failing). */
   frame?: Buffer;
+  /** Acked with others in one call before its frame was written: their acks wait for it (Outbox.ack). */
+  ackWith?: AckGroup;
 }
+
+/** Seqs acknowledged together, recorded in the ack log only once `left` unwritten ones are written. */
+export interface AckGroup { seqs: number[]; left: number }
 
 export class RecordQueue {
   private queue: Entry[] = [];

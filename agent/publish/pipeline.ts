@@ -264,6 +264,14 @@ export class ReadingPipeline {
         }
         continue;
       }
+      if (rec.seq < this.o.outbox.firstNewSeq) {
+        // Recovered from disk: a process before a crash may have sent it inside an item of
+        // several readings whose shape nobody remembers. Alone, under its own id, it cannot
+        // be stored twice: that item's head is recovered too (an item is acked whole, see
+        // Outbox.ack) and goes alone under the item's id, overwriting it (XEP-0060 7.1.2).
+        this.send([rec]);
+        continue;
+      }
       const list = byKey.get(rec.key);
       if (list) list.push(rec);
       else byKey.set(rec.key, [rec]);

@@ -150,7 +150,8 @@ export async function checkNode(
   const { itemsIq, parseItems } = require('../../agent/xep/pubsub') as typeof import('../../agent/xep/pubsub');
   const { fieldsToReadings } = require('../../agent/xep/sensordata-fields') as typeof import('../../agent/xep/sensordata-fields');
   const items = parseItems(await client.iq(itemsIq(service, node), 30_000));
-  const rows = items.map((it) => ({ id: it.id, key: idKey(it.id), seq: fieldsToReadings(it.payload!)[0]!.values[0]!.value as number }));
+  // One row per reading: an item may hold several (publish.max_readings_per_item), in order.
+  const rows = items.flatMap((it) => fieldsToReadings(it.payload!).map((r) => ({ id: it.id, key: idKey(it.id), seq: r.values[0]!.value as number })));
   rows.sort((a, b) => (a.key[0] < b.key[0] ? -1 : a.key[0] > b.key[0] ? 1 : a.key[1] - b.key[1]));
   const seen = new Set<number>();
   const duplicates: number[] = [];

@@ -25,6 +25,8 @@ const label = serverUnderTest();
 const NODE = 'urn:xiota:counter';
 const TOTAL = Number(process.env.FAULTS_KILL_N ?? 3000);
 const KILLS = 3;
+/** FAULTS_KILL_MERGE: publish.max_readings_per_item of the first run (default 1); the second always merges up to 16. */
+const MERGE = Number(process.env.FAULTS_KILL_MERGE ?? 1);
 let srv: XmppServer;
 let dir: string;
 const children: ChildProcess[] = [];
@@ -37,7 +39,7 @@ t.before(async () => {
     throughput: true,
     pepMaxItems: TOTAL + 1000,
     ...(kind === 'prosody' ? { prosody: { extraConfig: memoryStoreConfig(join(dir, 'prosody-plugins'), prosodyPaths(version as ProsodyVersion).modulesDir) } } : {}),
-    users: [{ user: 'dev', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }],
+    users: [{ user: 'dev', password: 'devpass' }, { user: 'dev16', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }],
   });
 });
 t.after(async () => {
@@ -85,13 +87,13 @@ function runChild(spec: ChildSpec, onAcc: (k: number, r: Round) => void): Round 
 }
 
 /** Seqs on the node (none when the node does not exist yet). */
-async function nodeSeqs(w: XmppClient): Promise<number[]> {
-  return checkNode(w, `dev@${srv.host}`, NODE).then((c) => c.seqs, () => []);
+async function nodeSeqs(w: XmppClient, account: string): Promise<number[]> {
+  return checkNode(w, `${account}@${srv.host}`, NODE).then((c) => c.seqs, () => []);
 }
 
 /** Seqs still waiting in the outbox (accepted, not yet acknowledged by the server). */
-async function outboxSeqs(): Promise<number[]> {
-  const ob = await Outbox.open({ dir, flushIntervalMs: 0 });
+async function outboxSeqs(obDir: string): Promise<number[]> {
+  const ob = await Outbox.open({ dir: obDir, flushIntervalMs: 0 });
   try {
     const recs = await ob.take(ob.pending);
     return recs.map((rec) => Number(/<int [^>]*value=['"](\d+)['"]/.exec(rec.payload.toString('utf8'))![1]));
@@ -100,14 +102,16 @@ async function outboxSeqs(): Promise<number[]> {
   }
 }
 
-t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted reading on the node once, in order`, async () => {
+/** One kill run for `account` (its own PEP node and outbox), items of up to `merge` readings. */
+const killRun = (account: string, merge: number) => async (): Promise<void> => {
+  const obDir = join(dir, `outbox-${account}`);
   const config = {
-    account: { jid: `dev@${srv.host}`, password: 'devpass' },
+    account: { jid: `${account}@${srv.host}`, password: 'devpass' },
     server: { host: '127.0.0.1', port: srv.c2sPort },
     tls: { ca_file: srv.caFile },
-    outbox: { dir, flush_interval_ms: 10 },
+    outbox: { dir: obDir, flush_interval_ms: 10 },
     pubsub: { access_model: 'open', max_items: TOTAL + 1000 },
-    publish: { deadband: 0, min_interval_s: 0 },
+    publish: { deadband: 0, min_interval_s: 0, ...(merge > 1 ? { max_readings_per_item: merge } : {}) },
   };
   const w = clientFor(srv, 'watcher', 'watchpass', { resource: 'w', maxStanzaBytes: 64 * 1024 * 1024 });
   await w.connectOnce();
@@ -137,7 +141,7 @@ t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted readi
       let timer: NodeJS.Timeout | undefined;
       const ex = await Promise.race([r.exited, new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), 40_000)))]);
       clearTimeout(timer);
-      if (ex === 'timeout') throw new Error(`round ${round}: child did not finish in 40 s (${r.accepted.length} accepted, idle ${r.idle}, node has ${(await nodeSeqs(w)).length} items); stderr: ${r.stderr.slice(-2000)}`);
+      if (ex === 'timeout') throw new Error(`round ${round}: child did not finish in 40 s (${r.accepted.length} accepted, idle ${r.idle}, node has ${(await nodeSeqs(w, account)).length} items); stderr: ${r.stderr.slice(-2000)}`);
       assert.ok(r.accepted.every((k, i) => k === next + i), `round ${round}: acc lines are ${next}, ${next + 1}, ... (got ${r.accepted.slice(0, 5)}...)`);
       if (last) {
         assert.is(ex.code, 0, `last round exits cleanly; stderr: ${r.stderr.slice(-2000)}`);
@@ -151,8 +155,8 @@ t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted readi
       assert.is(r.idle, undefined, `round ${round} killed before idle`);
       // What really was accepted: `acc` lines lag the disk a little, so the truth is the
       // highest seq still in the outbox or already on the node.
-      const onNode = await nodeSeqs(w);
-      const waiting = await outboxSeqs();
+      const onNode = await nodeSeqs(w, account);
+      const waiting = await outboxSeqs(obDir);
       const lastReported = next + r.accepted.length - 1;
       const truth = Math.max(lastReported, ...onNode, ...waiting);
       figures.push(`kill ${round + 1}: ${killedAt! - t0} ms after start, at ${r.accepted.length} reported accepted this round (seq ${lastReported}); ` +
@@ -160,7 +164,7 @@ t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted readi
       rounds.push({ from: t0, to: Date.now(), first: next, last: truth });
       next = truth + 1;
     }
-    const c = await checkNode(w, `dev@${srv.host}`, NODE);
+    const c = await checkNode(w, `${account}@${srv.host}`, NODE);
     // Item ids carry the agent's start time (base36) as instance: that names the round.
     const roundOf = (instance: string) => rounds.findIndex((r) => { const ms = Number.parseInt(instance, 36); return ms >= r.from - 5 && ms <= r.to; });
     // The outbox hands a record to the publisher before its disk write completes (it is
@@ -170,7 +174,11 @@ t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted readi
     // accepted range of the round whose id they carry.
     const extra = c.rows.filter((row) => { const i = roundOf(row.instance); return i >= 0 && row.seq > rounds[i]!.last; });
     const kept = c.rows.filter((row) => !extra.includes(row));
-    console.log(`${label} kill: ${TOTAL} readings, ${KILLS} kills\n  ${figures.join('\n  ')}\n  node: ${c.items} items, ${extra.length} published but never accepted (seqs ${extra.map((e) => e.seq).join(',') || 'none'})`);
+    const perItem = new Map<string, number>();
+    for (const row of c.rows) perItem.set(row.id, (perItem.get(row.id) ?? 0) + 1);
+    const merged = [...perItem.values()].filter((n) => n > 1).length;
+    if (merge > 1) assert.ok(merged > 0, 'with max_readings_per_item, some items hold several readings');
+    console.log(`${label} kill (max_readings_per_item ${merge}, ${merged} items of several readings): ${TOTAL} readings, ${KILLS} kills\n  ${figures.join('\n  ')}\n  node: ${c.items} items, ${extra.length} published but never accepted (seqs ${extra.map((e) => e.seq).join(',') || 'none'})`);
     assert.ok(c.rows.every((row) => roundOf(row.instance) >= 0), `every item id comes from one of the rounds: ${[...new Set(c.rows.map((row) => row.instance))]}`);
     assert.ok(extra.every((row) => roundOf(row.instance) < KILLS), 'only killed rounds leave extra items');
     assert.ok(extra.length <= 200, `extra items are the few in flight at a kill (${extra.length})`);
@@ -186,6 +194,10 @@ t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted readi
   } finally {
     await w.stop();
   }
-});
+};
+
+t(`agent SIGKILLed ${KILLS} times during ${TOTAL} readings: every accepted reading on the node once, in order`, killRun('dev', MERGE));
+// Merged items (crash-safe merging): the replay must not store a reading in two items.
+t(`the same with waiting readings sharing items (max_readings_per_item 16): no reading stored twice`, killRun('dev16', 16));
 
 t.run();

@@ -21,7 +21,7 @@ import { startProxy } from '../servers/proxy';
 import { memoryStoreConfig } from '../servers/prosody-memory';
 import { CounterDriver } from './_agent-child';
 import type { XmppClient } from '../../agent/session/client';
-import { x } from '../../agent/xml/element';
+import { x, type Element } from '../../agent/xml/element';
 import { itemsIq, parseItems, parsePubSubEvent } from '../../agent/xep/pubsub';
 import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 
@@ -95,22 +95,22 @@ async function drained(agent: Agent, driver: CounterDriver, n: number, timeoutMs
   });
 }
 
-/** Every item id seen (items queries and live events) with its seq. */
+/** Every item id seen (items queries and live events) with its seqs (an item may hold several readings). */
 class Seen {
-  ids = new Map<string, number>();
+  ids = new Map<string, number[]>();
   eventDeliveries = 0;
-  add(id: string, seq: number): void {
+  add(id: string, seqs: number[]): void {
     const old = this.ids.get(id);
-    assert.ok(old === undefined || old === seq, `item ${id} changed from ${old} to ${seq}`);
-    this.ids.set(id, seq);
+    assert.ok(old === undefined || old.join() === seqs.join(), `item ${id} changed from ${old} to ${seqs}`);
+    this.ids.set(id, seqs);
   }
   async query(c: XmppClient, user: string): Promise<void> {
-    for (const it of parseItems(await c.iq(itemsIq(`${user}@${srv.host}`, NODE), 30_000))) this.add(it.id, fieldsToReadings(it.payload!)[0]!.values[0]!.value as number);
+    for (const it of parseItems(await c.iq(itemsIq(`${user}@${srv.host}`, NODE), 30_000))) this.add(it.id, seqsOf(it.payload!));
   }
   /** Every seq 0..n-1 under exactly one item id; item ids (acceptance order) sorted like seqs. */
   check(n: number): void {
     const bySeq = new Map<number, string[]>();
-    for (const [id, seq] of this.ids) bySeq.set(seq, [...(bySeq.get(seq) ?? []), id]);
+    for (const [id, seqs] of this.ids) for (const seq of seqs) bySeq.set(seq, [...(bySeq.get(seq) ?? []), id]);
     const missing: number[] = [];
     const twice: number[] = [];
     for (let k = 0; k < n; k++) {
@@ -127,14 +127,16 @@ class Seen {
     }
     assert.is(missing.length, 0, `${missing.length} missing seqs: ${ranges.slice(0, 12).join(',')}`);
     assert.is(twice.length, 0, `seqs under two item ids: ${twice.slice(0, 10).join(',')}`);
-    assert.is(this.ids.size, n);
+    assert.is([...this.ids.values()].flat().length, n);
     const seqOfId = (id: string) => Number.parseInt(id.split('-').pop()!, 36);
-    const order = [...this.ids.entries()].sort((a, b) => seqOfId(a[0]) - seqOfId(b[0]));
-    assert.ok(order.every(([, seq], i) => seq === i), 'item ids follow reading order');
+    const order = [...this.ids.entries()].sort((a, b) => seqOfId(a[0]) - seqOfId(b[0])).flatMap(([, seqs]) => seqs);
+    assert.ok(order.every((seq, i) => seq === i), 'item ids follow reading order');
   }
 }
 
 const NODE = 'urn:xiota:counter';
+/** The counter's value of every reading in an item, in order. */
+const seqsOf = (payload: Element): number[] => fieldsToReadings(payload).map((r) => r.values[0]!.value as number);
 
 /** A watcher that subscribes (again after each reconnect) and records every event. */
 async function watch(user: string, seen: Seen): Promise<XmppClient> {
@@ -145,7 +147,7 @@ async function watch(user: string, seen: Seen): Promise<XmppClient> {
       if (!it.payload) continue;
       if (process.env.FAULTS_DEBUG && seen.eventDeliveries === 0) console.log(`watcher: first event seq ${fieldsToReadings(it.payload)[0]!.values[0]!.value as number}`);
       seen.eventDeliveries++;
-      seen.add(it.id, fieldsToReadings(it.payload)[0]!.values[0]!.value as number);
+      seen.add(it.id, seqsOf(it.payload));
     }
     return true;
   });
@@ -158,7 +160,7 @@ async function watch(user: string, seen: Seen): Promise<XmppClient> {
   w.send(x('presence'));
   await sub();
   await seen.query(w, user);
-  if (process.env.FAULTS_DEBUG) console.log(`watcher: ${seen.ids.size} items at subscription, max seq ${Math.max(...seen.ids.values())}`);
+  if (process.env.FAULTS_DEBUG) console.log(`watcher: ${seen.ids.size} items at subscription, max seq ${Math.max(...[...seen.ids.values()].flat())}`);
   return w;
 }
 

@@ -156,7 +156,9 @@ test('config: publish.batch_s and max_readings_per_item per thing; bad values ar
   const r = configFromObject({ ...base, publish: { batch_s: 10 }, things: { fast: { publish: { batch_s: 0 } }, capped: { publish: { max_readings_per_item: 5 } } } });
   assert.ok(r.config, JSON.stringify(r.errors));
   assert.equal(batchingFor(r.config!, 'slow'), { batchMs: 10_000, maxReadings: 64 });
-  assert.equal(batchingFor(r.config!, 'fast'), { batchMs: 0, maxReadings: 1 });
+  assert.equal(batchingFor(r.config!, 'fast'), { batchMs: 0, maxReadings: 16 }, 'readings already waiting share items by default');
+  const one = configFromObject({ ...base, publish: { max_readings_per_item: 1 } });
+  assert.equal(batchingFor(one.config!, 'x'), { batchMs: 0, maxReadings: 1 }, '1: one reading per item');
   assert.equal(batchingFor(r.config!, 'capped'), { batchMs: 10_000, maxReadings: 5 });
   const bad = configFromObject({ ...base, publish: { batch_s: 'soon', max_readings_per_item: 0 } });
   assert.ok(!bad.config);
