@@ -106,7 +106,7 @@ t.after(async () => {
 t('/cmd list on the full JID shows the owner every command', async () => {
   const s = await type(`/cmd list ${dev}`, /Ad hoc commands:[\s\S]*!\s+status\s*\n/);
   const listed = s.slice(s.lastIndexOf('Ad hoc commands:')).split('\n').map((l) => /!\s+(\w+)\s*$/.exec(l)?.[1]).filter(Boolean);
-  assert.equal([...listed].sort(), ['access', 'alerts', 'read', 'set', 'status']);
+  assert.equal([...listed].sort(), ['access', 'alerts', 'history', 'read', 'set', 'status']);
 });
 
 t('/cmd exec status shows every field as a labelled line (Profanity draws no tables)', async () => {
