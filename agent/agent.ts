@@ -107,10 +107,12 @@ export class Agent {
       log: this.log.child({ component: 'drivers' }),
       onReading: (r, driverId) => {
         o.onReading?.(r);
+        // Local listeners (the API's subscribers, alerts, presence) first: the pipeline's
+        // serialization, outbox append and publish need not sit in their latency.
+        this.emit('reading', r, driverId);
         const accepted = this.pipeline?.offer(r);
         // thing.publish answers once its reading is in the outbox.
         if (driverId === this.flows.id) this.flows.lastAccepted = accepted;
-        this.emit('reading', r, driverId);
       },
       // DriverHost logs each fault itself; here it only reaches the modules.
       onFault: (f) => this.emit('fault', f),
