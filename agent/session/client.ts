@@ -105,8 +105,6 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private running = false;
   /** Bumped by start(), connectOnce() and stop(): a loop or login of an older generation ends and never goes online. */
   private gen = 0;
-  /** stop() was called: a login still in progress is ended, never brought online. */
-  private stopping = false;
   /** The connection of a login in progress (negotiate), so stop() can end it. */
   private negotiating?: Connection;
   private loop?: Promise<void>;
@@ -162,7 +160,6 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   /** One attempt: resolves when online, rejects with the reason (for `xiota check`). */
   async connectOnce(): Promise<OnlineInfo> {
     this.running = false;
-    this.stopping = false;
     return this.attempt(++this.gen);
   }
 
@@ -170,7 +167,6 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.stopping = false;
     this.loop = this.runLoop(++this.gen);
   }
 
@@ -213,7 +209,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     let lastErr: unknown;
     for (const ep of endpoints) {
       try {
-        const n = await negotiate(ep, this.negotiateOptions());
+        const n = await negotiate(ep, this.negotiateOptions(gen));
         return this.goOnline(n, gen);
       } catch (e) {
         lastErr = e;
@@ -229,7 +225,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     throw lastErr;
   }
 
-  private negotiateOptions(): NegotiateOptions {
+  /** `gen`: the start the login belongs to; a stop() since then ends its connection at once. */
+  private negotiateOptions(gen?: number): NegotiateOptions {
     return {
       domain: this.domain,
       resource: this.o.resource!,
@@ -250,9 +247,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       fast: this.o.fast,
       csiInactive: this.o.csiInactive,
       speculateSm: this.speculateSm,
-      onConnection: (c) => {
+      onConnection: gen === undefined ? undefined : (c) => {
         this.negotiating = c;
-        if (this.stopping) c.destroy();
+        if (gen !== this.gen) c.destroy();
       },
     };
   }
@@ -269,7 +266,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     try {
       for (const ep of await resolveEndpoints(this.domain, this.o.server ?? {}, this.o.resolveSrv)) {
         try {
-          const n = await negotiate(ep, { ...this.negotiateOptions(), sm: undefined, step: undefined, invalidateFastOnly: true, onConnection: undefined });
+          const n = await negotiate(ep, { ...this.negotiateOptions(), sm: undefined, step: undefined, invalidateFastOnly: true });
           n.conn.close();
           return true;
         } catch (e) {
@@ -301,7 +298,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private goOnline(n: Negotiated, gen: number): OnlineInfo {
     const conn = n.conn;
     this.negotiating = undefined;
-    if (this.stopping || gen !== this.gen) {
+    if (gen !== this.gen) {
       // stop() came while the login finished: end it instead of going online.
       conn.close();
       throw new XiotaError('XIOTA_E_DISCONNECTED', 'the agent is stopping');
@@ -614,7 +611,6 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   /** Ends the session politely; no reconnect. */
   async stop(): Promise<void> {
     this.running = false;
-    this.stopping = true;
     this.gen++;
     // A login in progress ends now rather than at its timeout (SIGTERM during a slow connect).
     this.negotiating?.destroy();
