@@ -4,22 +4,17 @@
 // keepalive 60 s). Bytes both ways and CPU seconds of each process, scaled to one hour.
 //   npm run build && node dist/bench/idle.js [minutes]     (default 5)
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeSelfSignedCert } from '../scripts/certs';
 import { startServer } from '../scripts/servers';
-import { startMosquitto } from '../test/servers/mosquitto';
+import { startMosquittoTls } from '../test/servers/mosquitto';
 import { startProxy } from '../test/servers/proxy';
 import { processCpuUs } from './publish';
 import { shebangFlags } from './rss';
 
 const THINGS = 10;
 
-function freePort(): Promise<number> {
-  return new Promise((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
-}
 
 const MQTT_CHILD = `
 const mqtt = require(process.argv[1]);
@@ -41,14 +36,9 @@ async function main(): Promise<void> {
   const minutes = Number(process.argv[2] ?? 5);
   const srv = await startServer('prosody-0.12', { users: [{ user: 'idle', password: 'idlepass' }] });
   const dir = mkdtempSync(join(tmpdir(), 'xiota-idle-'));
-  const cert = await makeSelfSignedCert(dir, 'localhost');
-  chmodSync(dir, 0o755);
-  chmodSync(cert.certFile, 0o644);
-  chmodSync(cert.keyFile, 0o644);
-  const tlsPort = await freePort();
-  const mosq = await startMosquitto({ extraConfig: [`listener ${tlsPort} 127.0.0.1`, `certfile ${cert.certFile}`, `keyfile ${cert.keyFile}`, 'allow_anonymous true'].join('\n') });
+  const mosq = await startMosquittoTls();
   const xp = await startProxy({ port: srv.c2sPort });
-  const mp = await startProxy({ port: tlsPort });
+  const mp = await startProxy({ port: mosq.tlsPort });
   const things = Array.from({ length: THINGS }, (_, k) => `        - { id: thing${k}, fields: [ { name: temperature, type: numeric, unit: "°C", precision: 1, waveform: random, min: 15, max: 25 } ] }`);
   const cfg = join(dir, 'xiota.yaml');
   writeFileSync(cfg, [
@@ -70,7 +60,7 @@ async function main(): Promise<void> {
   const flags = shebangFlags(join(__dirname, '..', 'agent', 'cli', 'main.js'));
   const agent = spawn(process.execPath, [...flags, join(__dirname, '..', 'agent', 'cli', 'main.js'), 'run', '--config', cfg], { stdio: ['ignore', 'inherit', 'inherit'] });
   const mqttJs = require.resolve('mqtt');
-  const mq = spawn(process.execPath, ['-e', MQTT_CHILD, mqttJs, String(mp.port), cert.certFile, String(minutes), String(THINGS)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const mq = spawn(process.execPath, ['-e', MQTT_CHILD, mqttJs, String(mp.port), mosq.caFile, String(minutes), String(THINGS)], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     // Login and node setup are the login bench's business: count from 20 s on.
     await new Promise((r) => setTimeout(r, 20_000));

@@ -5,14 +5,11 @@
 // Counted from the first reading after login (the login is the login bench's business) to the
 // acknowledgement of the last; both directions. Rows: 1, 10 and 100 readings/s sent at once,
 // and xiota with `publish.batch_s` (readings wait up to that long and travel in one item).
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { makeSelfSignedCert } from '../scripts/certs';
 import { startServer } from '../scripts/servers';
-import { startMosquitto } from '../test/servers/mosquitto';
+import { startMosquittoTls } from '../test/servers/mosquitto';
 import { startProxy } from '../test/servers/proxy';
 import { spawnJsonChild } from './child';
 import { pace } from './publish-pace';
@@ -79,30 +76,20 @@ async function mqttRow(tlsPort: number, caPem: string, rate: number, n: number):
 async function main(): Promise<void> {
   const secondsAt1 = Number(process.argv[2] ?? 30);
   const srv = await startServer('prosody-0.12', { users: [{ user: 'xiota', password: 'benchpass' }] });
-  const certDir = mkdtempSync(join(tmpdir(), 'xiota-wire-cert-'));
-  const cert = await makeSelfSignedCert(certDir, 'localhost');
-  // Mosquitto started as root drops to its own user before it reads the certificate: a
-  // throwaway bench key may be world-readable.
-  chmodSync(certDir, 0o755);
-  chmodSync(cert.certFile, 0o644);
-  chmodSync(cert.keyFile, 0o644);
-  const { readFileSync } = await import('node:fs');
-  const tlsPort = await new Promise<number>((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
-  const mosq = await startMosquitto({ extraConfig: [`listener ${tlsPort} 127.0.0.1`, `certfile ${cert.certFile}`, `keyfile ${cert.keyFile}`, 'allow_anonymous true'].join('\n') });
-  const ca = readFileSync(cert.certFile, 'utf8');
+  const mosq = await startMosquittoTls();
+  const ca = readFileSync(mosq.caFile, 'utf8');
   const rows: Row[] = [];
   try {
     const rates = (process.env.BENCH_RATES ?? '1,10,100').split(',').map(Number);
     const plan: [number, number][] = rates.map((r) => [r, r === 1 ? secondsAt1 : r * Math.min(secondsAt1, 10)]);
     for (const [rate, n] of plan) {
       rows.push(await xiotaRow(srv.c2sPort, srv.host, srv.caFile, rate, n, 0));
-      rows.push(await mqttRow(tlsPort, ca, rate, n));
+      rows.push(await mqttRow(mosq.tlsPort, ca, rate, n));
     }
     if (!process.env.BENCH_NO_BATCH) rows.push(await xiotaRow(srv.c2sPort, srv.host, srv.caFile, 1, secondsAt1, 10));
   } finally {
     await mosq.stop();
     await srv.cleanup();
-    rmSync(certDir, { recursive: true, force: true });
   }
   console.log(`\nbytes on the wire per reading, TLS included (counting proxy), Prosody 0.12 vs Mosquitto, ${new Date().toISOString().slice(0, 10)}`);
   console.log(`| path | readings/s | readings | up B/reading | down B/reading | total B/reading | vs MQTT at that rate |`);

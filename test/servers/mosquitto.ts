@@ -1,8 +1,9 @@
 // A throwaway Mosquitto 2.0 broker on 127.0.0.1 (DESIGN.md "Real servers here"): its own
 // config, a free port, anonymous access, no persistence, log in its directory.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeSelfSignedCert } from '../../scripts/certs';
 import { freePort, hasBinary, removeOnExit, spawnGuarded, tail, waitForPort, type GuardedChild } from './process';
 
 export interface MosquittoServer {
@@ -75,4 +76,37 @@ export async function startMosquitto(opts: { extraConfig?: string } = {}): Promi
   };
   await srv.start();
   return srv;
+}
+
+export interface MosquittoTls {
+  broker: MosquittoServer;
+  /** The TLS listener on 127.0.0.1 (the plain one stays at broker.port). */
+  tlsPort: number;
+  /** The broker's self-signed certificate for `localhost`: the client's CA. */
+  caFile: string;
+  /** Stops the broker and removes the certificate. */
+  stop(): Promise<void>;
+}
+
+/** A broker with a TLS listener too, on a throwaway self-signed certificate for `localhost`. */
+export async function startMosquittoTls(): Promise<MosquittoTls> {
+  const certDir = mkdtempSync(join(tmpdir(), 'xiota-mosquitto-cert-'));
+  removeOnExit(certDir);
+  const cert = await makeSelfSignedCert(certDir, 'localhost');
+  // Mosquitto started as root drops to its own user before it reads the certificate: this
+  // throwaway key may be world-readable.
+  chmodSync(certDir, 0o755);
+  chmodSync(cert.certFile, 0o644);
+  chmodSync(cert.keyFile, 0o644);
+  const tlsPort = await freePort();
+  const broker = await startMosquitto({ extraConfig: [`listener ${tlsPort} 127.0.0.1`, `certfile ${cert.certFile}`, `keyfile ${cert.keyFile}`, 'allow_anonymous true'].join('\n') });
+  return {
+    broker,
+    tlsPort,
+    caFile: cert.certFile,
+    async stop() {
+      await broker.stop();
+      rmSync(certDir, { recursive: true, force: true });
+    },
+  };
 }
