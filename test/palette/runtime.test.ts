@@ -105,7 +105,18 @@ function errorsOf(id: string): string[] {
 }
 
 async function newestPublished(thing: string, field: string): Promise<unknown> {
-  const res = await owner.iq(itemsIq(gw.jid, `urn:xiota:${thing}`, 1));
+  // The node's access model is presence: until gw's pre-approval of its owner (sent when its
+  // session starts) has reached Prosody, the items query is refused. That is start-up order,
+  // not what this reads, so a refusal is asked again for up to 10 s.
+  let res;
+  for (let t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 200))) {
+    try {
+      res = await owner.iq(itemsIq(gw.jid, `urn:xiota:${thing}`, 1));
+      break;
+    } catch (e) {
+      if (!/forbidden/.test((e as Error).message) || Date.now() - t0 > 10_000) throw e;
+    }
+  }
   const item = parseItems(res)[0];
   if (!item?.payload) return undefined;
   return fieldsToReadings(item.payload)[0]?.values.find((v) => v.field === field)?.value;
