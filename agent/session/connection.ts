@@ -131,6 +131,8 @@ export class Connection {
    * header. `from` (our bare JID) only inside TLS (4.7.1): XEP-0388 servers offer SASL2 on it.
    */
   open(timeoutMs: number, from?: string): Promise<Record<string, string>> {
+    // Ended already (stop() as the socket connected): no 20 s timer that nothing would clear.
+    if (this.closed) return Promise.reject(new XiotaError('XIOTA_E_DISCONNECTED', 'the connection is closed'));
     this.parser.reset();
     this.queue = [];
     const p = new Promise<Record<string, string>>((resolve, reject) => {

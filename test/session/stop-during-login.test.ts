@@ -7,6 +7,29 @@ import { startServer, type XmppServer } from '../../scripts/servers';
 import { startProxy, type TcpProxy } from '../servers/proxy';
 import { clientFor } from './_helpers';
 
+/** What keeps the event loop alive (ref'd timers, sockets, servers, child processes), as counts.
+ *  Taken from a setImmediate callback: inside a timer callback (uvu runs tests from one, and
+ *  waitFor polls with one) the timer that is firing still counts. */
+function loopHolders(): Promise<Map<string, number>> {
+  return new Promise((resolve) => setImmediate(() => {
+    const m = new Map<string, number>();
+    for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1);
+    resolve(m);
+  }));
+}
+/** What is held now beyond `before` ("Timeout +1"), empty when nothing is. */
+async function heldBeyond(before: Map<string, number>): Promise<string[]> {
+  return [...await loopHolders()].filter(([k, n]) => n > (before.get(k) ?? 0)).map(([k, n]) => `${k} +${n - (before.get(k) ?? 0)}`);
+}
+/** A stopped client must leave nothing behind that keeps the process alive (a daemon that
+ *  stops on SIGTERM would linger until a login timer fired, 20 s by default). The proxy's own
+ *  side of a closed connection may take a moment to see the FIN: up to 1 s for it. */
+async function assertNothingHeld(before: Map<string, number>, what: string): Promise<void> {
+  let held = await heldBeyond(before);
+  for (const t0 = Date.now(); held.length && Date.now() - t0 < 1000; held = await heldBeyond(before)) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(held, [], `${what} left active handles: ${held.join(', ')}`);
+}
+
 let srv: XmppServer;
 let proxy: TcpProxy;
 test.before(async () => {
@@ -20,6 +43,7 @@ test.after(async () => {
 
 test('stop() during a stalled login returns at once and never goes online', async () => {
   proxy.stall();
+  const before = await loopHolders();
   const c = clientFor({ ...srv, host: srv.host, caFile: srv.caFile, c2sPort: proxy.port }, 'dev', 'devpass', { connectTimeoutMs: 20_000 });
   const states: string[] = [];
   c.on('state', (s: string) => states.push(s));
@@ -41,18 +65,27 @@ test('stop() during a stalled login returns at once and never goes online', asyn
   await new Promise((r) => setTimeout(r, 1000));
   assert.not.ok(states.includes('online'), `states: ${states.join(' ')}`);
   assert.is(c.state, 'stopped');
+  await assertNothingHeld(before, 'stop() during a stalled login');
 });
 
 test('a stopped client can be started again', async () => {
   proxy.unstall();
+  const before = await loopHolders();
   const c = clientFor(srv, 'dev', 'devpass');
   c.start();
+  // stop() before the TCP connect completes: the connection it then gets is ended, and the
+  // login of that older start neither waits for its 20 s stream timeout nor keeps a timer.
+  let t0 = Date.now();
   await c.stop();
+  const took = Date.now() - t0;
+  await assertNothingHeld(before, 'stop() before the TCP connect completed');
+  assert.ok(took < 1000, `stop() before the connect took ${took} ms (it waited for the login)`);
   c.start();
-  const t0 = Date.now();
+  t0 = Date.now();
   while (c.state !== 'online' && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
   assert.is(c.state, 'online');
   await c.stop();
+  await assertNothingHeld(before, 'stop() of an online client');
 });
 
 test.run();
