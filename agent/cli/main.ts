@@ -170,6 +170,7 @@ export async function main(argv: string[], io: Io = { out: (s) => process.stdout
     return (require('./api') as typeof import('./api')).apiMain(argv, io);
   }
   if (argv[0] === 'claim') return (require('./claim') as typeof import('./claim')).claimMain(argv.slice(1), io);
+  if (argv[0] === 'logout') return (require('./logout') as typeof import('./logout')).logoutMain(argv.slice(1), io);
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);

@@ -45,6 +45,7 @@ Commands:
   set THING.FIELD VALUE  set a writable field through the running daemon
   bridge pair|list|pending|approve|deny  microcontroller boards of the bridge driver: keys and pairing (xiota bridge --help)
   claim        print the iotdisco: URI and QR code to claim the device in a Thing Registry (XEP-0347)
+  logout       invalidate the device's FAST login token on the server and remove it here (XEP-0484; stop the agent first)
   help         show this text
   version      print the version
 

@@ -1,14 +1,14 @@
 // XEP-0484 FAST tokens on disk: `fast-token.json` in the state directory, mode 0600, written
 // atomically (temporary file, fsync, rename). It also keeps the XEP-0388 user-agent id, which
 // must stay the same across restarts: the server binds tokens to it. The token is a secret
-// equal to the password (XEP-0484 9): it never reaches a log or an error message.
+// equal to the password (XEP-0484 4.1): it never reaches a log or an error message.
 import { randomUUID } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { XiotaError } from '../errors';
 
 export interface FastToken {
-  /** The HT mechanism the token was issued for (XEP-0484 4.1: bound to it). */
+  /** The HT mechanism the token was issued for (XEP-0484 3.4: bound to it). */
   mechanism: string;
   token: string;
   /** XEP-0082 DateTime from the server. */

@@ -43,7 +43,7 @@ export interface NegotiateOptions {
   fast?: FastStore;
   /** XEP-0352: start inactive where Bind 2 can say so inline. */
   csiInactive?: boolean;
-  /** Logout: authenticate with the FAST token only to invalidate it (XEP-0484 4.4), then stop. */
+  /** Logout: authenticate with the FAST token only to invalidate it (XEP-0484 3.6), then stop. */
   invalidateFastOnly?: boolean;
   /** Send <enable/> with the bind before seeing the features (default true; false once a server refused it). */
   speculateSm?: boolean;

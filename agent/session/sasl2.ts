@@ -23,7 +23,7 @@ const NS_SASL_CB = 'urn:xmpp:sasl-cb:0';
 /** What the server's <authentication xmlns='urn:xmpp:sasl:2'/> feature offers (XEP-0388 2.1). */
 export interface Sasl2Offer {
   mechanisms: string[];
-  /** XEP-0484 2: FAST mechanisms, empty when FAST is not offered. */
+  /** XEP-0484 3.1: FAST mechanisms, empty when FAST is not offered. */
   fast: string[];
   /** XEP-0386 2: Bind 2 offered, and the features it can enable inline. */
   bind2?: { features: string[] };
@@ -62,7 +62,7 @@ export interface Sasl2Options {
   sm?: StreamManagement;
   /** XEP-0352: ask Bind 2 to start the session inactive when the server offers it inline. */
   csiInactive?: boolean;
-  /** Logout: authenticate with the token only to invalidate it (XEP-0484 4.4); no bind, no resume. */
+  /** Logout: authenticate with the token only to invalidate it (XEP-0484 3.6); no bind, no resume. */
   invalidateOnly?: boolean;
 }
 
@@ -101,14 +101,19 @@ export async function negotiateSasl2(conn: Connection, features: Element, offer:
     try {
       return await attempt(conn, offer, cb, o, true);
     } catch (e) {
-      // XEP-0484 6: a refused token is discarded and the client falls back to the password,
+      // XEP-0484 4.1: a refused token is discarded and the client falls back to the password,
       // on the same stream (the server waits for a new <authenticate/>).
       if (!(e instanceof XiotaError) || e.code !== 'XIOTA_E_SASL_AUTH' || o.invalidateOnly) throw e;
       o.fast!.clear();
       o.log.info('the server refused the FAST token; logging in with the password and asking for a new token', { condition: e.detail.condition });
     }
   } else if (o.invalidateOnly) {
-    throw new XiotaError('XIOTA_E_SASL_AUTH', 'no usable FAST token to invalidate');
+    // Not a refusal of the token: this stream cannot present it (the server offers no FAST, or
+    // not its mechanism, or the TLS session lacks its channel binding). It may still be valid.
+    const why = !token ? 'there is no FAST token for this account'
+      : !offer.fast.includes(token.mechanism) ? `the server offers ${offer.fast.length ? `FAST with ${offer.fast.join(', ')} only` : 'no FAST (XEP-0484) now'}, not the token's ${token.mechanism}`
+      : `this TLS session has no channel binding for ${token.mechanism}`;
+    throw new XiotaError('XIOTA_E_SASL_MECH', `cannot present the FAST token to invalidate it: ${why}`);
   }
   return attempt(conn, offer, cb, o, false);
 }
@@ -128,7 +133,7 @@ async function attempt(conn: Connection, offer: Sasl2Offer, cb: ChannelBindingIn
   const initial = await mech.initialResponse();
   const auth = x('authenticate', { xmlns: NS_SASL2, mechanism: mech.name });
   if (initial) auth.append(x('initial-response', null, initial.toString('base64')));
-  // XEP-0388 2.2 / XEP-0484 7: FAST needs a stable user-agent id (tokens are bound to it).
+  // XEP-0388 2.2 / XEP-0484 4.1: FAST needs a stable user-agent id (tokens are bound to it).
   auth.append(x('user-agent', { id: o.fast?.userAgentId() ?? undefined }, x('software', null, 'xiota'), x('device', null, hostname())));
   const askFor = !token && o.fast && !o.invalidateOnly ? chooseHtMechanism(offer.fast, cb) : undefined;
   if (token) auth.append(x('fast', { xmlns: NS_FAST, ...(o.invalidateOnly ? { invalidate: 'true' } : {}) }));
@@ -184,7 +189,7 @@ async function attempt(conn: Connection, offer: Sasl2Offer, cb: ChannelBindingIn
   mech.success(extra ? Buffer.from(extra, 'base64') : null); // throws when the server's proof is wrong
   const jid = success.getChildText('authorization-identifier')?.trim() || o.bareJid;
 
-  // XEP-0484 3/5: a token comes when we asked for one, or when the server rotates ours.
+  // XEP-0484 3.3/3.5: a token comes when we asked for one, or when the server rotates ours.
   const issued = success.getChild('token', NS_FAST);
   if (issued?.attrs.token && o.fast) {
     o.fast.set({ mechanism: askFor ?? token?.mechanism ?? mech.name, token: issued.attrs.token, expiry: issued.attrs.expiry ?? '', jid: o.bareJid });

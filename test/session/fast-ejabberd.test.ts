@@ -15,13 +15,15 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deriveScramKeys, ScramKeyCache } from '../../agent/sasl';
 import { XmppClient, type ClientOptions } from '../../agent/session/client';
 import { FileFastStore } from '../../agent/session/fast-token';
 import { startServer, type XmppServer } from '../../scripts/servers';
+import { envWith, killAll, runCli, startScript } from '../cli/_run';
+import { waitFor } from './_helpers';
 
 const t = suite('FAST on ejabberd 24.12');
 let srv: XmppServer;
@@ -33,6 +35,7 @@ t.before(async () => {
   srv = await startServer('ejabberd-24.12', { users: [{ user: 'dev', password: 'devpass' }], ejabberd: { fast: true } });
 });
 t.after(async () => {
+  killAll();
   for (const c of clients) await c.stop().catch(() => undefined);
   await srv?.cleanup();
   rmSync(dir, { recursive: true, force: true });
@@ -124,6 +127,96 @@ t('a token older than token_refresh_age is rotated at login; the new one is stor
   assert.is(thief.info?.fast.used, false, 'the old token no longer logs in');
   assert.match(thief.info!.mechanism, /^SCRAM-/);
   await thief.stop();
+});
+
+/** A config for the `xiota` CLI: the agent keeps fast-token.json beside the outbox, in `state`. */
+function configFile(state: string, port = srv.directTlsPort): string {
+  mkdirSync(state, { recursive: true });
+  const pw = join(state, 'password');
+  writeFileSync(pw, 'devpass\n', { mode: 0o600 });
+  const path = join(state, `xiota-${port}.yaml`);
+  writeFileSync(path, `account:
+  jid: dev@${srv.host}
+  password_file: ${JSON.stringify(pw)}
+server:
+  host: 127.0.0.1
+  port: ${port}
+  direct_tls: true
+tls:
+  ca_file: ${JSON.stringify(srv.caFile)}
+outbox:
+  dir: ${JSON.stringify(join(state, 'outbox'))}
+log:
+  format: text
+`, { mode: 0o600 });
+  return path;
+}
+
+t('xiota logout: refused while the agent runs; then the token is invalidated on ejabberd and removed here; a copy of it no longer logs in', async () => {
+  const state = join(dir, 'logout');
+  const config = configFile(state);
+  // The daemon logs in (SCRAM, token requested) and keeps running.
+  const daemon = startScript(join(__dirname, '../../agent/cli/main.js'), ['run', '--config', config], { env: envWith(), timeoutMs: 30_000 });
+  await waitFor('session online', () => /session online/.test(daemon.out().stderr), 15_000).catch((e: Error) => { throw new Error(`${e.message}\n${daemon.out().stderr}`); });
+  const token = await waitFor('a stored token', () => { try { return onDisk(state).token?.token; } catch { return undefined; } });
+  const ua = onDisk(state).userAgentId;
+
+  const busy = await runCli(['logout', '--config', config], { env: envWith() });
+  assert.is(busy.code, 1, busy.stdout + busy.stderr);
+  assert.match(busy.stderr, /the agent is running .* stop it first/);
+  assert.is(onDisk(state).token?.token, token, 'nothing changed while the agent runs');
+  daemon.child.kill('SIGTERM');
+  assert.is((await daemon.done).code, 0);
+
+  // A copy of the file (the same user-agent id) logs in with FAST before the logout: the
+  // refusal afterwards is the invalidation's doing, not a foreign id's.
+  const copy = copyOf(state, 'logout-copy');
+  const before = client(new FileFastStore(copy));
+  await before.connectOnce();
+  assert.ok(before.info?.fast.used, 'the copy works before the logout');
+  await before.stop();
+
+  const r = await runCli(['logout', '--config', config], { env: envWith() });
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^Logged out: 127\.0\.0\.1:\d+ invalidated the FAST token of dev@xiota\.test \(XEP-0484\), and it was removed from .*fast-token\.json/);
+  assert.not.match(r.stdout + r.stderr, token, 'the token is never printed');
+  assert.is(onDisk(state).token, undefined, 'no token on disk');
+  assert.is(onDisk(state).userAgentId, ua, 'the user-agent id stays (the Bind 2 resource derives from it)');
+  assert.is(statSync(join(state, 'fast-token.json')).mode & 0o777, 0o600);
+
+  // The old token, replayed with the same id: ejabberd refuses it; the client falls back to
+  // the password on the same stream (XEP-0484 4.1).
+  assert.is(onDisk(copy).token?.token, token);
+  const thief = client(new FileFastStore(copy));
+  await thief.connectOnce();
+  assert.is(thief.info?.fast.used, false, 'the invalidated token no longer logs in');
+  assert.match(thief.info!.mechanism, /^SCRAM-/);
+  await thief.stop();
+
+  const again = await runCli(['logout', '--config', config], { env: envWith() });
+  assert.is(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^No FAST token for dev@xiota\.test in .*: nothing to log out/);
+
+  // The agent's next login: the password, and a new token.
+  const next = client(new FileFastStore(state));
+  await next.connectOnce();
+  assert.is(next.info?.fast.used, false);
+  assert.match(next.info!.mechanism, /^SCRAM-/);
+  assert.ok(next.info?.fast.issued);
+  await next.stop();
+});
+
+t('xiota logout with the server unreachable: exit 1, the token kept so it can be run again', async () => {
+  const state = join(dir, 'logout-unreachable');
+  const c = client(new FileFastStore(state));
+  await c.connectOnce();
+  await c.stop();
+  const token = onDisk(state).token!.token;
+  const config = configFile(state, 9); // discard: nothing listens there
+  const r = await runCli(['logout', '--config', config], { env: envWith() });
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /not logged out: .*\nThe token is kept in .*fast-token\.json so that xiota logout can be run again/);
+  assert.is(onDisk(state).token?.token, token);
 });
 
 t.run();

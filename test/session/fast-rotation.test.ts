@@ -1,7 +1,7 @@
-// XEP-0484 token rotation, played by a scripted server (test/servers/hostile.ts): ejabberd
-// 24.12 rotates only tokens older than token_refresh_age, which it will not take below one
-// second and which did not fire within seconds when set to 2 (see roundtrips.test.ts), so the
-// server side of rotation is scripted here. Connection 1: PLAIN + <request-token/>, token t1.
+// XEP-0484 token rotation, played by a scripted server (test/servers/hostile.ts), for what a
+// real server does not show on demand: a rotation on every FAST login and a server that forgot
+// every token. Against ejabberd 24.12 (which rotates tokens older than token_refresh_age, an
+// option it misreads 1000-fold) see fast-ejabberd.test.ts. Connection 1: PLAIN + <request-token/>, token t1.
 // Connection 2: FAST with t1; the server proves t1 and hands out t2 unasked (rotation).
 // Connection 3: FAST with t2. Connection 4: the server refuses t2; the client falls back to the
 // password on the same stream and asks for a new token.
