@@ -230,7 +230,7 @@ const configObject = s.object<RawConfig>({
   presence,
   alerts: alertsSchema,
   outbox,
-  history: historySchema,
+  history: historySchema.hint('write history: { enabled: true } to keep it with the defaults or history: { enabled: false } to turn it off; its other keys are retention, rollups and max_bytes'),
   pubsub,
   publish,
   drivers: s.array(driverEntry).unique('id').default(() => []),

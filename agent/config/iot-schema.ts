@@ -56,11 +56,13 @@ function serviceProblem(what: string, example: string): (v: string) => string | 
 }
 
 export const provisioningSchema: Schema<ProvisioningConfig> = s.object<ProvisioningConfig>({
-  service: s.string().validate(serviceProblem('provisioning server', 'provisioning.example.org')),
+  service: s.string().validate(serviceProblem('provisioning server', 'provisioning.example.org'))
+    .hint('write the provisioning server\'s address under provisioning:, a component (service: provisioning.example.org) or an account (service: prov@example.org); '
+      + 'without a provisioning server, remove the provisioning: section and the access: lists decide alone'),
   timeoutS: s.seconds().min(1).max(120).clamp().default(10),
   cacheSize: s.integer().min(10).max(100_000).clamp().default(1000),
   fallback: s.enum(['refuse', 'local'] as const).default('refuse'),
-});
+}).hint('write the provisioning server under it (provisioning: { service: provisioning.example.org }), or remove the section');
 
 /** XEP-0347 'Meta Tags': predefined names and their types. */
 export const NUMERIC_TAGS: ReadonlySet<string> = new Set(['ALT', 'LAT', 'LON', 'V']);
@@ -91,11 +93,12 @@ const tagValue = s.custom<MetaValue>('a string or a number', (v, path, ctx) => {
 
 export const discoverySchema: Schema<DiscoveryConfig> = s.object<DiscoveryConfig>({
   enabled: s.boolean().default(true),
-  registry: s.string().validate((v) => (v === 'auto' ? undefined : serviceProblem('registry', 'registry.example.org')(v))).default('auto'),
+  registry: s.string().validate((v) => (v === 'auto' ? undefined : serviceProblem('registry', 'registry.example.org')(v))).default('auto')
+    .hint('write registry: auto (the server\'s components are asked by disco), a component (registry: registry.example.org) or an account (registry: reg@example.org); leaving the key out means auto'),
   selfOwned: s.boolean().default(false),
   registerThings: s.boolean().default(false),
   tags: s.record(tagValue, tagNameProblem).default(() => ({})),
-}).refine((d: DiscoveryConfig, path: Path, ctx: CheckContext) => {
+}).hint('write discovery: { enabled: true } to register with the defaults (registry: auto), or discovery: { enabled: false } to stay out of the registry').refine((d: DiscoveryConfig, path: Path, ctx: CheckContext) => {
   for (const [name, value] of Object.entries(d.tags)) {
     const upper = name.toUpperCase(); // XEP-0347: tag names are case insensitive
     if (upper === 'KEY') error(ctx, [...path, 'tags', name], 'KEY is made by the device (a random secret kept in the state directory, shown by `xiota claim`); remove it here');

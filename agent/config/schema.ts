@@ -90,8 +90,20 @@ export abstract class Schema<T> {
     return this;
   }
 
+  /** What to write instead, added to this key's own errors (wrong type, missing, empty). */
+  advice?: string;
+  hint(text: string): this {
+    this.advice = text;
+    return this;
+  }
+
+  /** `msg`, and the advice when there is one. */
+  advised(msg: string): string {
+    return this.advice ? `${msg}: ${this.advice}` : msg;
+  }
+
   protected wrongType(v: unknown, path: Path, ctx: CheckContext): Invalid {
-    error(ctx, path, `expected ${this.expected}, got ${describe(v, this.isSecret)}`);
+    error(ctx, path, this.advised(`expected ${this.expected}, got ${describe(v, this.isSecret)}`));
     return INVALID;
   }
 }
@@ -110,7 +122,7 @@ class StringSchema extends Schema<string> {
     // always meant as text (a status "1"), so accept numbers and format them.
     if (typeof v === 'number' && !this.pattern && !this.isSecret) v = String(v);
     if (typeof v !== 'string') return this.wrongType(v, path, ctx);
-    if (this.nonEmpty && v.trim() === '') { error(ctx, path, `must not be empty`); return INVALID; }
+    if (this.nonEmpty && v.trim() === '') { error(ctx, path, this.advised('must not be empty')); return INVALID; }
     if (this.pattern && !this.pattern.re.test(v)) return this.wrongType(v, path, ctx);
     const msg = this.validator?.(v);
     if (msg) { error(ctx, path, msg); return INVALID; }
@@ -311,7 +323,7 @@ class ObjectSchema<T extends object> extends Schema<T> {
           else out[k] = r as T[keyof T];
           continue;
         }
-        error(ctx, p, raw === null ? 'needs a value' : `is required`);
+        error(ctx, p, s.advised(raw === null ? 'needs a value' : 'is required'));
         bad = true;
         continue;
       }
