@@ -48,6 +48,8 @@ export interface EjabberdOptions {
   fast?: boolean | { tokenRefreshAge?: number | string };
   /** Load mod_client_state (XEP-0352 CSI: queue presence while the client is inactive). */
   clientState?: boolean;
+  /** An XEP-0114 listener (ejabberd_service) on 127.0.0.1:port; any component domain may connect with `secret`. */
+  components?: { port: number; secret: string };
 }
 
 export interface EjabberdServer extends LocalServer {
@@ -124,7 +126,7 @@ ${c2sCommon}
     port: ${dtls}
 ${c2sCommon}
     tls: true
-disable_sasl_mechanisms:
+${o.components ? `  -\n    port: ${o.components.port}\n    ip: "127.0.0.1"\n    module: ejabberd_service\n    password: ${y(o.components.secret)}\n` : ''}disable_sasl_mechanisms:
   - "digest-md5"
   - "X-OAUTH2"
 auth_password_format: scram

@@ -40,6 +40,14 @@ export interface ServerOptions {
   ejabberd?: Omit<EjabberdOptions, 'version' | 'host' | 'dir' | 'users'>;
   /** Check that a login works before returning (default true). */
   checkLogin?: boolean;
+  /** XEP-0114 external components `hosts` may connect on 127.0.0.1:port with `secret` (Prosody component_ports, ejabberd ejabberd_service). */
+  components?: { port: number; secret: string; hosts: string[] };
+}
+
+/** Prosody's Lua for `components` (a Component section per host on its own component port). */
+function prosodyComponents(c: NonNullable<ServerOptions['components']>): string {
+  return `component_ports = { ${c.port} }\ncomponent_interfaces = { "127.0.0.1" }\n`
+    + c.hosts.map((h) => `Component ${JSON.stringify(h)}\n  component_secret = ${JSON.stringify(c.secret)}\n`).join('');
 }
 
 export function isServerLabel(s: string): s is ServerLabel {
@@ -80,6 +88,7 @@ export async function startServer(label: ServerLabel, opts: ServerOptions = {}):
       ...(opts.smResumeTimeoutS !== undefined ? { smacksHibernationS: opts.smResumeTimeoutS } : {}),
       ...(opts.pepMaxItems !== undefined ? { pepMaxItems: opts.pepMaxItems } : {}),
       ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+      ...(opts.components ? { extraConfig: (opts.prosody?.extraConfig ?? '') + prosodyComponents(opts.components) } : {}),
     });
     srv = Object.assign(p, { label });
   } else {
@@ -94,6 +103,7 @@ export async function startServer(label: ServerLabel, opts: ServerOptions = {}):
       ...(opts.smResumeTimeoutS !== undefined ? { smResumeTimeoutS: opts.smResumeTimeoutS } : {}),
       ...(opts.pepMaxItems !== undefined ? { maxItemsNode: opts.pepMaxItems } : {}),
       ...(opts.logLevel ? { logLevel: opts.logLevel === 'warn' ? 'warning' : opts.logLevel } : {}),
+      ...(opts.components ? { components: { port: opts.components.port, secret: opts.components.secret } } : {}),
     });
     srv = Object.assign(e, { label });
   }

@@ -1,4 +1,5 @@
-// XEP-0324 provisioning and XEP-0347 discovery end to end on a real Prosody 0.12: the whole
+// XEP-0324 provisioning and XEP-0347 discovery end to end on each server of the matrix
+// (XIOTA_SERVER; ejabberd takes the components on an ejabberd_service listener): the whole
 // agent (simulated greenhouse), a provisioning server and a Thing Registry played as XEP-0114
 // components by test/servers/iot_services.py (slixmpp; fixtures speaking the XEPs' stanzas, not
 // mocks of the agent), machines reading and setting with slixmpp's own xep_0323/xep_0325
@@ -17,17 +18,18 @@ import { createLogger } from '../../agent/log';
 import type { XmppClient } from '../../agent/session/client';
 import { x } from '../../agent/xml/element';
 import { createSimulatedDriver } from '../../drivers/simulated';
-import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
+import { serverUnderTest, startServer, type XmppServer } from '../../scripts/servers';
 import { freePorts } from '../servers/process';
 import { clientFor, waitFor } from '../session/_helpers';
 import { IotClient, PyLines } from './_iot';
 
-const t = suite('XEP-0324 provisioning and XEP-0347 discovery on Prosody 0.12, with component fixtures');
+const label = serverUnderTest();
+const t = suite(`XEP-0324 provisioning and XEP-0347 discovery on ${label}, with component fixtures`);
 const HOST = 'xiota.test';
 const PROV = `provisioning.${HOST}`;
 const REG = `registry.${HOST}`;
 const SECRET = 'fixture-secret';
-let srv: ProsodyServer;
+let srv: XmppServer;
 let dir: string;
 let configFile: string;
 let agent: Agent;
@@ -42,15 +44,9 @@ type Line = Awaited<ReturnType<PyLines['next']>>;
 
 t.before(async () => {
   const [componentPort] = await freePorts(1);
-  srv = await startProsody({
+  srv = await startServer(label, {
     users: ['dev', 'alice', 'carol', 'dave', 'erin', 'frank'].map((u) => ({ user: u, password: `${u}pw` })),
-    extraConfig: `component_ports = { ${componentPort} }
-component_interfaces = { "127.0.0.1" }
-Component "${PROV}"
-  component_secret = "${SECRET}"
-Component "${REG}"
-  component_secret = "${SECRET}"
-`,
+    components: { port: componentPort!, secret: SECRET, hosts: [PROV, REG] },
   });
   prov = new PyLines('../servers/iot_services.py', ['provisioning', PROV, SECRET, String(componentPort)], 'provisioning fixture');
   reg = new PyLines('../servers/iot_services.py', ['registry', REG, SECRET, String(componentPort)], 'registry fixture');
@@ -96,7 +92,7 @@ Component "${REG}"
 t.after(async () => {
   await Promise.all([dave?.close(), carol?.close(), prov?.close(), reg?.close()]);
   await agent?.stop();
-  await srv?.stop();
+  await srv?.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -180,7 +176,7 @@ t('a stranger\'s presence subscription is decided by isFriend; a chat read by ca
     phone.send(x('presence', { to: `dev@${HOST}`, type: 'subscribe' }));
     const q = await question('isFriend');
     assert.is(q.jid, `dave@${HOST}`);
-    // Approved: Prosody now sends dave the device's presence (RFC 6121 4.2.2), and the device asks back.
+    // Approved: the server now sends dave the device's presence (RFC 6121 4.2.2), and the device asks back.
     await waitFor('approved', () => seen.includes(`available:dev@${HOST}`) && seen.includes(`subscribe:dev@${HOST}`), 10_000);
     // chat: `read` from someone the lists do not know; the answer carries the values
     phone.send(x('message', { to: dev, type: 'chat' }, x('body', null, 'read greenhouse.temperature')));
@@ -310,7 +306,7 @@ t('a claim while the device is offline: at its next registration the registry an
 });
 
 t('the provisioning component is gone (the server answers for it): refused at once and logged; the owner still sets', async () => {
-  await prov.close(); // the fixture process ends: Prosody answers iqs to the component with an error
+  await prov.close(); // the fixture process ends: the server answers iqs to the component with an error
   const frank = await IotClient.start(srv, 'frank', 'frankpw', 'gone');
   try {
     const t0 = Date.now();

@@ -78,6 +78,8 @@ class Mixin:
         self.things = {}
         self.register_handler(Callback('iot iq', MatchXPath('{%s}iq' % self.default_ns), self.on_iq))
 
+    # XEP-0114: a component stamps 'from' on what it originates. Prosody fills a missing one in;
+    # ejabberd 23.01 does not: such a stanza was lost and the component unreachable afterwards.
     def raw(self):
         return ET.fromstring(self.raw_reply) if self.raw_reply else None
 
@@ -184,7 +186,7 @@ class Mixin:
             t = self.things[match]
             public = p.get('public') != 'false'
             t['claimed_by'], t['public'] = frm, public
-            push = self.Iq(sto=t['full'], stype='set')
+            push = self.Iq(sto=t['full'], stype='set', sfrom=self.boundjid)
             c = node_attrs(el('claimed', NS_DISCO, jid=frm), match)
             if not public:
                 c.set('public', 'false')
@@ -201,7 +203,7 @@ class Mixin:
             if not t or t['claimed_by'] != frm:
                 out({'event': name, 'from': frm, 'result': 'item-not-found'})
                 return self.error(iq, 'item-not-found')
-            push = self.Iq(sto=t['full'], stype='set')
+            push = self.Iq(sto=t['full'], stype='set', sfrom=self.boundjid)
             push.xml.append(node_attrs(el('disowned' if name == 'disown' else 'removed', NS_DISCO), target))
             try:
                 await push.send(timeout=10)
@@ -226,7 +228,7 @@ class Mixin:
             self.silent = bool(c['on'])
             return {'event': 'silent'}
         if op == 'clearCache':
-            iq = self.Iq(sto=c['to'], stype='set')
+            iq = self.Iq(sto=c['to'], stype='set', sfrom=self.boundjid)
             iq.xml.append(el('clearCache', NS_PROV))
             try:
                 r = await iq.send(timeout=10)
@@ -234,7 +236,7 @@ class Mixin:
             except (IqError, IqTimeout) as e:
                 return {'event': 'clearCache', 'type': 'error', 'why': repr(e)}
         if op in ('friend', 'unfriend'):
-            m = self.Message(sto=c['to'])
+            m = self.Message(sto=c['to'], sfrom=self.boundjid)
             m.xml.append(el(op, NS_PROV, jid=c['jid']))
             m.send()
             return {'event': op}
@@ -244,12 +246,12 @@ class Mixin:
             self.raw_reply = c.get('xml')
             return {'event': 'reply'}
         if op == 'message':
-            m = self.Message(sto=c['to'])
+            m = self.Message(sto=c['to'], sfrom=self.boundjid)
             m.xml.append(ET.fromstring(c['xml']))
             m.send()
             return {'event': 'message'}
         if op == 'push':
-            iq = self.Iq(sto=c['to'], stype='set')
+            iq = self.Iq(sto=c['to'], stype='set', sfrom=self.boundjid)
             iq.xml.append(ET.fromstring(c['xml']))
             try:
                 r = await iq.send(timeout=10)
