@@ -9,7 +9,7 @@ import type { Driver, DriverContext, Reading, ThingSpec, Value } from './types';
 import { XiotaError } from '../agent/errors';
 import { errorText } from './values';
 import { HostSession, SetFailed, type BoardInfo, type DropReason, type Timers } from '../firmware-bridge/host/session';
-import { DEFAULT_KEYS_FILE, readAnySchema, readKeys, readSchema, schemaCachePath, writeSchema } from '../firmware-bridge/host/keys';
+import { keysFileOf, readAnySchema, readKeys, readSchema, schemaCachePath, writeSchema } from '../firmware-bridge/host/keys';
 import { diffSchema, entityThing, rawToValue, thingId, valueToRaw, VALUE_FIELD } from '../firmware-bridge/host/things';
 import type { BoardValue, Entity } from '../firmware-bridge/host/messages';
 import { onUnpairedBoard, pairingDelivered } from '../firmware-bridge/host/tofu';
@@ -64,7 +64,7 @@ export class BridgeDriver implements Driver {
   private readonly keysFile: string;
 
   constructor(readonly id: string, private readonly opts: BridgeOptions, private readonly now: () => number = Date.now, private readonly timers?: Timers) {
-    this.keysFile = opts.keysFile ?? DEFAULT_KEYS_FILE;
+    this.keysFile = keysFileOf(opts);
     // Things are known before the board answers when its schema is cached.
     const cached = readAnySchema(schemaCachePath(this.keysFile), opts.board);
     if (cached) this.declared = this.entities = cached.entities;

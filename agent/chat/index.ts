@@ -39,5 +39,5 @@ export function install(m: ModuleContext, d: AgentDeps, o: ChatOptions = {}): vo
 
 /** Keys files of the bridge drivers that pair by trust on first use (owner's `bridge` command). */
 function tofuKeys(d: AgentDeps): string[] {
-  return d.config.drivers.flatMap((x) => (x.kind === 'bridge' && x.options.pairing === 'tofu' ? [x.options.keysFile ?? (require('../../firmware-bridge/host/keys') as typeof import('../../firmware-bridge/host/keys')).DEFAULT_KEYS_FILE] : []));
+  return d.config.drivers.flatMap((x) => (x.kind === 'bridge' && x.options.pairing === 'tofu' ? [(require('../../firmware-bridge/host/keys') as typeof import('../../firmware-bridge/host/keys')).keysFileOf(x.options)] : []));
 }

@@ -239,7 +239,7 @@ export const driverOptionSchemas: { [K in DriverKind]: Schema<DriverOptionsByKin
     path: s.string(),
     baudRate: s.integer().min(50).max(4_000_000).optional(),
     board: s.string().match(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'a board id of 1-32 letters, digits, "_" or "-" (the one given to xiota bridge pair)'),
-    keysFile: s.string().optional(),
+    keysFile: s.file().optional(), // relative: to the config file's directory, for the agent and `xiota bridge` alike
     plaintext: s.boolean().optional(),
     handshakeTimeoutMs: s.milliseconds().min(100).max(120_000).clamp().optional(),
     pingMs: s.milliseconds().min(100).max(600_000).clamp().optional(),

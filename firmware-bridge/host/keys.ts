@@ -8,6 +8,10 @@ import { PSK_BYTES, randomBytes } from './crypto';
 import type { Entity } from './messages';
 
 export const DEFAULT_KEYS_FILE = '/var/lib/xiota/bridge-keys.json';
+/** The keys file a bridge driver reads: its keys_file, else the default. One rule for the
+ *  driver, the owner's chat command and `xiota bridge` (which reads it from the config). */
+export function keysFileOf(o: { keysFile?: string }): string { return o.keysFile ?? DEFAULT_KEYS_FILE; }
+
 export const BOARD_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
 interface KeysFile { version: 1; boards: Record<string, { key: string; paired_at: string }> }

@@ -41,7 +41,7 @@ test('an unpaired board asks, the owner approves, the key goes out once and the 
   try {
     await d.start(rec.ctx).catch((e: Error) => { err = e.message; });
     assert.match(err, /board "greenhouse-1" on .*tofu-a has no key and asks to pair \(trust on first use\): if it is yours, `xiota bridge approve greenhouse-1`; otherwise `xiota bridge deny greenhouse-1`/);
-    assert.match(cli('pending').text, /^greenhouse-1 {2}on .*tofu-a {2}asking since /);
+    assert.match(cli('pending').text, /^greenhouse-1 {2}on .*tofu-a {2}asking since /m);
     assert.is(readKeys(keysFile).size, 0, 'nothing is made before the owner says yes');
     const approved = cli('approve', 'greenhouse-1');
     assert.is(approved.code, 0, approved.text);
