@@ -3,8 +3,10 @@
 // driver host and answers.
 //
 // Two commands (XEP-0326 'Command attributes'):
-// - `Read` (Simple): a fresh momentary sample of the node, as an XEP-0323 momentary readout
-//   takes it, delivered through the publish pipeline (its PubSub node gets the values).
+// - `Read` (Query): a fresh momentary sample of the node, as an XEP-0323 momentary readout
+//   takes it, returned to the asker as XEP-0326 query events (executeNodeQuery,
+//   agent/iot/concentrator-query.ts). Sent as executeNodeCommand (a client that takes every
+//   command for a simple one) it samples and publishes: its PubSub node gets the values.
 // - `Set` (Parameterized): one XEP-0004 form field per writable field of the node, with XEP-0122
 //   datatypes and ranges, built and read by the same code as XEP-0325 getForm
 //   (agent/iot/control-params.ts), so a value the control module refuses is refused here too.
@@ -14,7 +16,7 @@ import type { FormField } from '../xep/forms';
 import { controlForm, formField, formParams, toFieldValue, type ParamError, type Range, type Target } from './control-params';
 import { NS_CONCENTRATOR } from './concentrator';
 
-export type CommandType = 'Simple' | 'Parameterized';
+export type CommandType = 'Simple' | 'Parameterized' | 'Query';
 
 export interface NodeCommand {
   command: string;
@@ -26,8 +28,8 @@ export interface NodeCommand {
 }
 
 export const READ_COMMAND: NodeCommand = {
-  command: 'Read', name: 'Read now', type: 'Simple', sortKey: '1',
-  successString: 'Read; the values are published.', failureString: 'Unable to read the node.',
+  command: 'Read', name: 'Read values', type: 'Query', sortKey: '1',
+  successString: 'Reading; the values follow.', failureString: 'Unable to read the node.',
 };
 
 export const SET_COMMAND: NodeCommand = {

@@ -6,7 +6,8 @@
 // node per thing (nodeId = thing id, unique agent-wide). A firmware bridge's things
 // (`<board>.<key>`) are children of a node for the board; other things are roots. A node's state
 // is None, or ErrorUnsigned while its driver reports a fault on it (XEP-0326 'Node States').
-// Node commands (agent/iot/concentrator-commands.ts) map onto readout and control.
+// Node commands (agent/iot/concentrator-commands.ts) map onto readout and control; the Read
+// query's values come back as query events (agent/iot/concentrator-query.ts).
 import { Element, x } from '../xml/element';
 
 export const NS_CONCENTRATOR = 'urn:xmpp:iot:concentrators';
@@ -18,14 +19,15 @@ export const CAPABILITIES = [
   'containsNode', 'containsNodes',
   'getNode', 'getNodes', 'getAllNodes', 'getRootNodes', 'getChildNodes',
   'getNodeCommands', 'getCommandParameters', 'executeNodeCommand',
+  'executeNodeQuery', 'abortNodeQuery',
 ] as const;
 export type Command = (typeof CAPABILITIES)[number];
 
 /** XEP-0326 'Response Codes' (the ones this agent sends). */
 export type ResultCode = 'OK' | 'NotFound' | 'InsufficientPrivileges' | 'NotImplemented' | 'FormError' | 'OtherError';
 
-/** The commands that change something, sent as iq set (XEP-0326 'Execute Simple Node Command'). */
-export const SET_COMMANDS: readonly Command[] = ['executeNodeCommand'];
+/** The commands that change or start something, sent as iq set (XEP-0326 'Execute Simple Node Command', 'Execute Node Query'). */
+export const SET_COMMANDS: readonly Command[] = ['executeNodeCommand', 'executeNodeQuery', 'abortNodeQuery'];
 
 export interface DataSource {
   sourceId: string;

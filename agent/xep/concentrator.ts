@@ -15,7 +15,7 @@ import type { Access } from '../access-store';
 import type { AgentEvents } from '../modules';
 import { listen } from '../modules';
 import type { ModuleContext } from '../module';
-import { StanzaError, errorReply } from '../session/stanza';
+import { StanzaError, errorReply, iqResult } from '../session/stanza';
 import type { Element } from '../xml/element';
 import type { EventEmitter } from 'node:events';
 import {
@@ -26,6 +26,7 @@ import {
   READ_COMMAND, SET_COMMAND, commandElement, commandsFor, errorElements, planSet, setFormFields, setFormResponse,
 } from '../iot/concentrator-commands';
 import { NS_DATA } from './forms';
+import { NodeQueries, parseReadQuery, readQueryForm } from '../iot/concentrator-query';
 import { x } from '../xml/element';
 
 export { NS_CONCENTRATOR };
@@ -212,10 +213,10 @@ export function install(m: ModuleContext, deps: ConcentratorDeps): void {
     if (command === 'getNodeCommands') return response(command, 'OK', ...commandsFor(t, control).map(commandElement));
     const name = el.attrs.command;
     if (name === READ_COMMAND.command) {
-      if (command === 'getCommandParameters') {
-        throw new Refusal(command, 'OtherError', new StanzaError('bad-request', `Read takes no parameters: send executeNodeCommand command='Read'`, { type: 'modify' }));
-      }
-      // A fresh momentary sample, delivered like a poll (PubSub gets it), as XEP-0323 takes it.
+      // XEP-0326 'Get Node Query Parameters': Read is a query; its form picks fields.
+      if (command === 'getCommandParameters') return response(command, 'OK', readQueryForm(t));
+      // executeNodeCommand Read (a client that takes it for a simple command): a fresh sample,
+      // delivered like a poll (PubSub gets it); executeNodeQuery returns the values instead.
       const r = await deps.drivers.readThing(t.id, { deliver: true, fresh: true });
       if (!r) throw new Refusal(command, 'OtherError', new StanzaError('resource-constraint', `${READ_COMMAND.failureString} ${t.id}: its driver is not running or gave no reading; try again later`, { type: 'wait' }));
       return response(command, 'OK');
@@ -246,7 +247,41 @@ export function install(m: ModuleContext, deps: ConcentratorDeps): void {
     return response(command, 'OK');
   };
 
-  const handle = async (iq: Element): Promise<Element> => {
+  // XEP-0326 'Execute Node Query': Read's values come back to the asker as query events.
+  const queries = new NodeQueries({
+    send: (el) => m.send(el),
+    read: (thing) => deps.drivers.readThing(thing, { fresh: true }),
+    latest: (thing) => deps.latest().find((r) => r.thing === thing),
+  });
+
+  /** executeNodeQuery (the response first, then the queryProgress messages) and abortNodeQuery. */
+  const query = async (iq: Element, el: Element): Promise<Element | true> => {
+    const command = el.name;
+    const from = iq.attrs.from ?? '';
+    if (command === 'abortNodeQuery') {
+      // XEP-0326 'Abort Node Query': a query that has ended (or is not the asker's) is NotFound.
+      if (!queries.abort(from, el.attrs.queryId ?? '')) throw notFound(command, `no query "${el.attrs.queryId ?? ''}" of yours is running (it may have ended)`);
+      return response(command, 'OK');
+    }
+    const t = thingOf(command, el);
+    if (el.attrs.command !== READ_COMMAND.command) {
+      throw notFound(command, `no query "${el.attrs.command ?? ''}" on node "${t.id}": the query is Read (Set is a command: send executeNodeCommand)`);
+    }
+    const q = parseReadQuery(t, el.getChild('x', NS_DATA));
+    if ('errors' in q) {
+      throw new Refusal(command, 'FormError', new StanzaError('bad-request', `nothing was read. ${q.errors.map((e) => `${e.var || 'form'}: ${e.message}`).join('; ')}`, { type: 'modify' }), errorElements(q.errors));
+    }
+    const n = node(command, el);
+    const id = queries.open(from, { sourceId: n.sourceId, nodeId: n.nodeId });
+    if (id === undefined) throw new Refusal(command, 'OtherError', new StanzaError('resource-constraint', 'too many queries are running on this device: try again when one has ended', { type: 'wait' }));
+    const ok = response(command, 'OK');
+    ok.attrs.queryId = id;
+    m.send(iqResult(iq, ok));
+    void queries.run(id, t, q.fields);
+    return true;
+  };
+
+  const handle = async (iq: Element): Promise<Element | true> => {
     const el = iq.elements.find((e) => e.xmlns === NS_CONCENTRATOR)!;
     const command = el.name;
     try {
@@ -259,6 +294,7 @@ export function install(m: ModuleContext, deps: ConcentratorDeps): void {
       if (!d.allowed || d.nodes || d.fields) {
         throw new Refusal(command, 'InsufficientPrivileges', new StanzaError('forbidden', 'reading this concentrator needs the read right: ask one of its owners', { type: 'auth' }));
       }
+      if (command === 'executeNodeQuery' || command === 'abortNodeQuery') return await query(iq, el);
       if (command === 'getNodeCommands' || command === 'getCommandParameters' || command === 'executeNodeCommand') {
         return await commands(command, el, iq.attrs.from ?? '');
       }

@@ -97,8 +97,10 @@ test('getCapabilities (XEP-0326 example 1 request): only what is implemented', a
     <value>getNodeCommands</value>
     <value>getCommandParameters</value>
     <value>executeNodeCommand</value>
+    <value>executeNodeQuery</value>
+    <value>abortNodeQuery</value>
   </getCapabilitiesResponse>`);
-  assert.is(CAPABILITIES.length, 14);
+  assert.is(CAPABILITIES.length, 16);
 });
 
 test('data sources (examples 5-7): one flat source per driver, no children', async () => {
@@ -232,7 +234,7 @@ test('pure: node references, and a sourceId that is not the node\'s own finds no
   assert.is(findNode([n], { nodeId: 'n' }), n);
 });
 
-const READ = `<command command='Read' name='Read now' type='Simple' sortKey='1' successString='Read; the values are published.' failureString='Unable to read the node.'/>`;
+const READ = `<command command='Read' name='Read values' type='Query' sortKey='1' successString='Reading; the values follow.' failureString='Unable to read the node.'/>`;
 const SET = `<command command='Set' name='Set values...' type='Parameterized' sortKey='2' successString='Values set.' failureString='Unable to set the values.'/>`;
 
 test('getNodeCommands (XEP-0326 \'Get Node Commands\'): Read for a reader, Read and Set for a controller of a writable node', async () => {
@@ -405,7 +407,7 @@ test('end to end on Prosody: a reader browses, a controller runs Set and the act
     }
     // XEP-0326 'Node Commands': bob (controller) gets the Set form and submits it.
     const cmds = await bob.iq(get(`<getNodeCommands xmlns='urn:xmpp:iot:concentrators' sourceId='sim' nodeId='greenhouse'/>`));
-    assert.equal(cmds.getChild('getNodeCommandsResponse', NS_CONCENTRATOR)!.getChildren('command').map((c) => [c.attrs.command, c.attrs.type]), [['Read', 'Simple'], ['Set', 'Parameterized']]);
+    assert.equal(cmds.getChild('getNodeCommandsResponse', NS_CONCENTRATOR)!.getChildren('command').map((c) => [c.attrs.command, c.attrs.type]), [['Read', 'Query'], ['Set', 'Parameterized']]);
     const params = await bob.iq(get(`<getCommandParameters xmlns='urn:xmpp:iot:concentrators' sourceId='sim' nodeId='greenhouse' command='Set'/>`));
     const form = params.getChild('getCommandParametersResponse', NS_CONCENTRATOR)!.getChild('x', 'jabber:x:data')!;
     assert.equal(form.getChildren('field').map((f) => [f.attrs.var, f.attrs.type]), [['fan', 'boolean']]);
