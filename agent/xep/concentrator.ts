@@ -9,11 +9,11 @@
 // Node, Failure' example does. A command not implemented here is answered as the 'Unimplemented
 // commands' text says: an iq *result* with result='NotImplemented' (its example shows
 // type='error': a slip against its own text).
-import type { DriverFault, DriverHost } from '../../drivers/host';
+import type { DriverHost } from '../../drivers/host';
+import { faultsOf } from '../faults';
 import type { Reading, ThingSpec, Value } from '../../drivers/types';
 import type { Access } from '../access-store';
 import type { AgentEvents } from '../modules';
-import { listen } from '../modules';
 import type { ModuleContext } from '../module';
 import { StanzaError, errorReply, iqResult } from '../session/stanza';
 import type { Element } from '../xml/element';
@@ -58,17 +58,8 @@ const notFound = (command: string, what: string) =>
 export function install(m: ModuleContext, deps: ConcentratorDeps): void {
   m.addFeature(NS_CONCENTRATOR);
 
-  // The last fault each thing (or a whole driver) reported, until a clean reading clears it.
-  const thingFaults = new Map<string, string>();
-  const driverFaults = new Map<string, string>();
-  listen(m, deps.events, 'fault', (f: DriverFault) => {
-    if (f.thing !== undefined) thingFaults.set(f.thing, f.message);
-    else driverFaults.set(f.driver, f.message);
-  });
-  listen(m, deps.events, 'reading', (r: Reading, driverId: string) => {
-    if (r.values.every((v) => v.error === undefined)) thingFaults.delete(r.thing);
-    driverFaults.delete(driverId);
-  });
+  // What is failing now: the agent's one record (agent/faults.ts), the one presence shows.
+  const faults = faultsOf(m, deps.events);
 
   const sources = (): DataSource[] => deps.drivers.drivers().map((d) => ({ sourceId: d.id, name: `${d.id} (${d.kind})` }));
 
@@ -87,14 +78,14 @@ export function install(m: ModuleContext, deps: ConcentratorDeps): void {
     const latest = new Map(deps.latest().map((r) => [r.thing, r]));
     const out: ConcentratorNode[] = [];
     for (const d of deps.drivers.drivers()) {
-      const driverFault = driverFaults.get(d.id) ?? (d.state !== 'running' ? `driver ${d.id} is ${d.state}` : undefined);
+      const driverFault = faults.ofDriver(d.id) ?? (d.state !== 'running' ? `driver ${d.id} is ${d.state}` : undefined);
       const boards = new Map<string, string[]>();
       const things: ConcentratorNode[] = [];
       for (const id of d.things) {
         const t = specs.get(id);
         if (!t) continue;
         const fieldErrors = (latest.get(id)?.values ?? []).filter((v) => v.error !== undefined).map((v) => `${v.field}: ${v.error}`);
-        const fault = thingFaults.get(id) ?? driverFaults.get(d.id)
+        const fault = faults.ofThing(id, d.id)
           ?? (fieldErrors.length ? fieldErrors.join('; ') : undefined)
           ?? (d.state !== 'running' ? `driver ${d.id} is ${d.state}` : undefined);
         const board = boardOf(d.kind, id);

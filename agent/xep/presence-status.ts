@@ -1,9 +1,8 @@
 // The presence status line (RFC 6121 4.7.2.2 <status/>) built from readings, and the faults
-// that turn <show/> to `away`. Pure: readings, specs and faults in, text out.
+// that turn <show/> to `away` (agent/faults.ts). Pure: readings, specs and faults in, text out.
 //
 //   default:   22.5 °C · 41 % · fan off           (every field, in declared order, trimmed)
 //   template:  "{greenhouse.temperature} inside, fan {greenhouse.fan}"
-import type { DriverFault } from '../../drivers/host';
 import type { FieldSpec, Reading, ThingSpec, Value } from '../../drivers/types';
 import { formatValue } from '../format';
 
@@ -81,52 +80,6 @@ export function readingsText(readings: readonly Reading[], things: readonly Thin
     }
   }
   return joinCapped(parts);
-}
-
-/** What is failing now, by key (`thing.field`, `thing`, or `driver:<id>`), with its message. */
-export class FaultSet {
-  private readonly faults = new Map<string, { label: string; message: string; driver?: string }>();
-
-  /** A DriverHost fault event. */
-  fault(f: DriverFault): void {
-    if (f.thing && f.field) this.faults.set(`${f.thing}.${f.field}`, { label: `${f.thing}.${f.field}`, message: f.message, driver: f.driver });
-    else if (f.thing) this.faults.set(f.thing, { label: f.thing, message: f.message, driver: f.driver });
-    else this.faults.set(`driver:${f.driver}`, { label: f.driver, message: f.message, driver: f.driver });
-  }
-
-  /**
-   * A reading: fields with an error fail, fields with a value recover; a reading of a thing
-   * clears its thing-level fault, any reading of a driver its driver-level fault.
-   */
-  reading(r: Reading, driverId?: string): void {
-    let thingOk = true;
-    for (const v of r.values) {
-      const key = `${r.thing}.${v.field}`;
-      if (v.error !== undefined) {
-        thingOk = false;
-        this.faults.set(key, { label: key, message: v.error, driver: driverId });
-      } else {
-        this.faults.delete(key);
-      }
-    }
-    if (thingOk) this.faults.delete(r.thing);
-    if (driverId !== undefined) this.faults.delete(`driver:${driverId}`);
-  }
-
-  get size(): number {
-    return this.faults.size;
-  }
-
-  /** `greenhouse.temperature: sensor error (+1 more)`, or '' when all is well. */
-  text(): string {
-    const all = [...this.faults.values()];
-    if (!all.length) return '';
-    const first = all[0]!;
-    // A driver's own message usually names the driver or field already.
-    const msg = first.message.includes(first.label) ? first.message : `${first.label}: ${first.message}`;
-    const short = msg.length > 80 ? msg.slice(0, 79) + '…' : msg;
-    return all.length > 1 ? `${short} (+${all.length - 1} more)` : short;
-  }
 }
 
 export interface PresenceState { show?: 'away'; status: string }

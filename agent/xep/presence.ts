@@ -5,13 +5,13 @@
 // <show>away</show> and the text names the fault. Every change wakes the followers' clients
 // (and prints a line in Profanity), hence the interval: presence is a secondary display.
 import type { EventEmitter } from 'node:events';
-import type { DriverFault } from '../../drivers/host';
 import type { Reading, ThingSpec } from '../../drivers/types';
 import type { ModuleContext } from '../module';
 import { listen, type AgentEvents } from '../modules';
 import { x, type Element } from '../xml/element';
 import type { Disco } from './disco';
-import { FaultSet, presenceState, readingsText, type PresenceState } from './presence-status';
+import { FaultSet, faultsOf } from '../faults';
+import { presenceState, readingsText, type PresenceState } from './presence-status';
 
 export interface PresenceOptions {
   status?: string;
@@ -44,7 +44,8 @@ export function install(m: ModuleContext, deps: { disco: Disco; presence: Presen
   const src = deps.sources;
   const now = deps.now ?? Date.now;
   const minMs = Math.max(0, (o.minIntervalS ?? 60) * 1000);
-  const faults = new FaultSet();
+  // The agent's one fault record; made before the listeners below, so it is current when they run.
+  const faults = src ? faultsOf(m, src.events) : new FaultSet();
   let online = false;
   let sent: PresenceState | undefined;
   let sentAt = -Infinity;
@@ -108,13 +109,7 @@ export function install(m: ModuleContext, deps: { disco: Disco; presence: Presen
   });
 
   if (src) {
-    listen(m, src.events, 'reading', (r: Reading, driverId: string) => {
-      faults.reading(r, driverId);
-      update();
-    });
-    listen(m, src.events, 'fault', (f: DriverFault) => {
-      faults.fault(f);
-      update();
-    });
+    listen(m, src.events, 'reading', () => update());
+    listen(m, src.events, 'fault', () => update());
   }
 }

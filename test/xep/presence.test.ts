@@ -8,7 +8,8 @@ import type { AgentEvents } from '../../agent/modules';
 import type { Reading, ThingSpec } from '../../drivers/types';
 import { Disco } from '../../agent/xep/disco';
 import { install, type PresenceOptions } from '../../agent/xep/presence';
-import { FaultSet, MAX_STATUS_CHARS, presenceState, readingsText, templateProblem, templateRefs } from '../../agent/xep/presence-status';
+import { FaultSet } from '../../agent/faults';
+import { MAX_STATUS_CHARS, presenceState, readingsText, templateProblem, templateRefs } from '../../agent/xep/presence-status';
 import { testContext } from './_context';
 
 const t = suite('presence status');
