@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import { ApiSocketClient } from '../agent/api/client';
 import { startMosquitto, type MosquittoServer } from '../test/servers/mosquitto';
-import { startAgent, type RunningAgent } from '../test/node-red/_agent';
+import { startXiotaDaemon, type XiotaDaemon } from '../test/servers/xiota-daemon';
 import { agentNode, inject, recorder, tab, TAB, xiotaControl, xiotaIn, AGENT } from '../test/node-red/_flows';
 import { packPalette, sleep, startNodeRed, until, type FlowNode, type NodeRed, type NodeRedVersion } from '../test/node-red/_nodered';
 import { pct } from './child';
@@ -62,7 +62,7 @@ async function latencies(nr: NodeRed, tag: string, sent: Map<number, number>): P
   return nr.recorded(tag).filter(mine).map((r) => r.t - sent.get(r.payload as number)!);
 }
 
-async function latencyRun(version: NodeRedVersion, tgz: string, agent: RunningAgent, broker: MosquittoServer): Promise<Pick<Result, 'nodeRed' | 'xiota' | 'mqtt' | 'direct'>> {
+async function latencyRun(version: NodeRedVersion, tgz: string, agent: XiotaDaemon, broker: MosquittoServer): Promise<Pick<Result, 'nodeRed' | 'xiota' | 'mqtt' | 'direct'>> {
   const api = await ApiSocketClient.connect(agent.socket);
   await api.call('thing.declare', { id: THING, fields: [{ name: 'value', type: 'numeric' }] });
   // The daemon's share: the same readings at a plain API subscriber, no Node-RED.
@@ -142,7 +142,7 @@ const gcNodes = (): FlowNode[] => [
   { id: 'gc-fn', type: 'function', z: TAB, name: 'gc', func: "global.get('gc')();\nreturn null;", outputs: 0, x: 300, y: 300, wires: [] },
 ];
 
-async function rssOnce(version: NodeRedVersion, tgz: string, agent: RunningAgent): Promise<Pick<Result, 'rssBase' | 'rssPalette'>> {
+async function rssOnce(version: NodeRedVersion, tgz: string, agent: XiotaDaemon): Promise<Pick<Result, 'rssBase' | 'rssPalette'>> {
   const base = await startNodeRed({ version, nodeFlags: ['--expose-gc'] });
   let rssBase: number;
   try {
@@ -163,7 +163,7 @@ async function rssOnce(version: NodeRedVersion, tgz: string, agent: RunningAgent
 }
 
 /** Two fresh Node-REDs of one version differ by a few MiB: the median of RSS_RUNS pairs. */
-async function rssRun(version: NodeRedVersion, tgz: string, agent: RunningAgent): Promise<Pick<Result, 'rssBase' | 'rssPalette'>> {
+async function rssRun(version: NodeRedVersion, tgz: string, agent: XiotaDaemon): Promise<Pick<Result, 'rssBase' | 'rssPalette'>> {
   const runs: Pick<Result, 'rssBase' | 'rssPalette'>[] = [];
   for (let i = 0; i < RSS_RUNS; i++) runs.push(await rssOnce(version, tgz, agent));
   process.stderr.write(`[bench] Node-RED ${version} RSS pairs (MiB, without / with): ${runs.map((r) => `${mib(r.rssBase)} / ${mib(r.rssPalette)}`).join(', ')}\n`);
@@ -176,7 +176,7 @@ const mib = (kib: number) => (kib / 1024).toFixed(1);
 
 async function main(): Promise<void> {
   const tgz = packPalette();
-  const agent = await startAgent({ pollS: 1 });
+  const agent = await startXiotaDaemon({ pollS: 1 });
   const broker = await startMosquitto();
   const results: Result[] = [];
   try {

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { startAgent, type RunningAgent } from './_agent';
+import { greenhouseYaml, startXiotaDaemon, type XiotaDaemon } from '../servers/xiota-daemon';
 import { launchBrowser, openEditor, type Browser } from './_browser';
 import { artefactDir, NODE_RED_VERSIONS, PALETTE_DIR, packPalette, startEach, until, type FlowNode, type NodeRed, type NodeRedVersion } from './_nodered';
 
@@ -38,7 +38,7 @@ interface EditorWindow {
 }
 
 let browser: Browser;
-let agent: RunningAgent;
+let agent: XiotaDaemon;
 let starting: Map<NodeRedVersion, Promise<NodeRed>> | undefined;
 const t0 = Date.now();
 
@@ -55,7 +55,7 @@ for (const version of NODE_RED_VERSIONS) {
         const tgz = packPalette();
         starting = startEach(NODE_RED_VERSIONS, (v) => ({ version: v, palette: tgz }));
         browser = await launchBrowser();
-        agent = await startAgent({ pollS: 0.25, rampPeriodS: 4 });
+        agent = await startXiotaDaemon({ pollS: 0.25, thingsYaml: greenhouseYaml(4) });
       }
       nr = await starting.get(version)!;
       console.log(`node-red ${version} editor: Node-RED up at ${Date.now() - t0} ms`);

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAgent, type RunningAgent } from './_agent';
+import { startXiotaDaemon, type XiotaDaemon } from '../servers/xiota-daemon';
 import { greenhouseFlow } from './_flows';
 import { NODE_RED_VERSIONS, PALETTE_DIR, packPalette, sleep, startEach, until, type NodeRed, type NodeRedVersion } from './_nodered';
 
@@ -16,7 +16,7 @@ const MODULE = '@xiota/node-red-xiota';
 /** What a bare Node-RED with our settings logs at [warn] (no palette involved). */
 const BENIGN = [/Projects disabled/, /Encrypted credentials not found/];
 
-let agent: RunningAgent;
+let agent: XiotaDaemon;
 let starting: Map<NodeRedVersion, Promise<NodeRed>> | undefined;
 const t0 = Date.now();
 
@@ -29,7 +29,7 @@ for (const version of NODE_RED_VERSIONS) {
       if (!starting) {
         const tgz = packPalette();
         starting = startEach(NODE_RED_VERSIONS, (v) => ({ version: v, palette: tgz }));
-        agent = await startAgent({ pollS: 0.2 });
+        agent = await startXiotaDaemon({ pollS: 0.2 });
       }
       nr = await starting.get(version)!;
       console.log(`node-red ${nr.nodeRedVersion}: palette installed and admin API up (file at ${Date.now() - t0} ms)`);

@@ -13,11 +13,11 @@ import type { EventEmitter } from 'node:events';
 import { startProsody, type ProsodyServer } from '../../scripts/local-prosody';
 import { removeOnExit } from '../servers/process';
 import { waitFor } from '../session/_helpers';
-import { startDaemon, tcpStreamsTo, type Daemon } from './_daemon';
+import { startXiotaDaemon, tcpStreamsTo, type XiotaDaemon } from '../servers/xiota-daemon';
 import { paletteFile } from './_palette';
 
 interface FlowNode { id: string; type: string; [k: string]: unknown }
-interface RuntimeNode extends EventEmitter { receive(msg: Record<string, unknown>): void; link?: { state: string; sessionOnline: boolean } }
+interface RuntimeNode extends EventEmitter { receive(msg: Record<string, unknown>): void; link?: { state: string; sessionOnline: boolean; opens: number; request<T>(method: string, params?: unknown): Promise<T> } }
 interface TestHelper {
   init(runtimePath: string): void;
   settings(s: Record<string, unknown>): void;
@@ -36,14 +36,14 @@ const NODES = ['xiota-agent', 'xiota-read', 'xiota-thing']
 
 const t = suite('palette account mode (xiota in Node-RED\'s process)');
 let prosody: ProsodyServer;
-let gw: Daemon;
+let gw: XiotaDaemon;
 const NR_PW = 'nr-Pass-9';
 let userDir: string;
 
 t.before(async () => {
   prosody = await startProsody({ users: [{ user: 'gw', password: 'gw-Pass-1' }, { user: 'nr', password: NR_PW }] });
-  gw = await startDaemon({
-    prosody, user: 'gw', password: 'gw-Pass-1', accessYaml: `  owners: [nr@${prosody.host}]`,
+  gw = await startXiotaDaemon({
+    prosody, user: 'gw', password: 'gw-Pass-1', flushMs: 20, accessYaml: `  owners: [nr@${prosody.host}]`,
     thingsYaml: `        - id: greenhouse
           fields:
             - { name: temperature, type: numeric, unit: "°C", precision: 2, waveform: constant, initial: 21 }
@@ -122,6 +122,33 @@ t('with it: one in-process session; a remote readout, a flow-defined thing publi
   assert.ok(ms < 3000, `close took ${ms} ms`);
   await waitFor('the session ended', () => tcpStreamsTo(prosody.c2sPort) === streams, 5000);
   console.log(`  [account mode close ${ms} ms]`);
+  await helper.load(NODES, [{ id: 'h', type: 'helper' }]);
+});
+
+t('two config nodes on one account: each binds its own resource (default from its node id, or its setting), both stay online', async () => {
+  const streams = tcpStreamsTo(prosody.c2sPort);
+  const account = { type: 'xiota-agent', mode: 'account', socket: '', jid: `nr@${prosody.host}`, server: `127.0.0.1:${prosody.c2sPort}`, ca: prosody.caFile, owners: '' };
+  await helper.load(NODES, [
+    { id: 'cfgA', name: 'A', resource: '', ...account },
+    { id: 'cfgB', name: 'B', resource: 'kitchen', ...account },
+    { id: 'rdA', type: 'xiota-read', agent: 'cfgA', jid: '', thing: '', field: '', fresh: false, timeout: 10, wires: [[]] },
+    { id: 'rdB', type: 'xiota-read', agent: 'cfgB', jid: '', thing: '', field: '', fresh: false, timeout: 10, wires: [[]] },
+  ], { cfgA: { password: NR_PW }, cfgB: { password: NR_PW } });
+  const a = helper.getNode('cfgA')!.link!;
+  const b = helper.getNode('cfgB')!.link!;
+  await waitFor('both accounts online', () => a.state === 'connected' && a.sessionOnline && b.state === 'connected' && b.sessionOnline, 15_000);
+  const [sa, sb] = await Promise.all([a.request<{ jid: string; resource: string }>('agent.status'), b.request<{ jid: string; resource: string }>('agent.status')]);
+  assert.is(sa.resource, 'node-red-cfgA');
+  assert.is(sb.resource, 'kitchen');
+  // With one resource the server would end the older session (RFC 6120 7.7.2.2) and each
+  // reconnect would end the other's: give it time to show.
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.ok(a.sessionOnline && b.sessionOnline, 'both still online');
+  assert.is(a.opens, 1, 'A never reconnected');
+  assert.is(b.opens, 1, 'B never reconnected');
+  assert.is(tcpStreamsTo(prosody.c2sPort), streams + 2, 'two XMPP sessions, one per config node');
+  await helper.unload();
+  await waitFor('both sessions ended', () => tcpStreamsTo(prosody.c2sPort) === streams, 5000);
   await helper.load(NODES, [{ id: 'h', type: 'helper' }]);
 });
 

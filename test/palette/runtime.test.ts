@@ -16,7 +16,7 @@ import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 import type { XmppClient } from '../../agent/session/client';
 import { x } from '../../agent/xml/element';
 import { IotClient } from '../iot/_iot';
-import { startDaemon, tcpStreamsTo, type Daemon } from './_daemon';
+import { startXiotaDaemon, tcpStreamsTo, type XiotaDaemon } from '../servers/xiota-daemon';
 import { PALETTE, paletteFile } from './_palette';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,8 +43,8 @@ const NODES = ['xiota-agent', 'xiota-in', 'xiota-read', 'xiota-control', 'xiota-
 
 const t = suite('palette in Node-RED 4.1 against xiota run');
 let prosody: ProsodyServer;
-let gw: Daemon; // the gateway Node-RED talks to
-let gw2: Daemon; // a second gateway, read remotely through gw
+let gw: XiotaDaemon; // the gateway Node-RED talks to
+let gw2: XiotaDaemon; // a second gateway, read remotely through gw
 let owner: XmppClient;
 const OWNER_PW = 'owner-Pass-1';
 
@@ -59,8 +59,8 @@ t.before(async () => {
             - { name: humidity, type: numeric, unit: "%", precision: 0, waveform: constant, initial: 71 }
             - { name: vent, type: boolean, writable: true, initial: false }`;
   [gw, gw2] = await Promise.all([
-    startDaemon({ prosody, user: 'gw', password: 'gw-Pass-1', thingsYaml: greenhouse, accessYaml: `  owners: [owner@${prosody.host}]` }),
-    startDaemon({ prosody, user: 'gw2', password: 'gw2-Pass-1', resource: 'cellar', thingsYaml: cellar, accessYaml: `  owners: [owner@${prosody.host}]\n  controllers: [gw@${prosody.host}]`, pollS: 1 }),
+    startXiotaDaemon({ prosody, user: 'gw', password: 'gw-Pass-1', flushMs: 20, thingsYaml: greenhouse, accessYaml: `  owners: [owner@${prosody.host}]` }),
+    startXiotaDaemon({ prosody, user: 'gw2', password: 'gw2-Pass-1', flushMs: 20, resource: 'cellar', thingsYaml: cellar, accessYaml: `  owners: [owner@${prosody.host}]\n  controllers: [gw@${prosody.host}]`, pollS: 1 }),
   ]);
   owner = clientFor(prosody, 'owner', OWNER_PW);
   await owner.connectOnce();
