@@ -1,14 +1,14 @@
 // The local API's methods (PROTOCOL.md "Methods"): params checked at the edge, access decided
 // by agent/access.ts for the socket's role, then the driver host, the flow driver or the
 // remote side do the work.
-import type { FieldValue, Reading, ThingSpec } from '../../drivers/types';
+import type { FieldSpec, FieldValue, Reading, ThingSpec, Value } from '../../drivers/types';
 import { checkThingSpec } from '../../drivers/api';
-import { checkValue } from '../../drivers/values';
+import { checkRange, checkValue } from '../../drivers/values';
 import { roleMay, type Action } from '../access';
 import type { RemoteNode } from '../iot/remote';
 import { PARAM_TYPES, type ParamType } from '../iot/control-params';
 import { list, optBool, optNum, optStr, optStrList, RPC, RpcError, scalar, str } from './jsonrpc';
-import type { ApiClient, ApiService, ApiServiceOptions } from './service';
+import { withUnits, type ApiClient, type ApiService, type ApiServiceOptions } from './service';
 
 export interface MethodContext {
   service: ApiService;
@@ -36,6 +36,30 @@ function fieldOf(t: ThingSpec, name: string) {
   const f = t.fields.find((x) => x.name === name);
   if (!f) throw new RpcError(RPC.UNKNOWN_THING, `thing "${t.id}" has no field "${name}"; it has ${t.fields.map((x) => x.name).join(', ')}`, { thing: t.id, field: name });
   return f;
+}
+
+/** What a set of a field takes, as a JSON example: said when a value is refused. */
+const TAKES: Record<FieldSpec['type'], (f: FieldSpec) => string> = {
+  numeric: () => 'a JSON number, e.g. 21.5',
+  int: () => 'a JSON integer, e.g. 3',
+  boolean: () => 'true or false (a JSON boolean, not a string)',
+  enum: (f) => `one of ${(f.values ?? []).map((v) => JSON.stringify(v)).join(', ')} (a JSON string)`,
+  string: () => 'a JSON string',
+};
+
+/** A set's value against the field's type and range: the checked value, or -32602 naming the
+ *  field, the type it takes and what to send. */
+function valueFor(t: ThingSpec, f: FieldSpec, raw: unknown): Value {
+  const typed = checkValue(raw, f);
+  const c = typed.ok ? checkRange(typed.value, f) : typed;
+  if (c.ok) return c.value;
+  const what = typed.ok ? 'a value within that range' : `"value" as ${TAKES[f.type]?.(f) ?? f.type}`;
+  throw new RpcError(RPC.INVALID_PARAMS, `cannot set "${t.id}.${f.name}" (${f.type}${f.unit ? `, ${f.unit}` : ''}): ${c.error}; send ${what}`, { field: 'value', target: `${t.id}.${f.name}`, expected: f.type });
+}
+
+/** Readings with their fields' units, as notifications carry them. */
+function withUnitsAll(ctx: MethodContext, rs: Reading[]): Reading[] {
+  return rs.map((r) => ({ ...r, values: withUnits(r.values, ctx.service.unitsOf(r.thing)) }));
 }
 
 function filterReadings(rs: Reading[], thing?: string, field?: string): Reading[] {
@@ -120,9 +144,9 @@ export const METHODS: Record<string, Method> = {
       const t = thingOf(ctx, thing);
       if (field) fieldOf(t, field);
       const r = fresh ? await ctx.opts.drivers.readThing(thing, { fresh: true }) : ctx.opts.drivers.latestReadings().find((x) => x.thing === thing);
-      return filterReadings(r ? [r] : [], thing, field);
+      return withUnitsAll(ctx, filterReadings(r ? [r] : [], thing, field));
     }
-    return fresh ? await ctx.opts.drivers.readOnce() : ctx.opts.drivers.latestReadings();
+    return withUnitsAll(ctx, fresh ? await ctx.opts.drivers.readOnce() : ctx.opts.drivers.latestReadings());
   },
 
   set: async (p, ctx) => {
@@ -131,7 +155,10 @@ export const METHODS: Record<string, Method> = {
     const f = fieldOf(t, str(p, 'field'));
     const value = scalar(p, 'value');
     if (!f.writable) throw new RpcError(RPC.REFUSED, `field "${t.id}.${f.name}" is read-only`, { reason: 'read-only' });
-    await ctx.opts.drivers.set(t.id, f.name, value);
+    // Checked here, so a wrong value is the caller's bad param (-32602), not a driver's refusal.
+    const checked = valueFor(t, f, value);
+    // Who asked: another API client when the thing is a flow's (PROTOCOL.md `thing.set`).
+    await ctx.opts.drivers.set(t.id, f.name, checked, `api:${ctx.client.id}`);
     return { ok: true };
   },
 

@@ -9,7 +9,7 @@
 // drain(). Notifications beyond `queue` are dropped and counted, and one `dropped` notification
 // says how many once the queue has emptied. Responses and requests are never dropped.
 import type { EventEmitter } from 'node:events';
-import type { FieldSpec, Reading, ThingSpec, Value } from '../../drivers/types';
+import type { FieldValue, Reading, Value } from '../../drivers/types';
 import type { ApiDriver, ThingHolder } from '../../drivers/api';
 import type { DriverHost } from '../../drivers/host';
 import { XiotaError } from '../errors';
@@ -60,7 +60,12 @@ export interface ApiConnection {
   close(): void;
 }
 
-export type Send = (msg: object) => boolean | void;
+/**
+ * Hands one message to the client. `urgent`: a notification, which should leave now; the others
+ * (responses, the agent's requests) may be coalesced by the transport until the end of the
+ * tick, so the burst of answers an outbox flush releases leaves in one write.
+ */
+export type Send = (msg: object, urgent?: boolean) => boolean | void;
 
 export interface Subscription {
   id: string;
@@ -87,14 +92,14 @@ export class ApiClient implements ThingHolder {
   constructor(readonly id: number, private readonly sendFn: Send, private readonly service: ApiService) {}
 
   /** Responses and requests: never dropped. */
-  reply(msg: object): void { this.push(msg, false); }
+  reply(msg: object): void { this.push(msg, false, false); }
 
   /** Notifications: dropped (and counted) when the client's queue is full. */
-  notify(method: string, params: object): void { this.push(notification(method, params), true); }
+  notify(method: string, params: object): void { this.push(notification(method, params), true, true); }
 
-  private push(msg: object, droppable: boolean): void {
+  private push(msg: object, droppable: boolean, urgent: boolean): void {
     if (this.closed) return;
-    if (!this.blocked && this.out.length === 0) { this.write(msg); return; }
+    if (!this.blocked && this.out.length === 0) { this.write(msg, urgent); return; }
     if (droppable) {
       if (this.heldNotifications >= this.service.queueLimit) { this.dropped++; this.droppedTotal++; return; }
       this.heldNotifications++;
@@ -102,9 +107,9 @@ export class ApiClient implements ThingHolder {
     this.out.push({ msg, droppable });
   }
 
-  private write(msg: object): void {
+  private write(msg: object, urgent = false): void {
     try {
-      if (this.sendFn(msg) === false) this.blocked = true;
+      if (this.sendFn(msg, urgent) === false) this.blocked = true;
     } catch (e) {
       this.service.log.warn('api client send failed', { client: this.id, error: (e as Error).message });
     }
@@ -115,7 +120,7 @@ export class ApiClient implements ThingHolder {
     while (!this.blocked && this.out.length) {
       const m = this.out.shift()!;
       if (m.droppable) this.heldNotifications--;
-      this.write(m.msg);
+      this.write(m.msg, m.droppable);
     }
     if (!this.blocked && this.dropped > 0) {
       const count = this.dropped;
@@ -179,6 +184,9 @@ export class ApiService {
   /** Notifications dropped for clients that have left. */
   private droppedGone = 0;
   private readonly onReading = (r: Reading) => this.fanOut(r);
+  /** Units by thing and field, for notifications; rebuilt when the things change. */
+  private units?: Map<string, Map<string, string>>;
+  private readonly onThings = () => { this.units = undefined; };
 
   constructor(readonly o: ApiServiceOptions) {
     this.log = o.log;
@@ -200,7 +208,10 @@ export class ApiService {
   /** One client: the transport sends through `send`, and feeds the returned connection. */
   attach(send: Send): ApiConnection {
     if (!this.listening) {
-      (this.o.events as unknown as EventEmitter).on('reading', this.onReading);
+      // First among the reading's listeners (history, alerts, presence, concentrator): a
+      // subscriber's latency is the API's promise, the others are not waited on by anyone.
+      (this.o.events as unknown as EventEmitter).prependListener('reading', this.onReading);
+      (this.o.events as unknown as EventEmitter).on('things', this.onThings);
       this.listening = true;
     }
     const c = new ApiClient(this.nextClient++, send, this);
@@ -228,7 +239,10 @@ export class ApiService {
   /** Ends every client (the agent stops). */
   close(): void {
     for (const c of [...this.clients]) this.detach(c);
-    if (this.listening) (this.o.events as unknown as EventEmitter).off('reading', this.onReading);
+    if (this.listening) {
+      (this.o.events as unknown as EventEmitter).off('reading', this.onReading);
+      (this.o.events as unknown as EventEmitter).off('things', this.onThings);
+    }
     this.listening = false;
   }
 
@@ -329,12 +343,25 @@ export class ApiService {
     return n;
   }
 
+  /** The units of a thing's fields (those that have one). A thing not seen yet rebuilds the map:
+   *  a driver's things may come after the first reading without a 'things' event (start-up). */
+  unitsOf(thing: string): Map<string, string> | undefined {
+    if (!this.units?.has(thing)) {
+      this.units = new Map();
+      for (const t of this.o.drivers.things()) {
+        const m = new Map<string, string>();
+        for (const f of t.fields) if (f.unit) m.set(f.name, f.unit);
+        this.units.set(t.id, m);
+      }
+    }
+    return this.units.get(thing);
+  }
+
   private fanOut(r: Reading): void {
     const all = this.byThing.get('');
     const one = this.byThing.get(r.thing);
     if (!all && !one) return;
-    const spec = this.o.drivers.things().find((t) => t.id === r.thing);
-    const values = r.values.map((v) => withUnit(v, spec));
+    const values = withUnits(r.values, this.unitsOf(r.thing));
     for (const m of [all, one]) {
       if (!m) continue;
       for (const [s, c] of m) {
@@ -346,9 +373,12 @@ export class ApiService {
   }
 }
 
-function withUnit(v: { field: string; value?: Value; error?: string }, spec: ThingSpec | undefined): { field: string; value?: Value; error?: string; unit?: string } {
-  const unit = spec?.fields.find((f: FieldSpec) => f.name === v.field)?.unit;
-  return unit ? { ...v, unit } : { ...v };
+/** A reading's values with their fields' units (notifications and `read` carry them). */
+export function withUnits(values: readonly FieldValue[], units: Map<string, string> | undefined): (FieldValue & { unit?: string })[] {
+  return values.map((v) => {
+    const unit = units?.get(v.field);
+    return unit ? { ...v, unit } : { ...v };
+  });
 }
 
 /** Typed errors of the agent as JSON-RPC errors (PROTOCOL.md "Errors"). */

@@ -142,9 +142,25 @@ export class ApiSocketServer {
 
   private connection(sock: Socket): void {
     this.sockets.add(sock);
-    const conn = this.service.attach((msg) => {
+    // Write coalescing: answers (an outbox flush resolves the thing.publish requests of the last
+    // 200 ms at once) are corked until the end of the tick and leave in one writev, so the
+    // client wakes once, not once per answer, and the agent's loop is free sooner. A
+    // notification (a reading) is urgent: it leaves at once, with whatever answers wait.
+    let corked = false;
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      sock.uncork();
+    };
+    const conn = this.service.attach((msg, urgent) => {
       if (sock.destroyed) return true;
+      if (!urgent && !corked) {
+        corked = true;
+        sock.cork();
+        process.nextTick(uncork);
+      }
       const ok = sock.write(JSON.stringify(msg) + '\n');
+      if (urgent) uncork();
       // Stop reading requests until it drains: its answers cannot pile up here.
       if (!ok) sock.pause();
       return ok;

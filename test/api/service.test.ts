@@ -119,7 +119,7 @@ test('the role decides: a reader may read but not set or declare', async () => {
   await host.stop();
 });
 
-test('set: a local driver applies it; read-only and bad values are refused', async () => {
+test('set: a local driver applies it; read-only is refused, a value of the wrong type is a bad param naming thing.field and its type', async () => {
   const { service, host } = await setup();
   const c = client(service);
   assert.equal((await c.ask('set', { thing: 'room', field: 'fan', value: true })).result, { ok: true });
@@ -127,8 +127,22 @@ test('set: a local driver applies it; read-only and bad values are refused', asy
   assert.equal(fresh[0]!.values, [{ field: 'fan', value: true }]);
   assert.is((await c.ask('set', { thing: 'room', field: 'temperature', value: 3 })).error.code, -32007);
   const bad = await c.ask('set', { thing: 'room', field: 'fan', value: 'maybe' });
-  assert.is(bad.error.code, -32007);
-  assert.match(bad.error.message, 'boolean');
+  assert.is(bad.error.code, -32602);
+  assert.is(bad.error.message, 'cannot set "room.fan" (boolean): expected a boolean, got "maybe"; send "value" as true or false (a JSON boolean, not a string)');
+  assert.equal(bad.error.data, { field: 'value', target: 'room.fan', expected: 'boolean' });
+  await host.stop();
+});
+
+test('read: values carry their units, as notifications do', async () => {
+  const { service, host } = await setup();
+  const c = client(service);
+  const one = (await c.ask('read', { thing: 'room', field: 'temperature', fresh: true })).result as Reading[];
+  assert.is(one[0]!.values[0]!.field, 'temperature');
+  assert.is((one[0]!.values[0] as { unit?: string }).unit, '°C');
+  const all = (await c.ask('read', {})).result as Reading[];
+  const room = all.find((r) => r.thing === 'room')!;
+  assert.is((room.values.find((v) => v.field === 'temperature') as { unit?: string }).unit, '°C');
+  assert.not.ok('unit' in room.values.find((v) => v.field === 'fan')!, 'no unit declared, none given');
   await host.stop();
 });
 
@@ -154,7 +168,8 @@ test('flow-defined thing: declare, publish, subscribers get it, a set goes back 
   // Another client sets it: the flow gets thing.set and answers.
   assert.equal((await watcher.ask('set', { thing: 'pump', field: 'on', value: true })).result, { ok: true });
   const req = flow.got.find((m) => m.method === 'thing.set')!;
-  assert.equal(req.params, { thing: 'pump', field: 'on', value: true });
+  // It carries who asked: the other client, by its connection number (PROTOCOL.md thing.set).
+  assert.equal(req.params, { thing: 'pump', field: 'on', value: true, from: `api:${service.clientList()[1]!.id}` });
   assert.match(req.id, /^s:/);
   // Only the holder publishes; another may not take the id.
   assert.is((await watcher.ask('thing.publish', { thing: 'pump', values: { on: true } })).error.code, -32001);
@@ -201,7 +216,9 @@ test('a flow that refuses a set: the setter gets its words as -32007', async () 
   assert.match(r.error.message, 'the tank is empty');
   // Range is checked by the host before the flow is asked.
   const n = flow.got.filter((m) => m.method === 'thing.set').length;
-  assert.match((await other.ask('set', { thing: 'tank', field: 'litres', value: 11 })).error.message, 'cannot set');
+  const range = await other.ask('set', { thing: 'tank', field: 'litres', value: 11 });
+  assert.is(range.error.code, -32602);
+  assert.is(range.error.message, 'cannot set "tank.litres" (int): 11 is out of range: it takes 0 to 10; send a value within that range');
   assert.is(flow.got.filter((m) => m.method === 'thing.set').length, n);
   await host.stop();
 });
