@@ -2,7 +2,7 @@
 // xiota daemon on this machine through its local API socket (the gateway keeps its single XMPP
 // session); mode `account` runs the xiota library in Node-RED's process with its own account,
 // for a Node-RED on another machine (password in Node-RED's credential store, TLS verified).
-import { accountTransport, parseServer } from './lib/account';
+import { accountTransport, parseServer, resourceFor } from './lib/account';
 import { AgentLink, type Transport } from './lib/link';
 import type { Node, NodeAPI, NodeDef } from './lib/red';
 import { DEFAULT_SOCKET, socketOpener } from './lib/unix-socket';
@@ -37,6 +37,7 @@ export = function register(RED: NodeAPI): void {
       }
       transport = accountTransport({
         jid: String(def.jid ?? '').trim(),
+        resource: resourceFor(def.resource, node.id),
         server,
         invalid: bad,
         caFile: typeof def.ca === 'string' && def.ca.trim() ? def.ca.trim() : undefined,

@@ -32,7 +32,10 @@ export = function register(RED: NodeAPI): void {
         for (const m of mapped.messages) node.send(m);
         const last = mapped.messages[mapped.messages.length - 1];
         if (mapped.errors.length) linked.status.error(mapped.errors[0]!);
-        else if (last) linked.status.value(mode === 'field' ? statusValue(last.payload, last.xiota.unit) : `${mapped.messages.length > 1 ? mapped.messages.length + ' readings' : last.topic}`);
+        else if (last) {
+          const count = mapped.messages.length;
+          linked.status.value(() => (mode === 'field' ? statusValue(last.payload, last.xiota.unit) : `${count > 1 ? count + ' readings' : last.topic}`));
+        }
       },
       (e) => {
         linked.status.error(errorLabel(e));

@@ -15,6 +15,8 @@ interface Pkg {
   keywords: string[];
   engines: { node: string };
   files: string[];
+  license: string;
+  repository?: { type?: string; url?: string; directory?: string };
   'node-red': { version: string; nodes: Record<string, string> };
 }
 const pkg = JSON.parse(readFileSync(join(PALETTE, 'package.json'), 'utf8')) as Pkg;
@@ -26,6 +28,17 @@ t('package.json: scoped name, node-red keyword, Node-RED >=4.1.0, Node >=20, six
   assert.is(pkg['node-red'].version, '>=4.1.0');
   assert.is(pkg.engines.node, '>=20');
   assert.equal(Object.keys(pkg['node-red'].nodes).sort(), ['xiota-agent', 'xiota-control', 'xiota-control-in', 'xiota-in', 'xiota-read', 'xiota-thing']);
+});
+
+t('package.json and LICENSE: the root package\'s license, a git repository with the palette\'s directory (Node-RED scorecard)', () => {
+  const root = JSON.parse(readFileSync(join(PALETTE, '..', 'package.json'), 'utf8')) as { license: string };
+  assert.is(pkg.license, root.license);
+  assert.is(pkg.repository?.type, 'git');
+  assert.match(pkg.repository?.url ?? '', /^git\+https:\/\/.+\.git$/);
+  assert.is(pkg.repository?.directory, 'node-red-nodes');
+  const text = readFileSync(join(PALETTE, 'LICENSE'), 'utf8');
+  assert.ok(text.startsWith(`${root.license} License`), text.slice(0, 40));
+  assert.match(text, /Permission is hereby granted, free of charge/);
 });
 
 t('each node: a CommonJS function module with its .html (registerType, template, help) and en-US messages', () => {
@@ -128,7 +141,7 @@ t('npm pack: the built nodes, editor files, locales, examples and README; no sou
   }
   assert.ok(files.includes('dist/locales/en-US/xiota-agent.json'));
   assert.ok(files.includes('examples/greenhouse-fan.json'));
-  assert.ok(files.includes('README.md') && files.includes('package.json'));
+  assert.ok(files.includes('README.md') && files.includes('package.json') && files.includes('LICENSE'));
   assert.ok(files.includes('dist/lib/link.js'));
   assert.not.ok(files.some((f) => f.startsWith('src/') || f.endsWith('.ts')), files.join());
   assert.ok(existsSync(join(PALETTE, 'README.md')));

@@ -8,6 +8,9 @@ import type { RpcMessage } from './protocol';
 
 export interface AccountOptions {
   jid: string;
+  /** The resource it binds (resourceFor): one per config node, so two on one account do not
+   *  take each other's session (RFC 6120 7.7.2.2: the server ends the older one). */
+  resource: string;
   server?: { host: string; port: number };
   caFile?: string;
   password: string;
@@ -29,6 +32,13 @@ export function parseServer(v: unknown): { host: string; port: number } | undefi
   const port = m[2] ? Number(m[2]) : 5222;
   if (!(port > 0 && port < 65536)) throw new Error(`server ${JSON.stringify(s)}: port must be 1-65535`);
   return { host: m[1]!, port };
+}
+
+/** A config node's resource: its own setting, else `node-red-` and its node id (unique per config
+ *  node, stable across restarts and redeploys). */
+export function resourceFor(setting: unknown, nodeId: string): string {
+  if (typeof setting === 'string' && setting.trim()) return setting.trim();
+  return `node-red-${nodeId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
 }
 
 /** What account mode uses of the xiota package (agent/index.ts): the Agent and its in-process API. */
@@ -70,7 +80,7 @@ export function accountTransport(o: AccountOptions): Transport {
       if (!agent) {
         const lib = loadXiota();
         const r = lib.configFromObject({
-          account: { jid: o.jid, password: o.password },
+          account: { jid: o.jid, resource: o.resource, password: o.password },
           ...(o.server ? { server: { host: o.server.host, port: o.server.port } } : {}),
           ...(o.caFile ? { tls: { ca_file: o.caFile } } : {}),
           outbox: { dir: `${o.stateDir}/outbox` },
@@ -81,7 +91,7 @@ export function accountTransport(o: AccountOptions): Transport {
         const a = new lib.Agent({ config: r.config, credentials: { password: o.password, source: 'node-red credentials', warnings: [] }, drivers: [], apiSocket: false });
         await a.start();
         agent = a;
-        o.log('info', `xiota account ${o.jid}: agent started in Node-RED`);
+        o.log('info', `xiota account ${o.jid}/${o.resource}: agent started in Node-RED`);
       }
       let open = true;
       const conn = agent.api.attach((m) => {

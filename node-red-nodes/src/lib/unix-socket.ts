@@ -44,10 +44,15 @@ export function socketOpener(path: string, timeoutMs = 5000): Opener {
       sock.on('data', (d: Buffer) => {
         let start = 0;
         for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, start)) {
-          chunks.push(d.subarray(start, i));
-          const line = Buffer.concat(chunks).toString('utf8');
-          chunks = [];
-          size = 0;
+          // Most lines arrive whole in one chunk: decoded in place, no copy.
+          let line: string;
+          if (chunks.length === 0) line = d.toString('utf8', start, i);
+          else {
+            chunks.push(d.subarray(start, i));
+            line = Buffer.concat(chunks).toString('utf8');
+            chunks = [];
+            size = 0;
+          }
           start = i + 1;
           if (!line.trim()) continue;
           let m: unknown;
