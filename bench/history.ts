@@ -5,19 +5,20 @@
 // per-minute and per-hour rollups; (c) the same values read back from the thing's PubSub node on
 // a real Prosody (a PEP node holds at most its max_items: 10,000 here, the schema's ceiling),
 // side by side with the store reading the same 10,000; (d) an XEP-0323 historical readout of
-// 10,000 values through the whole agent on that Prosody, asked by slixmpp 1.8.3's xep_0323
-// client: time from req to the last <fields>, and the answer's bytes.
-//   node dist/bench/history.js [pubsub items=10000]
+// 10,000 values through the whole agent (in its own process with the CLI's node flags,
+// bench/history-child.ts) on that Prosody, asked by slixmpp 1.8.3's xep_0323 client and by this
+// repo's XmppClient: time from req to the last <fields>, where it goes (the agent building the
+// answer, the agent writing it, the trip through Prosody), and the answer's bytes; (e) the
+// agent's RSS with a week of minute rollups of 10 things in its store, against an empty store.
+//   node dist/bench/history.js [pubsub items=10000]   everything
+//   node dist/bench/history.js readout [runs=5]       (d) alone, on a store of the last 3 hours
+//   node dist/bench/history.js rss                    (e) alone
+// XIOTA_BENCH_CPU_PROF=DIR: the agent child writes a V8 CPU profile there (node --cpu-prof).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../agent/agent';
-import { configFromObject } from '../agent/config';
-import { historicalPayloads } from '../agent/iot/history-readout';
-import { parseReq, type ReadoutRequest } from '../agent/iot/readout';
 import { x } from '../agent/xml/element';
 import { countingFs } from '../agent/outbox/fs';
-import { createSimulatedDriver } from '../drivers/simulated';
 import { IotClient } from '../test/iot/_iot';
 import { HistoryStore } from '../agent/history/store';
 import { itemsIq, parseItems, publishIq } from '../agent/xep/pubsub';
@@ -26,6 +27,8 @@ import type { ThingSpec } from '../drivers/types';
 import { startProsody } from '../scripts/local-prosody';
 import { memoryStoreConfig } from '../test/servers/prosody-memory';
 import { clientFor, onceOnline } from '../test/session/_helpers';
+import { historicalReadout, readoutRows, type ReadoutFigures } from './history-readout';
+import { agentRss, rssRows } from './history-rss';
 
 const DAY = 86_400;
 const T0 = Date.UTC(2026, 10, 30);
@@ -47,7 +50,57 @@ async function timed(runs: number, fn: () => Promise<unknown>): Promise<number> 
   return median(ms);
 }
 
+const row = (a: string, b: string, c: string) => console.log(`| ${a} | ${b} | ${c} |`);
+
+/** (d) alone: the last 3 hours at 1 Hz in a store, then the readout of the newest 10,000 s. */
+async function readoutOnly(runs: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'xiota-bench-history-'));
+  const end = Date.now() - 60_000;
+  const clock = { t: end - 3 * 3600_000 };
+  const store = await HistoryStore.open({ dir: join(dir, 'history'), now: () => clock.t, timers: false });
+  for (let i = 0; i < 3 * 3600; i++) {
+    clock.t = end - 3 * 3600_000 + i * 1000;
+    store.append({ thing: THING.id, timestamp: clock.t, values: [{ field: 'temperature', value: valueAt(i) }] });
+    if (i % 60 === 59) { await store.tick(); await store.flush(); }
+  }
+  await store.close();
+  const srv = await startProsody({ users: [{ user: 'gw', password: 'gwpass' }, { user: 'reader', password: 'readerpass' }] });
+  try {
+    // XIOTA_BENCH_AB=<other build's dist/bench>: that build and this one in alternating rounds.
+    const builds = process.env.XIOTA_BENCH_AB ? [['other build', process.env.XIOTA_BENCH_AB], ['this build', __dirname]] : [['this build', __dirname]];
+    const got = new Map<string, ReadoutFigures[]>();
+    const rounds = process.env.XIOTA_BENCH_AB ? 2 : 1;
+    for (let k = 0; k < rounds; k++) {
+      for (const [name, benchDir] of builds) {
+        const f = await historicalReadout(srv, dir, end - 10_000_000, end, runs, { benchDir });
+        got.set(name!, [...(got.get(name!) ?? []), f]);
+      }
+    }
+    console.log(`\nXEP-0323 historical readout, ${new Date().toISOString()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    for (const [name, fs] of got) {
+      const f = fs.reduce((a, b) => ({ ...b, slixmpp: [...a.slixmpp, ...b.slixmpp], node: [...a.node, ...b.node], hops: [...a.hops, ...b.hops] }));
+      console.log(`\n${name}\n`);
+      row('measure', 'xiota', '');
+      row('---', '---', '---');
+      readoutRows(f, row);
+      console.log(`\nruns (ms): slixmpp ${f.slixmpp.map((v) => v.toFixed(0)).join(' ')}; node ${f.node.map((v) => v.toFixed(0)).join(' ')}`);
+    }
+  } finally {
+    await srv.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'readout') return readoutOnly(Number(process.argv[3] ?? 5));
+  if (process.argv[2] === 'rss') {
+    const f = await agentRss();
+    console.log(`\nagent RSS and the history store, ${new Date().toISOString()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+    row('measure', 'xiota', '');
+    row('---', '---', '---');
+    rssRows(f, row);
+    return;
+  }
   const pubsubItems = Number(process.argv[2] ?? 10_000);
   const dir = mkdtempSync(join(tmpdir(), 'xiota-bench-history-'));
   const { fs, counters } = countingFs();
@@ -101,11 +154,7 @@ async function main(): Promise<void> {
   let msPubsubParse = NaN;
   let got = 0;
   let wireBytes = 0;
-  const readoutMs: number[] = [];
-  const nodeMs: number[] = [];
-  let readoutValues = 0;
-  let readoutMessages = 0;
-  let readoutBytes = 0;
+  let readout: ReadoutFigures | undefined;
   try {
     // 10,000 items are one 2.6 MB stanza: above the agent's default max_stanza_bytes (256 KiB,
     // about 900 items), so this reader takes the schema's ceiling.
@@ -137,66 +186,11 @@ async function main(): Promise<void> {
     await c.stop();
     // (d) the readout: the last 10,000 s of the day, raw (historicalOther), through the agent.
     await store.close();
-    const from = T0 + (DAY - pubsubItems) * 1000;
-    const cfg = configFromObject({
-      account: { jid: `gw@${srv.host}/bench`, password: 'gwpass' }, server: { host: '127.0.0.1', port: srv.c2sPort }, tls: { ca_file: srv.caFile },
-      outbox: { dir: join(dir, 'outbox') }, access: { readers: [`reader@${srv.host}`] },
-    });
-    if (cfg.errors.length) throw new Error(JSON.stringify(cfg.errors));
-    const agent = new Agent({ config: cfg.config!, credentials: { password: 'gwpass', source: 'password', warnings: [] },
-      drivers: [createSimulatedDriver('sim', { pollIntervalMs: 3_600_000, things: [{ id: THING.id, fields: [{ name: 'temperature', type: 'numeric', unit: '°C', precision: 2, waveform: 'constant', initial: 60 }] }] })] });
-    await agent.start();
-    const py = await IotClient.start(srv, 'reader', 'readerpass');
-    try {
-      while (agent.client.state !== 'online') await new Promise((r) => setTimeout(r, 50));
-      const flags = { historicalOther: 'true', from: new Date(from).toISOString(), to: new Date(T0 + DAY * 1000).toISOString() };
-      for (let i = 0; i < 5; i++) {
-        const r = await py.read(agent.client.jid, { nodes: [THING.id], flags });
-        const n = r.results.filter((x) => x.result === 'fields').reduce((k, x) => k + (x.fields?.length ?? 0), 0);
-        if (r.results[r.results.length - 1]!.result !== 'done' || r.ms === null) throw new Error(`readout did not finish: ${JSON.stringify(r.results.slice(-2))}`);
-        readoutMs.push(r.ms);
-        readoutValues = n;
-      }
-      // The same readout asked by a Node client (this repo's XmppClient): no Python parsing.
-      const node = clientFor(srv, 'reader', 'readerpass', { resource: 'node', maxStanzaBytes: 16 * 1024 * 1024 });
-      node.start();
-      await onceOnline(node);
-      for (let i = 0; i < 5; i++) {
-        const seqnr = `n${i}`;
-        let fields = 0;
-        const t0 = performance.now();
-        const done = new Promise<void>((resolve) => {
-          const off = node.router.on('message', (m) => {
-            for (const e of m.elements) {
-              if (e.attrs.seqnr !== seqnr) continue;
-              if (e.name === 'fields') fields += e.getChildren('node').flatMap((n) => n.getChildren('timestamp')).length;
-              if (e.name === 'done') { off(); resolve(); }
-            }
-            return true;
-          });
-        });
-        await node.iq(x('iq', { type: 'get', to: agent.client.jid }, x('req', { xmlns: 'urn:xmpp:iot:sensordata', seqnr, historicalOther: 'true', from: flags.from, to: flags.to }, x('node', { nodeId: THING.id }))), 30_000);
-        await done;
-        nodeMs.push(performance.now() - t0);
-        if (fields !== readoutValues) throw new Error(`node reader got ${fields} values`);
-      }
-      await node.stop();
-      // The same answer built in-process, for its size (what the agent writes, before TLS).
-      const s3 = await HistoryStore.open({ dir: join(dir, 'history'), timers: false });
-      const req = parseReq(x('req', { xmlns: 'urn:xmpp:iot:sensordata', seqnr: '1', historicalOther: 'true', from: flags.from, to: flags.to })) as ReadoutRequest;
-      const a = await historicalPayloads('1', req, true, [THING], s3, { now: Date.now() });
-      readoutMessages = a.messages.length;
-      readoutBytes = a.messages.reduce((k, m) => k + Buffer.byteLength(x('message', { to: 'reader@xiota.test/py' }, m).toString()), 0);
-      await s3.close();
-    } finally {
-      await py.close();
-      await agent.stop();
-    }
+    readout = await historicalReadout(srv, dir, T0 + (DAY - pubsubItems) * 1000, T0 + DAY * 1000, 5);
   } finally {
     await srv.stop();
   }
 
-  const row = (a: string, b: string, c: string) => console.log(`| ${a} | ${b} | ${c} |`);
   console.log(`\nHistory store vs PubSub, one field at 1 Hz for a day (${DAY.toLocaleString('en')} readings), ${new Date().toISOString().slice(0, 10)}\n`);
   row('measure', 'history store', `PubSub node (Prosody 0.12, ${pubsubItems.toLocaleString('en')} items)`);
   row('---', '---', '---');
@@ -209,8 +203,9 @@ async function main(): Promise<void> {
   row('newest 100 values (chat `history`)', `${msRaw100.toFixed(2)} ms`, '');
   row(`the day per minute (${minuteRows.toLocaleString('en')} rows, min/max/mean)`, `${msMinute.toFixed(1)} ms`, 'not kept');
   row('the day per hour (24 rows)', `${msHour.toFixed(2)} ms`, 'not kept');
-  row(`XEP-0323 historical readout of ${pubsubItems.toLocaleString('en')} values, slixmpp req → last fields, p50 of 5`, `${median(readoutMs).toFixed(0)} ms (${readoutValues.toLocaleString('en')} values in ${readoutMessages} messages, ${(readoutBytes / 1024 / 1024).toFixed(2)} MiB)`, `the items request above, then the client picks the values out itself`);
-  row(`same readout asked by a Node client (this repo's XmppClient), p50 of 5`, `${median(nodeMs).toFixed(0)} ms`, '');
+  if (readout) readoutRows(readout, row);
+  const rss = await agentRss();
+  rssRows(rss, row);
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutboxFile, OutboxFs } from '../outbox/fs';
 import { scanFrames } from '../outbox/record';
-import { decodeBody, encodeBody, type Stored } from './codec';
+import { decodeBody, encodeBody, type Body, type Stored } from './codec';
 import type { Agg } from './rollup';
 
 export interface SegmentInfo {
@@ -30,15 +30,19 @@ export function keyOf(thing: string, field: string): string {
   return `${thing}\u0000${field}`;
 }
 
-const validBody = (b: Buffer) => decodeBody(b) !== undefined;
-
 /** Every frame of a segment file's bytes with keys resolved, in file order; a torn tail ends it. */
 export function decodeSegment(buf: Buffer): { bodies: Decoded[]; end: number } {
-  const scan = scanFrames(buf, validBody);
+  // Each body is decoded once: the scan's validity check keeps what it decoded, by offset.
+  const decoded = new Map<number, Body>();
+  const scan = scanFrames(buf, (b) => {
+    const d = decodeBody(b);
+    if (d) decoded.set(b.byteOffset, d);
+    return d !== undefined;
+  });
   const dict = new Map<number, string>();
   const bodies: Decoded[] = [];
   for (const f of scan.frames) {
-    const b = decodeBody(f.body)!;
+    const b = decoded.get(f.body.byteOffset) ?? decodeBody(f.body)!;
     if (b.type === 'dict') { dict.set(b.index, keyOf(b.thing, b.field)); continue; }
     if (b.type === 'reading') {
       const values = [];

@@ -1,7 +1,7 @@
 // XEP-0323 historical readouts answered from the device's own history store (agent/history/):
-// which periods a request asks for, the `<fields>` messages that carry them (newest first, at
+// which periods a request asks for, and the `<fields>` messages that carry them (newest first, at
 // most MAX_FIELDS_PER_MESSAGE field elements each, so 10,000 values stream as many bounded
-// stanzas), and how they join the momentary answer. agent/xep/sensordata.ts calls it.
+// stanzas, the first sent while the rest are built). agent/xep/sensordata.ts calls it.
 //
 // XEP-0323 'Field Types': historicalSecond/historicalOther are answered with the raw readings,
 // historicalMinute ... historicalYear with buckets of that period (min/max/mean merged from the
@@ -17,7 +17,7 @@
 import type { ThingSpec } from '../../drivers/types';
 import type { HistoryReader, HistoryRow } from '../history/store';
 import { historicalFlags, mean, type Period } from '../history/rollup';
-import { Element, x } from '../xml/element';
+import { Element, escapeAttr, serialize, x } from '../xml/element';
 import { formatNumber, readingToFields } from '../xep/sensordata-fields';
 import { HISTORICAL_KINDS, MAX_FIELDS_PER_MESSAGE, NS_SENSORDATA, type FieldKind, type ReadoutRequest } from './readout';
 
@@ -59,76 +59,119 @@ export function namesHistory(req: Element): boolean {
   return yes(a.all) || yes(a.historical) || a.from !== undefined || a.to !== undefined || HISTORICAL_KINDS.some((k) => yes(a[k]));
 }
 
-/** One row as field elements of one timestamp: the value, or the mean and the extremes. */
-function rowFields(thing: ThingSpec, field: string, period: Period | undefined, row: HistoryRow): Element[] {
-  const flags: Record<string, string> = {};
-  for (const f of historicalFlags(period, row.ts)) flags[f] = 'true';
+/** xs:dateTime of a stored time: without the milliseconds when they are zero (most history), 5 bytes a value less. */
+function stampOf(ts: number): string {
+  const iso = new Date(ts).toISOString();
+  return ts % 1000 === 0 ? iso.slice(0, 19) + 'Z' : iso;
+}
+
+/** ` historicalX="true"...` of a value stored at `ts` (historicalFlags), the common cases without date maths. */
+function flagAttrs(period: Period | undefined, ts: number): string {
+  // A raw reading on a whole second but not on a minute, a minute not on an hour: one flag.
+  if (period === undefined && ts % 1000 === 0 && ts % 60_000 !== 0) return ' historicalSecond="true"';
+  if (period === 'minute' && ts % 3_600_000 !== 0) return ' historicalMinute="true"';
+  let s = '';
+  for (const f of historicalFlags(period, ts)) s += ` ${f}="true"`;
+  return s;
+}
+
+/**
+ * One row as the field elements of one timestamp, serialized (the value, or the mean and the
+ * extremes). A number of a numeric field (or any mean) is written directly, the same XML
+ * readingToFields would give (bench/history.ts reads 10,000); other types go through it.
+ */
+function rowXml(thing: ThingSpec, field: string, period: Period | undefined, row: HistoryRow): string {
+  const flags = flagAttrs(period, row.ts);
   const agg = row.agg;
   const m = agg ? mean(agg) : undefined;
   const main = m ?? row.value;
-  if (main === undefined) return [];
+  if (main === undefined) return '';
   const spec = thing.fields.find((f) => f.name === field);
-  // The momentary encoder knows every type: encode, then swap the flags.
-  const encode = (name: string, value: number | boolean | string, extra: Record<string, string>): Element => {
-    // The common case, a number of a numeric field (or any mean), built directly: the same
-    // element readingToFields makes, a tenth of the cost (bench/history.ts reads 10,000).
+  const encode = (name: string, value: number | boolean | string, peak: boolean): string => {
     if (typeof value === 'number' && Number.isFinite(value) && (spec?.type === 'numeric' || m !== undefined)) {
-      return x('numeric', { name, automaticReadout: 'true', value: formatNumber(value, spec?.type === 'numeric' ? spec.precision : undefined), unit: spec?.unit ?? '', ...flags, ...extra });
+      const v = formatNumber(value, spec?.type === 'numeric' ? spec.precision : undefined);
+      return `<numeric name="${escapeAttr(name)}" automaticReadout="true" value="${v}" unit="${escapeAttr(spec?.unit ?? '')}"${flags}${peak ? ' peak="true"' : ''}/>`;
     }
-    let el = readingToFields({ thing: thing.id, timestamp: row.ts, values: [{ field: field, value }] }, thing).getChild('node')!.getChild('timestamp')!.elements[0]!;
+    // The momentary encoder knows every type: encode, then swap the flags.
+    let el = readingToFields({ thing: thing.id, timestamp: row.ts, values: [{ field, value }] }, thing).getChild('node')!.getChild('timestamp')!.elements[0]!;
     // A mean of an int field is not an int: send it as numeric.
     if (m !== undefined && (el.name === 'int' || el.name === 'long')) el = x('numeric', { ...el.attrs, unit: spec?.unit ?? '' });
     delete el.attrs.momentary;
     delete el.attrs.writable;
     el.attrs.name = name;
-    Object.assign(el.attrs, flags, extra);
-    return el;
+    for (const f of historicalFlags(period, row.ts)) el.attrs[f] = 'true';
+    if (peak) el.attrs.peak = 'true';
+    return serialize(el, NS_SENSORDATA);
   };
-  const out = [encode(field, main, {})];
-  if (agg && agg.min !== undefined && agg.count > 1) {
-    out.push(encode(`${field}, Min`, agg.min, { peak: 'true' }), encode(`${field}, Max`, agg.max!, { peak: 'true' }));
-  }
+  let out = encode(field, main, false);
+  if (agg && agg.min !== undefined && agg.count > 1) out += encode(`${field}, Min`, agg.min, true) + encode(`${field}, Max`, agg.max!, true);
   return out;
 }
 
-export interface HistoricalAnswer {
-  /** `<fields>` messages without done; their nodes' timestamps newest first. */
-  messages: Element[];
-  /** Timestamped values sent. */
-  values: number;
+/** A `<fields>` message payload built as text: attrs mirror what the XML says (seqnr, done). */
+function fieldsRaw(seqnr: string, done: boolean, inner: string): Element {
+  const attrs: Record<string, string> = done ? { seqnr, done: 'true' } : { seqnr };
+  const el = new Element('fields', NS_SENSORDATA, attrs);
+  el.raw = `<fields xmlns="${NS_SENSORDATA}" seqnr="${escapeAttr(seqnr)}"${done ? ' done="true"' : ''}>${inner}</fields>`;
+  return el;
+}
+
+export interface HistoricalStream {
+  /** The readout's options: its end (done='true') goes on the last message when `ends`. */
+  ends: boolean;
+  maxValues?: number;
+  now: number;
+  /** Gets each `<fields>` message as soon as it is built (`last`: no more follow); the next is built once it resolves. */
+  emit(payload: Element, last: boolean): Promise<void>;
+  /** Stops building (a cancelled readout). */
+  cancelled?(): boolean;
 }
 
 /**
- * Reads the history of the chosen things for a request and builds its `<fields>` messages.
- * `maxValues` bounds the whole readout; what it cut is said in the last message.
+ * Reads the history of the chosen things for a request and streams its `<fields>` messages,
+ * newest first, at most MAX_FIELDS_PER_MESSAGE field elements each: the first leaves while the
+ * rest are built, so the server forwards while the device builds. `maxValues` bounds the whole
+ * readout; what it cut is said in the last message. Returns the values sent and the messages.
  */
-export async function historicalPayloads(seqnr: string, r: ReadoutRequest, explicit: boolean, things: readonly ThingSpec[], history: HistoryReader | undefined, opts: { now: number; maxValues?: number }): Promise<HistoricalAnswer> {
-  const plan = historicalPlan(r, explicit, opts.now);
-  if (!history || !plan.periods.length) return { messages: [], values: 0 };
-  let budget = opts.maxValues ?? DEFAULT_MAX_HISTORICAL;
+export async function streamHistorical(seqnr: string, r: ReadoutRequest, explicit: boolean, things: readonly ThingSpec[], history: HistoryReader | undefined, o: HistoricalStream): Promise<{ values: number; messages: number }> {
+  const plan = historicalPlan(r, explicit, o.now);
+  if (!history || !plan.periods.length) return { values: 0, messages: 0 };
+  let budget = o.maxValues ?? DEFAULT_MAX_HISTORICAL;
   const max = budget;
   const wanted = r.fields.length ? new Set(r.fields) : undefined;
-  const messages: Element[] = [];
-  const notes: Element[] = [];
+  let notes = '';
   let sent = 0;
-  const stamp = new Date(opts.now).toISOString();
+  let messages = 0;
+  const stamp = new Date(o.now).toISOString();
+  // One message held back: the last one carries the notes and the end.
+  let held: { nodeId: string; body: string } | undefined;
+  const pass = async (next: { nodeId: string; body: string } | undefined) => {
+    if (held) {
+      messages++;
+      await o.emit(fieldsRaw(seqnr, false, `<node nodeId="${escapeAttr(held.nodeId)}">${held.body}</node>`), false);
+    }
+    held = next;
+  };
   for (const thing of things) {
     for (const p of plan.periods) {
+      if (o.cancelled?.()) return { values: sent, messages };
       const period = p === 'raw' ? undefined : p;
       // Rows of every field of this thing, grouped by timestamp, newest first.
-      const byTs = new Map<number, Element[]>();
+      const byTs = new Map<number, { xml: string; n: number }>();
       let oldestSent: number | undefined;
       let cut = false;
+      let queried = 0;
       for (const f of thing.fields) {
         if (wanted && !wanted.has(f.name)) continue;
         if (budget <= 0) { cut = true; break; }
+        queried++;
         const a = await history.query({ thing: thing.id, field: f.name, period, from: plan.from, to: plan.to, limit: budget });
         for (const row of a.rows) {
-          const els = rowFields(thing, f.name, period, row);
-          if (!els.length) continue;
-          let list = byTs.get(row.ts);
-          if (!list) byTs.set(row.ts, (list = []));
-          list.push(...els);
+          const xml = rowXml(thing, f.name, period, row);
+          if (!xml) continue;
+          const n = row.agg && row.agg.min !== undefined && row.agg.count > 1 ? 3 : 1;
+          const cur = byTs.get(row.ts);
+          if (cur) { cur.xml += xml; cur.n += n; } else byTs.set(row.ts, { xml, n });
         }
         budget -= a.rows.length;
         sent += a.rows.length;
@@ -138,47 +181,32 @@ export async function historicalPayloads(seqnr: string, r: ReadoutRequest, expli
           if (last && (oldestSent === undefined || last.ts > oldestSent)) oldestSent = last.ts;
         }
       }
-      let cur: Element[] = [];
+      let body = '';
       let count = 0;
-      const flush = () => {
-        if (cur.length) messages.push(x('fields', { xmlns: NS_SENSORDATA, seqnr }, x('node', { nodeId: thing.id }, ...cur)));
-        cur = [];
-        count = 0;
-      };
-      for (const ts of [...byTs.keys()].sort((a, b) => b - a)) {
-        const els = byTs.get(ts)!;
-        if (count + els.length > MAX_FIELDS_PER_MESSAGE) flush();
-        cur.push(x('timestamp', { value: new Date(ts).toISOString() }, ...els));
-        count += els.length;
+      // One field's rows came newest first (the map keeps that order); several are merged.
+      const times = queried > 1 ? [...byTs.keys()].sort((a, b) => b - a) : byTs.keys();
+      for (const ts of times) {
+        const t = byTs.get(ts)!;
+        if (count + t.n > MAX_FIELDS_PER_MESSAGE && body) {
+          await pass({ nodeId: thing.id, body });
+          if (o.cancelled?.()) return { values: sent, messages };
+          body = '';
+          count = 0;
+        }
+        body += `<timestamp value="${stampOf(ts)}">${t.xml}</timestamp>`;
+        count += t.n;
       }
-      flush();
+      if (body) await pass({ nodeId: thing.id, body });
       if (cut) {
         const more = oldestSent !== undefined ? `; for older values ask again with to='${new Date(oldestSent - 1).toISOString()}'` : '';
-        notes.push(x('error', { nodeId: thing.id, timestamp: stamp },
-          `history truncated: at most ${max} values per readout${period ? ` (${period} values)` : ' (raw values)'}${more}, or ask for a coarser period (historicalHour, historicalDay)`));
+        notes += serialize(x('error', { nodeId: thing.id, timestamp: stamp },
+          `history truncated: at most ${max} values per readout${period ? ` (${period} values)` : ' (raw values)'}${more}, or ask for a coarser period (historicalHour, historicalDay)`), NS_SENSORDATA);
       }
     }
   }
-  if (notes.length) {
-    if (!messages.length) messages.push(x('fields', { xmlns: NS_SENSORDATA, seqnr }));
-    for (const n of notes) messages[messages.length - 1]!.append(n);
-  }
-  return { messages, values: sent };
-}
-
-/**
- * Joins the momentary answer (answerPayloads: fields..., then failure or a done-marked fields,
- * then `<done/>`) with historical `<fields>` messages: momentary first, history next, a failure
- * last; the last `<fields>` (or the failure) carries done='true', `<done/>` ends it.
- */
-export function withHistory(momentary: Element[], historical: readonly Element[]): Element[] {
-  if (!historical.length) return momentary;
-  const done = momentary[momentary.length - 1]!;
-  const body = momentary.slice(0, -1).filter((e) => !(e.name === 'fields' && !e.elements.length));
-  for (const e of body) delete e.attrs.done;
-  const failures = body.filter((e) => e.name === 'failure');
-  const out = [...body.filter((e) => e.name !== 'failure'), ...historical, ...failures];
-  out[out.length - 1]!.attrs.done = 'true';
-  out.push(done);
-  return out;
+  if (!held && !notes) return { values: sent, messages };
+  messages++;
+  const node = held ? `<node nodeId="${escapeAttr(held.nodeId)}">${held.body}</node>` : '';
+  await o.emit(fieldsRaw(seqnr, o.ends, node + notes), true);
+  return { values: sent, messages };
 }

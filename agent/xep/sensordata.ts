@@ -21,7 +21,7 @@ import {
   DEFAULT_READOUT_LIMITS, NS_SENSORDATA, answerPayloads, parseCancel, parseReq, rejection, selectThings,
   type ReadoutLimits, type ReadoutRequest, type ThingReadout,
 } from '../iot/readout';
-import { historicalPayloads, namesHistory, withHistory } from '../iot/history-readout';
+import { namesHistory, streamHistorical } from '../iot/history-readout';
 import { historyFor } from '../history/registry';
 import type { HistoryReader } from '../history/store';
 import { ScheduledReadouts, toRequest, toScheduled } from '../iot/scheduled';
@@ -47,12 +47,6 @@ export interface SensorDataDeps {
   stateDir?: string;
   /** Most historical values one readout returns (default 10,000). */
   maxHistoricalValues?: number;
-}
-
-interface Collected {
-  parts: ThingReadout[];
-  /** Historical `<fields>` messages (agent/iot/history-readout.ts). */
-  historical: Element[];
 }
 
 interface Running {
@@ -138,26 +132,58 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
     try { return await fn(); } finally { building--; waiting.shift()?.(); }
   };
 
-  /** Momentary values and, when the request names history, the stored values' messages. */
-  const collect = async (r: ReadoutRequest, things: ThingSpec[], explicit: boolean): Promise<Collected> => {
-    const history = deps.history ?? (deps.stateDir !== undefined ? historyFor(deps.stateDir) : undefined);
-    const past = () => historicalPayloads(r.seqnr, r, explicit, things, history, { now: deps.now(), maxValues: deps.maxHistoricalValues });
-    const [parts, hist] = await Promise.all([sample(r, things), explicit && history ? oneOfTwo(past) : past()]);
-    return { parts, historical: hist.messages };
-  };
-
-  /** Sends the answer's messages (or a failure) and forgets the readout. */
-  const deliver = (s: Running, r: ReadoutRequest, things: ThingSpec[], got: Collected | Error) => {
+  /**
+   * Sends the answer: the momentary messages (answerPayloads), then the stored values streamed as
+   * they are built (agent/iot/history-readout.ts) when the request names history, then a failure.
+   * The end (the last <fields done='true'> or <failure>, and <done/>) travels in one message: one
+   * stanza fewer for the server to write (Prosody keeps Nagle on by default, so a stanza written
+   * behind an unacknowledged one waits for the reader's delayed ACK; bench/readout.ts).
+   */
+  const deliver = async (s: Running, r: ReadoutRequest, things: ThingSpec[], explicit: boolean, got: ThingReadout[] | Error): Promise<void> => {
     try {
       if (s.cancelled) return;
       if (got instanceof Error) throw got;
-      const payloads = withHistory(answerPayloads(s.seqnr, got.parts, { fields: r.fields, momentary: r.kinds.has('momentary'), now: deps.now() }), got.historical);
-      // The end (last <fields done='true'> or <failure>, and <done/>) travels in one message:
-      // one stanza fewer for the server to write (Prosody keeps Nagle on by default, so a stanza
-      // written behind an unacknowledged one waits for the reader's delayed ACK; bench/readout.ts).
-      const end = payloads.splice(-2);
-      for (const p of payloads) send(s.requester, p);
-      m.send(x('message', { to: s.requester }, ...end));
+      const momentary = answerPayloads(s.seqnr, got, { fields: r.fields, momentary: r.kinds.has('momentary'), now: deps.now() });
+      const history = explicit ? deps.history ?? (deps.stateDir !== undefined ? historyFor(deps.stateDir) : undefined) : undefined;
+      if (!history) {
+        const end = momentary.splice(-2);
+        for (const p of momentary) send(s.requester, p);
+        m.send(x('message', { to: s.requester }, ...end));
+        return;
+      }
+      const done = momentary.pop()!;
+      const body = momentary.filter((e) => !(e.name === 'fields' && !e.elements.length));
+      for (const e of body) delete e.attrs.done;
+      const failures = body.filter((e) => e.name === 'failure');
+      const fields = body.filter((e) => e.name !== 'failure');
+      // The last momentary message waits: it ends the readout when nothing is stored.
+      let held = fields.pop();
+      for (const p of fields) send(s.requester, p);
+      const streamed = await oneOfTwo(() => streamHistorical(s.seqnr, r, explicit, things, history, {
+        ends: !failures.length, now: deps.now(), maxValues: deps.maxHistoricalValues,
+        cancelled: () => s.cancelled,
+        emit: async (p, last) => {
+          if (s.cancelled) return;
+          if (held) send(s.requester, held);
+          held = undefined;
+          if (last && !failures.length) m.send(x('message', { to: s.requester }, p, done));
+          else send(s.requester, p);
+          // Let the socket write it (the connection corks until the next tick) before building more.
+          await new Promise((resolve) => setImmediate(resolve));
+        },
+      }));
+      if (s.cancelled) return;
+      if (failures.length) {
+        if (held) send(s.requester, held);
+        for (const f of failures.slice(0, -1)) send(s.requester, f);
+        failures[failures.length - 1]!.attrs.done = 'true';
+        m.send(x('message', { to: s.requester }, failures[failures.length - 1]!, done));
+      } else if (!streamed.messages) {
+        // Nothing stored: the momentary answer ends it as it would have alone.
+        const last = held ?? x('fields', { xmlns: NS_SENSORDATA, seqnr: s.seqnr });
+        last.attrs.done = 'true';
+        m.send(x('message', { to: s.requester }, last, done));
+      }
     } catch (e) {
       m.log.error('readout failed', { seqnr: s.seqnr, error: e as Error });
       send(s.requester, x('failure', { xmlns: NS_SENSORDATA, seqnr: s.seqnr, done: 'true' },
@@ -168,7 +194,7 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
   };
 
   const run = (s: Running, r: ReadoutRequest, things: ThingSpec[], explicit: boolean): Promise<void> =>
-    collect(r, things, explicit).then((p) => deliver(s, r, things, p), (e: Error) => deliver(s, r, things, e));
+    sample(r, things).then((p) => deliver(s, r, things, explicit, p), (e: Error) => deliver(s, r, things, explicit, e));
 
   const forbidden = () => new StanzaError('forbidden', 'reading this device needs the read right: ask one of its owners', { type: 'cancel' });
 
@@ -224,12 +250,12 @@ export function install(m: ModuleContext, deps: SensorDataDeps): { active(): num
     }
     // Sampled first (within the deadline), then <accepted/> and the answer leave in one burst:
     // a server that keeps Nagle on (Prosody does) holds a stanza written apart behind the
-    // reader's delayed ACK (bench/readout.ts).
+    // reader's delayed ACK (bench/readout.ts). Stored values stream after it.
     return (async (): Promise<true> => {
-      let parts: Collected | Error;
-      try { parts = await collect(r, things, explicit); } catch (e) { parts = e as Error; }
+      let parts: ThingReadout[] | Error;
+      try { parts = await sample(r, things); } catch (e) { parts = e as Error; }
       m.send(iqResult(iq, x('accepted', { xmlns: NS_SENSORDATA, seqnr: r.seqnr })));
-      deliver(s, r, things, parts);
+      void deliver(s, r, things, explicit, parts);
       return true;
     })();
   };

@@ -60,10 +60,11 @@ async function setup(maxHistoricalValues?: number, wrap?: (s: HistoryReader) => 
   install(t.ctx, { drivers: host, access, things: () => host.things(), latest: () => host.latestReadings(), now: () => t.clock.t, history: wrap ? wrap(store) : store, maxHistoricalValues });
   const read = async (seqnr: string, attrs: string, body = '') => {
     await t.router.dispatch(parseXml(`<iq type='get' from='${CLIENT}' id='${seqnr}'><req xmlns='urn:xmpp:iot:sensordata' seqnr='${seqnr}' ${attrs}>${body}</req></iq>`));
-    await waitFor(`done ${seqnr}`, () => t.sent.some((s) => s.name === 'message' && s.getChild('done', NS_SENSORDATA)?.attrs.seqnr === seqnr), 5000, 2);
-    return t.sent.filter((s) => s.name === 'message').flatMap((s) => s.elements.filter((e) => e.xmlns === NS_SENSORDATA && e.attrs.seqnr === seqnr));
+    await waitFor(`done ${seqnr}`, () => t.sent.some((s) => s.name === 'message' && s.getChild('done', NS_SENSORDATA)?.attrs.seqnr === seqnr), 10_000, 10);
+    // As the reader gets them: the stored values' messages are built as text.
+    return t.sent.filter((s) => s.name === 'message').map((s) => parseXml(s.toString())).flatMap((s) => s.elements.filter((e) => e.xmlns === NS_SENSORDATA && e.attrs.seqnr === seqnr));
   };
-  return { read, store };
+  return { read, store, t };
 }
 
 function stamps(msgs: Element[]): Element[] {
@@ -75,8 +76,8 @@ test('historicalHour: 24 hourly values newest first, the 00:00 one also historic
   const msgs = await read('1', "historicalHour='true'", "<field name='temperature'/>");
   const ts = stamps(msgs);
   assert.is(ts.length, 24);
-  assert.is(ts[0]!.attrs.value, '2026-11-30T23:00:00.000Z');
-  assert.is(ts[23]!.attrs.value, '2026-11-30T00:00:00.000Z');
+  assert.is(ts[0]!.attrs.value, '2026-11-30T23:00:00Z');
+  assert.is(ts[23]!.attrs.value, '2026-11-30T00:00:00Z');
   const [avg, min, max] = ts[0]!.elements;
   assert.equal([avg!.name, avg!.attrs.name, avg!.attrs.historicalHour, avg!.attrs.momentary, avg!.attrs.unit], ['numeric', 'temperature', 'true', undefined, '°C']);
   assert.is(avg!.attrs.value, '23.30'); // 23 + mean(0..59)/100 = 23.295, 2 decimals
@@ -92,7 +93,7 @@ test('historicalHour: 24 hourly values newest first, the 00:00 one also historic
 test('from/to bound the values; historicalMinute of a boolean gives its last value; historicalDay is one day (also a week start)', async () => {
   const { read } = await setup();
   const m = stamps(await read('2', "historicalMinute='true' from='2026-11-30T12:00:00Z' to='2026-11-30T12:04:00Z'", "<field name='open'/>"));
-  assert.equal(m.map((t) => t.attrs.value), ['12:04', '12:03', '12:02', '12:01', '12:00'].map((hm) => `2026-11-30T${hm}:00.000Z`));
+  assert.equal(m.map((t) => t.attrs.value), ['12:04', '12:03', '12:02', '12:01', '12:00'].map((hm) => `2026-11-30T${hm}:00Z`));
   assert.equal(m.map((t) => t.elements[0]!.attrs.value), ['true', 'false', 'true', 'false', 'true']);
   assert.equal(m[4]!.elements.map((e) => e.attrs.name), ['open']);
   assert.is(m[4]!.elements[0]!.attrs.historicalHour, 'true');
@@ -107,7 +108,7 @@ test('momentary and historical in one readout: momentary first, history after, o
   const msgs = await read('4', "momentary='true' historicalHour='true' from='2026-11-30T22:00:00Z'");
   const ts = stamps(msgs);
   assert.is(ts[0]!.elements[0]!.attrs.momentary, 'true');
-  assert.equal(ts.slice(1).map((t) => t.attrs.value), ['2026-11-30T23:00:00.000Z', '2026-11-30T22:00:00.000Z']);
+  assert.equal(ts.slice(1).map((t) => t.attrs.value), ['2026-11-30T23:00:00Z', '2026-11-30T22:00:00Z']);
   assert.equal(msgs.filter((m) => m.attrs.done === 'true').length, 1);
   assert.is(msgs[msgs.length - 2]!.attrs.done, 'true');
 });
@@ -163,6 +164,23 @@ test('historicalPlan: every historical type asked -> one resolution by span; spe
   assert.equal(historicalPlan(r("historical='true' from='2026-01-01T00:00:00Z'"), true, now).periods, ['hour']);
   assert.equal(historicalPlan(r("historicalSecond='true' historicalOther='true' historicalDay='true'"), true, now).periods, ['raw', 'day']);
   assert.equal(historicalPlan(r(''), false, now).periods, []);
+});
+
+
+
+test('10,000 values stream: the first message leaves while the rest are built, and a cancel stops the rest', async () => {
+  const { t } = await setup();
+  const ofSeq = () => t.sent.filter((s) => s.name === 'message').map((s) => parseXml(s.toString()))
+    .flatMap((s) => s.elements.filter((e) => e.xmlns === NS_SENSORDATA && e.attrs.seqnr === 's1'));
+  await t.router.dispatch(parseXml(`<iq type='get' from='${CLIENT}' id='s1'><req xmlns='urn:xmpp:iot:sensordata' seqnr='s1' historicalOther='true'/></iq>`));
+  await waitFor('the first fields', () => ofSeq().some((e) => e.name === 'fields'), 5000, 1);
+  await t.router.dispatch(parseXml(`<iq type='get' from='${CLIENT}' id='c1'><cancel xmlns='urn:xmpp:iot:sensordata' seqnr='s1'/></iq>`));
+  const cancelled = t.sent.find((s) => s.attrs.id === 'c1');
+  assert.ok(cancelled?.getChild('cancelled', NS_SENSORDATA), 'cancel answered while the readout streams');
+  await new Promise((r) => setTimeout(r, 300));
+  const msgs = ofSeq();
+  assert.ok(msgs.length < 100, `${msgs.length} messages after the cancel: it should have stopped`);
+  assert.not.ok(msgs.some((e) => e.name === 'done' || e.attrs.done === 'true'), 'a cancelled readout gets no end');
 });
 
 test.run();
