@@ -69,23 +69,31 @@ function checkFieldRange(f: { type: FieldType; writable?: boolean; min?: number;
   }
 }
 
-const simulatedField = s.object<SimulatedFieldOptions>({
+/** What every configured field has (drivers/types.ts FieldSpec), whichever driver reads it. */
+const fieldShape = {
   name: id(),
   type: s.enum(FIELD_TYPES),
   unit: s.string().optional(),
   precision: s.integer().min(0).max(12).optional(),
   writable: s.boolean().optional(),
   values: s.array(s.string()).nonEmpty().optional(),
-  waveform: s.enum(WAVEFORMS).optional(),
   min: s.number().optional(),
   max: s.number().optional(),
+};
+
+/** An enum field's values, and its range (see checkFieldRange). */
+function checkField(f: Parameters<typeof checkFieldRange>[0] & { values?: string[] }, path: Path, ctx: CheckContext, rangeIsBounds: boolean): void {
+  if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
+  checkFieldRange(f, path, ctx, rangeIsBounds);
+}
+
+const simulatedField = s.object<SimulatedFieldOptions>({
+  ...fieldShape,
+  waveform: s.enum(WAVEFORMS).optional(),
   periodS: s.seconds().min(0.001).optional(),
   noise: s.number().min(0).optional(),
   initial: value.optional(),
-}).refine((f, path, ctx) => {
-  if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
-  checkFieldRange(f, path, ctx, true);
-});
+}).refine((f, path, ctx) => checkField(f, path, ctx, true));
 
 const simulatedThing = s.object<SimulatedThingOptions>({
   id: id(),
@@ -94,22 +102,13 @@ const simulatedThing = s.object<SimulatedThingOptions>({
 });
 
 /** drivers/lines.ts: a field read from a JSON or key=value message. */
-const mappedField = s.object<MappedField>({
-  name: id(),
-  type: s.enum(FIELD_TYPES),
-  unit: s.string().optional(),
-  precision: s.integer().min(0).max(12).optional(),
-  writable: s.boolean().optional(),
-  values: s.array(s.string()).nonEmpty().optional(),
-  min: s.number().optional(),
-  max: s.number().optional(),
+const mappedShape = {
+  ...fieldShape,
   path: s.string().optional(),
   scale: s.number().optional(),
   offset: s.number().optional(),
-}).refine((f, path, ctx) => {
-  if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
-  checkFieldRange(f, path, ctx, false);
-});
+};
+const mappedField = s.object<MappedField>(mappedShape).refine((f, path, ctx) => checkField(f, path, ctx, false));
 
 const simulatedFault = s.object<SimulatedFault>({
   thing: s.string(),
@@ -119,26 +118,15 @@ const simulatedFault = s.object<SimulatedFault>({
 });
 
 const mqttField = s.object<MqttFieldOptions>({
-  name: id(),
-  type: s.enum(FIELD_TYPES),
-  unit: s.string().optional(),
-  precision: s.integer().min(0).max(12).optional(),
-  writable: s.boolean().optional(),
-  values: s.array(s.string()).nonEmpty().optional(),
-  min: s.number().optional(),
-  max: s.number().optional(),
-  path: s.string().optional(),
-  scale: s.number().optional(),
-  offset: s.number().optional(),
+  ...mappedShape,
   topic: s.string().optional(),
   commandTopic: s.string().optional(),
   commandKey: s.string().optional(),
   payloadOn: s.string().optional(),
   payloadOff: s.string().optional(),
 }).refine((f, path, ctx) => {
-  if (f.type === 'enum' && !f.values) error(ctx, [...path, 'values'], 'an enum field needs its list of values');
   if (f.writable && !f.commandTopic) error(ctx, [...path, 'command_topic'], 'a writable field needs the command_topic its sets are published to');
-  checkFieldRange(f, path, ctx, false);
+  checkField(f, path, ctx, false);
 });
 
 const mqttThing = s.object<MqttThingOptions>({

@@ -124,4 +124,27 @@ test('min/max of fields: errors by file:line for min not below max, a non-numeri
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+test('every field kind (simulated, serial mapping, mqtt) takes the common keys and checks an enum\'s values the same way', () => {
+  const enumNoValues = { name: 'mode', type: 'enum' };
+  const r = configFromObject({ account, drivers: [
+    { id: 'sim', kind: 'simulated', options: { things: [{ id: 'g', fields: [enumNoValues] }] } },
+    { id: 'gw', kind: 'serial', options: { path: '/dev/ttyS0', protocol: 'json', fields: [enumNoValues] } },
+    { id: 'm', kind: 'mqtt', options: { url: 'mqtt://h', things: [{ id: 't', topic: 'a', fields: [enumNoValues] }] } },
+  ] });
+  assert.equal(r.errors.map((e) => `${e.path}: ${e.message}`), [
+    'drivers[0].options.things[0].fields[0].values: an enum field needs its list of values',
+    'drivers[1].options.fields[0].values: an enum field needs its list of values',
+    'drivers[2].options.things[0].fields[0].values: an enum field needs its list of values',
+  ]);
+  const common = { name: 'level', type: 'int', unit: '%', precision: 0, writable: true, min: 0, max: 100 };
+  const ok = configFromObject({ account, drivers: [
+    { id: 'sim', kind: 'simulated', options: { things: [{ id: 'g', fields: [common] }] } },
+    { id: 'gw', kind: 'serial', options: { path: '/dev/ttyS0', protocol: 'json', fields: [{ ...common, path: 'a.b', scale: 0.1, offset: 1 }] } },
+    { id: 'm', kind: 'mqtt', options: { url: 'mqtt://h', things: [{ id: 't', topic: 'a', fields: [{ ...common, path: 'a.b', scale: 0.1, offset: 1, command_topic: 'a/set' }] }] } },
+  ] });
+  assert.equal(ok.errors, []);
+  const specs = ok.config!.drivers.map((d) => createDriver(d.kind, d.id, d.options).things()[0]!.fields[0]!).map((f) => [f.name, f.type, f.unit, f.writable, f.min, f.max]);
+  assert.equal(specs, [['level', 'int', '%', true, 0, 100], ['level', 'int', '%', true, 0, 100], ['level', 'int', '%', true, 0, 100]]);
+});
+
 test.run();
