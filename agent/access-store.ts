@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { XiotaError } from './errors';
 import type { Logger } from './log';
 import { silentLogger } from './log';
-import { bareOf, decide, delegated, inList, type AccessPolicy, type AccessScope, type Action, type DelegatedAnswer, type Decision, type Grants, type Role } from './access';
+import { bareOf, decide, delegated, forThings, inList, type AccessPolicy, type AccessScope, type Action, type DelegatedAnswer, type Decision, type Grants, type Role } from './access';
 import { nodeFs, type OutboxFs } from './outbox/fs';
 
 export const ACCESS_FILE = 'access.json';
@@ -35,7 +35,10 @@ export type AccessChange =
   | { kind: 'requested'; jid: string }
   /** XEP-0347: a Thing Registry reported a claim (owner added) or a disown (owner removed). */
   | { kind: 'owner-added'; jid: string; by?: string }
-  | { kind: 'owner-removed'; jid: string; by?: string };
+  | { kind: 'owner-removed'; jid: string; by?: string }
+  /** XEP-0347: a thing behind the gateway claimed (its owner added) or disowned or gone. */
+  | { kind: 'thing-owner-added'; jid: string; thing: string; by?: string }
+  | { kind: 'thing-owner-removed'; jid: string; thing: string; by?: string };
 
 /**
  * Who answers what the local policy cannot decide (XEP-0324, agent/xep/provisioning.ts).
@@ -62,6 +65,10 @@ export interface Access {
   /** XEP-0347: a registry-reported owner (persisted); `removeOwner` undoes it (disowned). */
   addOwner(jid: string, by?: string): Promise<void>;
   removeOwner(jid: string, by?: string): Promise<void>;
+  /** XEP-0347: `jid` claimed the thing `thing` behind the gateway: it may read and control that
+   *  thing only (persisted); `removeThingOwner` undoes it for whoever owns the thing. */
+  addThingOwner(jid: string, thing: string, by?: string): Promise<void>;
+  removeThingOwner(thing: string, by?: string): Promise<void>;
   roleOf(jid: string): Role;
   /** An owner lets `jid` in (reader by default); answers its pending request if any. */
   allow(jid: string, role?: GrantRole, by?: string): Promise<void>;
@@ -98,6 +105,8 @@ interface StoredAccess {
   pending: Record<string, number>;
   /** Owners from a Thing Registry claim (XEP-0347); absent in files written before. */
   owners?: string[];
+  /** Owners of things behind the gateway by claim: bare JID -> thing ids; absent in files written before. */
+  thingOwners?: Record<string, string[]>;
 }
 
 /** The decisions, persisted in `<dir>/access.json` when a directory is given. */
@@ -107,6 +116,7 @@ export class AccessStore implements Access {
   protected denied = new Set<string>();
   protected requests = new Map<string, number>();
   protected claimedOwners = new Set<string>();
+  protected thingOwners = new Map<string, Set<string>>();
   private delegate: Delegate | undefined;
   protected readonly log: Logger;
   protected readonly now: () => number;
@@ -154,18 +164,19 @@ export class AccessStore implements Access {
     this.denied = new Set(parsed.denied);
     this.requests = new Map(Object.entries(parsed.pending));
     this.claimedOwners = new Set(parsed.owners ?? []);
+    this.thingOwners = new Map(Object.entries(parsed.thingOwners ?? {}).map(([j, things]) => [j, new Set(things)]));
     this.log.debug('access decisions loaded', { file, allowed: this.allowed.size, denied: this.denied.size, pending: this.requests.size });
   }
 
   grants(): Grants {
-    return { allowed: this.allowed, denied: this.denied, owners: this.claimedOwners };
+    return { allowed: this.allowed, denied: this.denied, owners: this.claimedOwners, thingOwners: this.thingOwners };
   }
 
   decide(jid: string, action: Action): Decision {
     let d = decide(this.policy, jid, action, this.grants(), this.o.self, this.delegate !== undefined);
-    if (d.delegate) {
+    if (d.delegate && this.delegate) {
       // Only a whole grant: a caller that cannot wait cannot narrow its answer to a partial one.
-      const a = this.delegate!.cached(d.jid, { question: questionOf(action) });
+      const a = this.delegate.cached(d.jid, { question: questionOf(action) });
       if (a && (!a.allowed || (!a.nodes && !a.fields))) d = delegated(d, a);
     }
     return this.logged(d);
@@ -174,7 +185,11 @@ export class AccessStore implements Access {
   async check(jid: string, action: Action, scope: AccessScope = {}): Promise<Decision> {
     const d = decide(this.policy, jid, action, this.grants(), this.o.self, this.delegate !== undefined);
     if (!d.delegate) return this.logged(d);
-    const a = await this.delegate!.ask(d.jid, { question: questionOf(action), ...scope });
+    // XEP-0347: an owner of things behind the gateway reads and controls those, locally.
+    const things = forThings(d, this.thingOwners.get(d.jid), scope);
+    if (things) return this.logged(things);
+    if (!this.delegate) return this.logged({ ...d, delegate: false });
+    const a = await this.delegate.ask(d.jid, { question: questionOf(action), ...scope });
     return this.logged(delegated(d, a));
   }
 
@@ -208,6 +223,29 @@ export class AccessStore implements Access {
     const bare = checkedBare(jid);
     if (!this.claimedOwners.delete(bare)) return;
     await this.changed({ kind: 'owner-removed', jid: bare, by });
+  }
+
+  async addThingOwner(jid: string, thing: string, by?: string): Promise<void> {
+    const bare = checkedBare(jid);
+    if (this.thingOwners.get(bare)?.has(thing)) return;
+    // One owner a thing (XEP-0347 'Claim Ownership': a claimed thing cannot be claimed again).
+    for (const [j, things] of this.thingOwners) if (things.delete(thing) && !things.size) this.thingOwners.delete(j);
+    this.thingOwners.set(bare, new Set([...(this.thingOwners.get(bare) ?? []), thing]));
+    await this.changed({ kind: 'thing-owner-added', jid: bare, thing, by });
+  }
+
+  async removeThingOwner(thing: string, by?: string): Promise<void> {
+    const owner = [...this.thingOwners].find(([, things]) => things.has(thing))?.[0];
+    if (owner === undefined) return;
+    const things = this.thingOwners.get(owner)!;
+    things.delete(thing);
+    if (!things.size) this.thingOwners.delete(owner);
+    await this.changed({ kind: 'thing-owner-removed', jid: owner, thing, by });
+  }
+
+  /** Things behind the gateway that `jid` owns by claim (sorted). */
+  thingsOwnedBy(jid: string): string[] {
+    return [...(this.thingOwners.get(bareOf(jid)) ?? [])].sort();
   }
 
   async allow(jid: string, role: GrantRole = 'reader', by?: string): Promise<void> {
@@ -321,6 +359,7 @@ export class AccessStore implements Access {
         denied: [...this.denied].sort(),
         pending: Object.fromEntries(this.requests),
         ...(this.claimedOwners.size ? { owners: [...this.claimedOwners].sort() } : {}),
+        ...(this.thingOwners.size ? { thingOwners: Object.fromEntries([...this.thingOwners].map(([j, t]) => [j, [...t].sort()])) } : {}),
       };
       const tmp = `${file}.tmp`;
       await this.fs.mkdirp(dir);
@@ -368,6 +407,13 @@ function parseStored(text: string): StoredAccess {
   if (o.owners !== undefined) {
     if (!Array.isArray(o.owners)) throw new Error('owners is not a list');
     out.owners = o.owners.map((j) => checkedBare(String(j)));
+  }
+  if (o.thingOwners !== undefined) {
+    out.thingOwners = {};
+    for (const [jid, things] of Object.entries(obj(o.thingOwners, 'thingOwners'))) {
+      if (!Array.isArray(things) || !things.every((t) => typeof t === 'string' && t.length > 0)) throw new Error(`thingOwners.${jid}: not a list of thing ids`);
+      out.thingOwners[checkedBare(jid)] = things as string[];
+    }
   }
   return out;
 }

@@ -25,6 +25,9 @@ export interface Grants {
   denied: ReadonlySet<string>;
   /** Owners set at run time by a Thing Registry claim (XEP-0347 'Claiming Ownership'). */
   owners?: ReadonlySet<string>;
+  /** Owners of things behind the gateway, by claim (XEP-0347 'Registering Thing behind
+   *  Concentrator'): bare JID -> the thing ids it owns. Read and control of those things only. */
+  thingOwners?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export const NO_GRANTS: Grants = { allowed: new Map(), denied: new Set() };
@@ -108,7 +111,9 @@ export interface Decision {
   role: Role;
   action: Action;
   jid: string;
-  /** The local policy cannot decide: a provisioning server is to be asked (XEP-0324). Not allowed until it answers. */
+  /** The decision needs what is asked for (use Access.check with the scope): a provisioning
+   *  server is to be asked (XEP-0324), or the asker owns things behind the gateway (forThings).
+   *  Not allowed until then. */
   delegate?: boolean;
   /** Who decided: the config and owners (local), or the provisioning server. */
   by?: 'local' | 'provisioning';
@@ -132,8 +137,24 @@ export function decide(policy: AccessPolicy, jid: string, action: Action, grants
   const bare = bareOf(jid);
   const allowed = roleMay(role, action);
   const d: Decision = { allowed, role, action, jid: bare, by: 'local' };
-  if (!allowed && delegating && DELEGABLE.has(action) && bare.includes('@') && !grants.denied.has(bare)) d.delegate = true;
+  const ownsThings = (grants.thingOwners?.get(bare)?.size ?? 0) > 0;
+  if (!allowed && (delegating || ownsThings) && DELEGABLE.has(action) && bare.includes('@') && !grants.denied.has(bare)) d.delegate = true;
   return d;
+}
+
+/**
+ * A decision marked `delegate` completed for an owner of things behind the gateway: read and
+ * control of the things it owns, as a partial grant (`nodes`), like a provisioning server's
+ * (XEP-0324 'Restricting nodes'), so readout and control narrow to them and chat, commands and
+ * browsing refuse. Undefined when it owns none of the things asked for (nodes absent or empty:
+ * all), or for a friendship: following the gateway shows every thing (presence, PEP).
+ */
+export function forThings(d: Decision, owned: ReadonlySet<string> | undefined, scope: AccessScope = {}): Decision | undefined {
+  if (!owned?.size || !d.delegate || !DELEGABLE.has(d.action) || scope.question === 'friend') return undefined;
+  const asked = scope.nodes?.length ? scope.nodes : [...owned].sort();
+  const nodes = asked.filter((n) => owned.has(n));
+  if (!nodes.length) return undefined;
+  return { ...d, allowed: true, delegate: false, by: 'local', nodes };
 }
 
 /** A local decision completed by the delegate's answer (XEP-0324): the role it amounts to, and the partial grant. */

@@ -10,8 +10,8 @@
 // when they changed); `discovery.enabled: false` unregisters once (XEP-0347 'Unregistering
 // Thing from Registry') and stays out; `register_things` registers each thing behind the
 // gateway with nodeId/sourceId ('Registering Thing behind Concentrator'), claimed, removed and
-// disowned on its own (its owner is recorded in discovery.json: access: is per device, so a
-// thing's owner gets no access to the gateway). The registry is a component or an account
+// disowned on its own (its owner, in access.json, may read and control that thing only:
+// Access.check gives it as a partial grant; nothing else of the gateway). The registry is a component or an account
 // befriended first (agent/iot/service-peer.ts, 'JID vs Component Thing Registries'). Anything
 // else the registry says is logged and refused, never acted on. The pure parts are
 // agent/iot/discovery-meta.ts and agent/iot/discovery-things.ts.
@@ -34,7 +34,7 @@ export { NS_DISCOVERY };
 
 export interface DiscoveryDeps {
   config: DiscoveryConfig;
-  access: Pick<Access, 'addOwner' | 'removeOwner'>;
+  access: Pick<Access, 'addOwner' | 'removeOwner' | 'addThingOwner' | 'removeThingOwner'>;
   /** Where discovery.json lives (beside the outbox and access.json). */
   stateDir: string;
   /** How long to wait for the registry and for each component's disco (default 10 s). */
@@ -170,8 +170,10 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
     const e = st.things?.[nodeId];
     if (!e) return;
     if (p.kind === 'claimed') {
+      // access.json first (as for the device's own claim): the claimer reads and controls this thing only.
+      await deps.access.addThingOwner(p.owner, nodeId, registry());
       saveThing(nodeId, { ...e, state: 'claimed', owner: p.owner, public: p.public });
-      m.log.info('a thing behind the gateway was claimed; its owner is recorded in discovery.json (access: is per device: no access to the gateway is given)', { nodeId, owner: p.owner });
+      m.log.info('a thing behind the gateway was claimed; its owner may read and control that thing only (no access to the rest of the gateway)', { nodeId, owner: p.owner });
       // XEP-0347 'KEY tag': a public claim empties the KEY in the registry (the thing's own update).
       if (p.public) {
         m.after(0, () => {
@@ -185,6 +187,7 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
       saveThing(nodeId, { ...e, state: 'removed' });
       m.log.info('a thing behind the gateway was removed from the Thing Registry by its owner', { nodeId });
     } else {
+      await deps.access.removeThingOwner(nodeId, registry());
       saveThing(nodeId, { sourceId: e.sourceId, key: newKey(), state: 'unregistered' });
       m.log.info('a thing behind the gateway was disowned; registering it again with a new KEY', { nodeId, formerOwner: e.owner });
     }
@@ -196,6 +199,7 @@ export function install(m: ModuleContext, deps: DiscoveryDeps): Discovery {
     for (const [nodeId, e] of Object.entries(st.things ?? {})) {
       if (next[nodeId] || e.state === 'unregistered' || e.state === 'removed') continue;
       await send(withNode(unregisterElement(), refOf(nodeId, e))); // gone from the gateway: out of the registry
+      await deps.access.removeThingOwner(nodeId);
       m.log.info('a thing no longer behind the gateway unregistered', { nodeId });
     }
     save({ things: next });

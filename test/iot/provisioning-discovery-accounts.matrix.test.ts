@@ -225,6 +225,18 @@ t('`xiota claim --thing` prints a thing\'s own URI; claimed with it: recorded pe
     assert.equal(upd.tags, { KEY: '' });
     assert.is(agent.access.roleOf(`erin@${HOST}`), 'stranger');
     assert.is(state().state, 'registered');
+    // The claimer owns that thing only (access.json): it reads and sets it, nothing else of the gateway.
+    assert.equal(JSON.parse(readFileSync(join(dir, 'state', 'access.json'), 'utf8')).thingOwners, { [`erin@${HOST}`]: ['greenhouse'] });
+    const erin = await IotClient.start(srv, 'erin', 'erinpw', 'machine');
+    try {
+      const r = await erin.read(dev);
+      assert.is(r.results.at(-1)?.result, 'done', JSON.stringify(r));
+      assert.equal([...new Set(r.results.map((x) => x.nodeId).filter(Boolean))], ['greenhouse'], JSON.stringify(r));
+      assert.equal(r.results.flatMap((x) => x.fields ?? []).map((f) => f.name).sort(), ['fan', 'temperature']);
+      assert.is((await erin.read(dev, { nodes: ['pump1'] })).results.at(-1)?.result, 'rejected');
+      assert.is((await erin.set(dev, [['fan', 'boolean', 'true']])).result, 'OK');
+      await waitFor('fan on', async () => (await agent.drivers.readThing('greenhouse'))?.values.find((v) => v.field === 'fan')?.value === true);
+    } finally { await erin.close(); }
   } finally { await phone.stop(); }
 });
 
