@@ -4,38 +4,19 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { Agent } from '../../agent/agent';
-import { configFromObject } from '../../agent/config';
-import { createLogger } from '../../agent/log';
-import { buildDrivers } from '../../agent/cli/drivers';
-import { itemsIq, parseItems } from '../../agent/xep/pubsub';
-import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 import { startProsody } from '../../scripts/local-prosody';
-import { pairBoard, readKeys } from '../../firmware-bridge/host/keys';
 import { clientFor, waitFor } from '../session/_helpers';
+import { bridgeAgent, pairedKey, pepReadings } from './_agent';
 import { buildFirmware, kill, ptyPair, sleep, startBoard, until, workDir } from './_board';
 
 test('board readings reach PEP items named by board id and key; a set from the agent is acked and published', async () => {
   const build = buildFirmware().dir;
   const keysFile = join(workDir, 'agent-keys.json');
-  pairBoard(keysFile, 'greenhouse-1');
-  const key = Buffer.from(readKeys(keysFile).get('greenhouse-1')!).toString('hex');
+  const key = pairedKey(keysFile, 'greenhouse-1');
   const { a, b } = await ptyPair('agent');
   const board = startBoard(build, ['--port', b, '--id', 'greenhouse-1', '--key', key, '--period', '100']);
   const srv = await startProsody({ users: [{ user: 'dev', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }] });
-  const r = configFromObject({
-    account: { jid: `dev@${srv.host}`, password: 'devpass' },
-    server: { host: '127.0.0.1', port: srv.c2sPort },
-    tls: { ca_file: srv.caFile },
-    outbox: { dir: join(workDir, 'outbox'), flush_interval_ms: 10 },
-    pubsub: { access_model: 'open', max_items: 1000 },
-    publish: { deadband: 0, min_interval_s: 0 },
-    drivers: [{ id: 'greenhouse', kind: 'bridge', options: { path: a, board: 'greenhouse-1', keys_file: keysFile, handshake_timeout_ms: 3000 } }],
-  });
-  assert.equal(r.errors, []);
-  const { drivers, errors } = buildDrivers(r.config!);
-  assert.equal(errors, []);
-  const agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers, log: createLogger({ level: 'warn', write: () => undefined }) });
+  const agent = bridgeAgent(srv, { path: a, keysFile, outbox: 'outbox' });
   const watcher = clientFor(srv, 'watcher', 'watchpass', { resource: 'w' });
   try {
     await agent.start();
@@ -46,7 +27,7 @@ test('board readings reach PEP items named by board id and key; a set from the a
     await sleep(1500);
     await waitFor('outbox drained', () => agent.pipeline!.idle, 10_000);
     await watcher.connectOnce();
-    const items = async (node: string) => (await watcher.iq(itemsIq(`dev@${srv.host}`, node), 10_000).then(parseItems)).map((it) => fieldsToReadings(it.payload!)[0]!);
+    const items = (node: string) => pepReadings(watcher, srv.host, node);
     const temps = await items('urn:xiota:greenhouse-1.1');
     assert.ok(temps.length >= 5, `temperature items: ${temps.length}`);
     const values = temps.sort((x, y) => x.timestamp - y.timestamp).map((t) => t.values[0].value as number);

@@ -8,15 +8,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Agent } from '../../agent/agent';
-import { configFromObject } from '../../agent/config';
-import { createLogger } from '../../agent/log';
-import { buildDrivers } from '../../agent/cli/drivers';
-import { itemsIq, parseItems } from '../../agent/xep/pubsub';
-import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
+import type { Agent } from '../../agent/agent';
 import { startProsody } from '../../scripts/local-prosody';
-import { pairBoard, readKeys } from '../../firmware-bridge/host/keys';
 import { clientFor, waitFor } from '../session/_helpers';
+import { bridgeAgent, pairedKey, pepReadings } from './_agent';
 import { kill, repoPath, sleep, until, workDir } from './_board';
 
 const build = join(workDir, 'avr');
@@ -66,8 +61,7 @@ test('cycles on the 328P: handshake, sealed SET in + ACK out, sealed READINGS ou
 test('the firmware image in simavr on a pty: readings reach PEP through the agent, a set switches the relay and is acked', async () => {
   make('sim');
   const keysFile = join(workDir, 'avr-keys.json');
-  pairBoard(keysFile, 'greenhouse-1');
-  const key = Buffer.from(readKeys(keysFile).get('greenhouse-1')!).toString('hex');
+  const key = pairedKey(keysFile, 'greenhouse-1');
   const pty = join(workDir, 'avr-pty');
   const sim = spawn(join(build, 'simpty'), ['-m', 'atmega328p', '-l', pty, '-k', key, join(build, 'bridge-avr.elf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const simLog: string[] = [];
@@ -77,19 +71,7 @@ test('the firmware image in simavr on a pty: readings reach PEP through the agen
   let agent: Agent | undefined;
   try {
     await until(() => simLog.includes(`pty ${pty}`), 5000, 'simavr to open the pty');
-    const r = configFromObject({
-      account: { jid: `dev@${srv.host}`, password: 'devpass' },
-      server: { host: '127.0.0.1', port: srv.c2sPort },
-      tls: { ca_file: srv.caFile },
-      outbox: { dir: join(workDir, 'avr-outbox'), flush_interval_ms: 10 },
-      pubsub: { access_model: 'open', max_items: 1000 },
-      publish: { deadband: 0, min_interval_s: 0 },
-      drivers: [{ id: 'greenhouse', kind: 'bridge', options: { path: pty, board: 'greenhouse-1', keys_file: keysFile, handshake_timeout_ms: 3000 } }],
-    });
-    assert.equal(r.errors, []);
-    const { drivers, errors } = buildDrivers(r.config!);
-    assert.equal(errors, []);
-    agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers, log: createLogger({ level: 'warn', write: () => undefined }) });
+    agent = bridgeAgent(srv, { path: pty, keysFile, outbox: 'avr-outbox' });
     await agent.start();
     await waitFor('agent online', () => agent!.client.state === 'online');
     assert.equal(agent.drivers.things().map((t) => t.id), ['greenhouse-1.1', 'greenhouse-1.2', 'greenhouse-1.10']);
@@ -100,7 +82,7 @@ test('the firmware image in simavr on a pty: readings reach PEP through the agen
     await sleep(3000); // three readings a sensor: the board reports once a second
     await waitFor('outbox drained', () => agent!.pipeline!.idle, 10_000);
     await watcher.connectOnce();
-    const items = async (node: string) => (await watcher.iq(itemsIq(`dev@${srv.host}`, node), 10_000).then(parseItems)).map((it) => fieldsToReadings(it.payload!)[0]!);
+    const items = (node: string) => pepReadings(watcher, srv.host, node);
     const temps = await items('urn:xiota:greenhouse-1.1');
     assert.ok(temps.length >= 3, `temperature items: ${temps.length}`);
     // simpty puts 750-790 mV on the TMP36 pin: 24.7-28.6 °C after the ADC's 10 bits.

@@ -5,39 +5,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { Agent } from '../../agent/agent';
-import { configFromObject } from '../../agent/config';
-import { createLogger } from '../../agent/log';
-import { buildDrivers } from '../../agent/cli/drivers';
-import { itemsIq, parseItems } from '../../agent/xep/pubsub';
-import { fieldsToReadings } from '../../agent/xep/sensordata-fields';
 import { startProsody } from '../../scripts/local-prosody';
-import { pairBoard, readKeys } from '../../firmware-bridge/host/keys';
 import { clientFor, waitFor } from '../session/_helpers';
+import { bridgeAgent, pairedKey, pepReadings } from './_agent';
 import { buildFirmware, kill, ptyPair, startBoard, until, workDir } from './_board';
 
 test('firmware 1 → firmware 2 on the same port: pressure appears in PEP, humidity leaves, no restart', async () => {
   const build = buildFirmware().dir;
   const keysFile = join(workDir, 'schema-keys.json');
-  pairBoard(keysFile, 'greenhouse-1');
-  const key = Buffer.from(readKeys(keysFile).get('greenhouse-1')!).toString('hex');
+  const key = pairedKey(keysFile, 'greenhouse-1');
   const { a, b } = await ptyPair('schema');
   let board = startBoard(build, ['--port', b, '--id', 'greenhouse-1', '--key', key, '--period', '100']);
   const srv = await startProsody({ users: [{ user: 'dev', password: 'devpass' }, { user: 'watcher', password: 'watchpass' }] });
   const lines: string[] = [];
-  const r = configFromObject({
-    account: { jid: `dev@${srv.host}`, password: 'devpass' },
-    server: { host: '127.0.0.1', port: srv.c2sPort },
-    tls: { ca_file: srv.caFile },
-    outbox: { dir: join(workDir, 'schema-outbox'), flush_interval_ms: 10 },
-    pubsub: { access_model: 'open', max_items: 1000 },
-    publish: { deadband: 0, min_interval_s: 0 },
-    drivers: [{ id: 'greenhouse', kind: 'bridge', options: { path: a, board: 'greenhouse-1', keys_file: keysFile, handshake_timeout_ms: 3000, ping_ms: 200, dead_after_ms: 800, retry_ms: 100 } }],
-  });
-  assert.equal(r.errors, []);
-  const { drivers, errors } = buildDrivers(r.config!);
-  assert.equal(errors, []);
-  const agent = new Agent({ config: r.config!, credentials: { password: 'devpass', source: 'password', warnings: [] }, drivers, log: createLogger({ level: 'info', write: (l: string) => lines.push(l) }) });
+  const agent = bridgeAgent(srv, { path: a, keysFile, outbox: 'schema-outbox', bridge: { ping_ms: 200, dead_after_ms: 800, retry_ms: 100 }, log: (l) => lines.push(l) });
   const watcher = clientFor(srv, 'watcher', 'watchpass', { resource: 'w' });
   try {
     await agent.start();
@@ -52,7 +33,7 @@ test('firmware 1 → firmware 2 on the same port: pressure appears in PEP, humid
     assert.equal([things[1].name, things[1].fields[0].unit], ['pressure', 'hPa']);
     assert.ok(lines.some((l) => /changed its schema \(firmware 2\.0\.0\): .*added 3 \(pressure\).*removed 2 \(humidity\)/.test(l)), lines.filter((l) => /schema/.test(l)).join('\n'));
     await watcher.connectOnce();
-    const items = async (node: string) => (await watcher.iq(itemsIq(`dev@${srv.host}`, node), 10_000).then(parseItems)).map((it) => fieldsToReadings(it.payload!)[0]!);
+    const items = (node: string) => pepReadings(watcher, srv.host, node);
     let pressure: Awaited<ReturnType<typeof items>> = [];
     for (let i = 0; i < 50 && pressure.length < 2; i++) {
       await waitFor('outbox drained', () => agent.pipeline!.idle, 10_000);
