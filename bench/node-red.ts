@@ -9,14 +9,23 @@
 //    of one second.
 //  - Node-RED's RSS with the palette loaded and 10 of its nodes deployed (agent mode, connected
 //    to `xiota run`) vs without the palette, after a forced GC (--expose-gc) in both.
+// The daemon runs as installed (the node flags of its shebang: V8's lite mode).
+// BENCH_NR_HOPS=1 splits the xiota path into hops: bench/hop-trace.ts, preloaded into the
+// daemon and Node-RED, stamps when a reading passes their sockets (the plain API subscriber is
+// left out then, so the daemon writes one notification per reading).
 // The daemon's RSS with 10 API clients is bench/api-rss.ts.
 //   npm run build && node dist/bench/node-red.js      (BENCH_NR_READINGS, default 1000 per path;
-//   BENCH_NR_VERSIONS, default "4,5"; BENCH_NR_RSS_RUNS, default 3)
+//   BENCH_NR_VERSIONS, default "4,5"; BENCH_NR_RSS_RUNS, default 3, 0: no RSS; BENCH_NR_HOPS)
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import { ApiSocketClient } from '../agent/api/client';
 import { startMosquitto, type MosquittoServer } from '../test/servers/mosquitto';
-import { startXiotaDaemon, type XiotaDaemon } from '../test/servers/xiota-daemon';
+import { CLI, startXiotaDaemon, type XiotaDaemon } from '../test/servers/xiota-daemon';
+import { removeOnExit } from '../test/servers/process';
+import { shebangFlags } from './rss';
 import { agentNode, inject, recorder, tab, TAB, xiotaControl, xiotaIn, AGENT } from '../test/node-red/_flows';
 import { packPalette, sleep, startNodeRed, until, type FlowNode, type NodeRed, type NodeRedVersion } from '../test/node-red/_nodered';
 import { pct } from './child';
@@ -25,12 +34,17 @@ const N = Number(process.env.BENCH_NR_READINGS ?? 1000);
 const RATE = 100; // readings per second
 const VERSIONS = (process.env.BENCH_NR_VERSIONS ?? '4,5').split(',').map((v) => v.trim()) as NodeRedVersion[];
 const RSS_RUNS = Number(process.env.BENCH_NR_RSS_RUNS ?? 3);
+const HOPS = process.env.BENCH_NR_HOPS === '1';
+const HOP_TRACE = join(__dirname, 'hop-trace.js');
 const THING = 'bench';
 const TOPIC = 'bench/value';
 
 const now = () => performance.timeOrigin + performance.now();
 
-interface Result { nodeRed: string; xiota: number[]; mqtt: number[]; direct: number[]; rssBase: number; rssPalette: number }
+interface Result { nodeRed: string; xiota: number[]; mqtt: number[]; direct: number[]; rssBase: number; rssPalette: number; hops?: Hops }
+/** What the hops need once every process has written its stamps: sends and outputs by value. */
+interface HopRun { sent: Map<number, number>; out: Map<number, number>; nodeRedPid: number }
+type Hops = Record<string, number[]>;
 
 function mqttNodes(port: number): FlowNode[] {
   return [
@@ -62,7 +76,7 @@ async function latencies(nr: NodeRed, tag: string, sent: Map<number, number>): P
   return nr.recorded(tag).filter(mine).map((r) => r.t - sent.get(r.payload as number)!);
 }
 
-async function latencyRun(version: NodeRedVersion, tgz: string, agent: XiotaDaemon, broker: MosquittoServer): Promise<Pick<Result, 'nodeRed' | 'xiota' | 'mqtt' | 'direct'>> {
+async function latencyRun(version: NodeRedVersion, tgz: string, agent: XiotaDaemon, broker: MosquittoServer, base: number): Promise<Pick<Result, 'nodeRed' | 'xiota' | 'mqtt' | 'direct'> & { hopRun: HopRun }> {
   const api = await ApiSocketClient.connect(agent.socket);
   await api.call('thing.declare', { id: THING, fields: [{ name: 'value', type: 'numeric' }] });
   // The daemon's share: the same readings at a plain API subscriber, no Node-RED.
@@ -74,10 +88,10 @@ async function latencyRun(version: NodeRedVersion, tgz: string, agent: XiotaDaem
       for (const v of p.values as { value?: unknown }[]) if (typeof v.value === 'number') seen.set(v.value, t);
     },
   });
-  await sub.call('subscribe', { thing: THING, field: 'value' });
+  if (!HOPS) await sub.call('subscribe', { thing: THING, field: 'value' });
   const pub = mqtt.connect(broker.url);
   await new Promise<void>((resolve, reject) => { pub.once('connect', () => resolve()); pub.once('error', reject); });
-  const nr = await startNodeRed({ version, palette: tgz });
+  const nr = await startNodeRed({ version, palette: tgz, nodeFlags: HOPS ? ['-r', HOP_TRACE] : [] });
   try {
     await nr.deploy([tab('bench'), agentNode(agent.socket), xiotaIn('in-bench', THING, 'value', ['rec-xiota']), recorder('rec-xiota', 'xiota'), ...mqttNodes(broker.port)]);
     // Warm-up: both paths deliver (subscription made, broker connected) before timing starts.
@@ -95,14 +109,15 @@ async function latencyRun(version: NodeRedVersion, tgz: string, agent: XiotaDaem
     const sentX = new Map<number, number>();
     const sentM = new Map<number, number>();
     for (let b = 0; b < N / RATE; b++) {
-      for (const [k, v] of await paced(RATE, b * RATE, (v) => { pending.push(api.call('thing.publish', { thing: THING, values: { value: v } })); })) sentX.set(k, v);
-      for (const [k, v] of await paced(RATE, 100_000 + b * RATE, (v) => { pub.publish(TOPIC, JSON.stringify(v)); })) sentM.set(k, v);
+      for (const [k, v] of await paced(RATE, base + b * RATE, (v) => { pending.push(api.call('thing.publish', { thing: THING, values: { value: v } })); })) sentX.set(k, v);
+      for (const [k, v] of await paced(RATE, base + 100_000 + b * RATE, (v) => { pub.publish(TOPIC, JSON.stringify(v)); })) sentM.set(k, v);
     }
     await Promise.all(pending);
     const xiota = await latencies(nr, 'xiota', sentX);
     const mq = await latencies(nr, 'mqtt', sentM);
     const direct = [...sentX].filter(([v]) => seen.has(v)).map(([v, t]) => seen.get(v)! - t);
-    return { nodeRed: nr.nodeRedVersion, xiota, mqtt: mq, direct };
+    const out = new Map(nr.recorded('xiota').filter((r) => typeof r.payload === 'number').map((r) => [r.payload as number, r.t]));
+    return { nodeRed: nr.nodeRedVersion, xiota, mqtt: mq, direct, hopRun: { sent: sentX, out, nodeRedPid: nr.pid } };
   } finally {
     await nr.stop();
     api.close();
@@ -174,22 +189,61 @@ const f1 = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1));
 const f2 = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(2));
 const mib = (kib: number) => (kib / 1024).toFixed(1);
 
+/** Stamps bench/hop-trace.ts wrote for one process: kind -> value -> first time. */
+function stamps(dir: string, pid: number): Record<'r' | 'w', Map<number, number>> {
+  const m = { r: new Map<number, number>(), w: new Map<number, number>() };
+  const f = readdirSync(dir).find((x) => x === `${pid}.txt`);
+  if (!f) return m;
+  for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+    const [k, v, t] = line.split(' ');
+    if ((k === 'r' || k === 'w') && !m[k].has(Number(v))) m[k].set(Number(v), Number(t));
+  }
+  return m;
+}
+
+/** The xiota path's hops, per reading that has every stamp. */
+function hopsOf(dir: string, daemonPid: number, run: HopRun): Hops {
+  const d = stamps(dir, daemonPid);
+  const n = stamps(dir, run.nodeRedPid);
+  const h: Hops = { send: [], daemon: [], wire: [], nodeRed: [] };
+  for (const [v, t0] of run.sent) {
+    const [a, b, c, e] = [d.r.get(v), d.w.get(v), n.r.get(v), run.out.get(v)];
+    if (a === undefined || b === undefined || c === undefined || e === undefined) continue;
+    h.send!.push(a - t0);
+    h.daemon!.push(b - a);
+    h.wire!.push(c - b);
+    h.nodeRed!.push(e - c);
+  }
+  return h;
+}
+
 async function main(): Promise<void> {
   const tgz = packPalette();
-  const agent = await startXiotaDaemon({ pollS: 1 });
+  const traceDir = HOPS ? mkdtempSync(join(tmpdir(), 'xiota-hops-')) : '';
+  if (HOPS) {
+    removeOnExit(traceDir);
+    process.env.XIOTA_HOP_TRACE_DIR = traceDir; // inherited by the daemon and Node-RED
+  }
+  const load0 = loadavg();
+  const agent = await startXiotaDaemon({ pollS: 1, ...(HOPS ? { nodeFlags: [...shebangFlags(CLI), '-r', HOP_TRACE] } : {}) });
+  const daemonPid = agent.pid;
   const broker = await startMosquitto();
   const results: Result[] = [];
+  const hopRuns: HopRun[] = [];
   try {
-    for (const v of VERSIONS) {
-      const lat = await latencyRun(v, tgz, agent, broker);
-      const rss = await rssRun(v, tgz, agent);
+    for (const [i, v] of VERSIONS.entries()) {
+      const { hopRun, ...lat } = await latencyRun(v, tgz, agent, broker, i * 1_000_000);
+      hopRuns.push(hopRun);
+      const rss = RSS_RUNS > 0 ? await rssRun(v, tgz, agent) : { rssBase: NaN, rssPalette: NaN };
       results.push({ ...lat, ...rss });
       process.stderr.write(`[bench] Node-RED ${lat.nodeRed} done\n`);
     }
   } finally {
     await broker.stop();
-    await agent.stop();
+    await agent.stop(); // the daemon writes its stamps as it exits
   }
+  if (HOPS) results.forEach((r, i) => { r.hops = hopsOf(traceDir, daemonPid, hopRuns[i]!); });
+  const load1 = loadavg();
   const cols = results.map((r) => `Node-RED ${r.nodeRed} (Node ${r.nodeRed.startsWith('5') ? '22' : '20'})`);
   const rows: [string, (r: Result) => string][] = [
     [`reading -> xiota-in, p50 / p99 ms`, (r) => `${f2(pct(r.xiota, 50))} / ${f2(pct(r.xiota, 99))}`],
@@ -197,14 +251,27 @@ async function main(): Promise<void> {
     [`reading -> Mosquitto -> mqtt in, p50 / p99 ms`, (r) => `${f2(pct(r.mqtt, 50))} / ${f2(pct(r.mqtt, 99))}`],
     [`delivered xiota / mqtt (of ${N} each)`, (r) => `${r.xiota.length} / ${r.mqtt.length}`],
     ['max ms xiota / mqtt', (r) => `${f1(Math.max(...r.xiota))} / ${f1(Math.max(...r.mqtt))}`],
-    ['RSS without the palette, MiB', (r) => mib(r.rssBase)],
-    ['RSS, palette + 10 nodes (agent mode), MiB', (r) => mib(r.rssPalette)],
-    ['extra RSS, MiB', (r) => mib(r.rssPalette - r.rssBase)],
   ];
+  if (HOPS) {
+    const hop = (k: string) => (r: Result) => `${f2(pct(r.hops![k]!, 50))} / ${f2(pct(r.hops![k]!, 99))}`;
+    rows.push(
+      ['xiota hops, p50 / p99 ms: send -> daemon reads it', hop('send')],
+      ['  daemon reads it -> notification written', hop('daemon')],
+      ['  written -> Node-RED reads it', hop('wire')],
+      ['  Node-RED reads it -> xiota-in output recorded', hop('nodeRed')],
+    );
+  }
+  if (RSS_RUNS > 0) {
+    rows.push(
+      ['RSS without the palette, MiB', (r) => mib(r.rssBase)],
+      ['RSS, palette + 10 nodes (agent mode), MiB', (r) => mib(r.rssPalette)],
+      ['extra RSS, MiB', (r) => mib(r.rssPalette - r.rssBase)],
+    );
+  }
   const w0 = Math.max(...rows.map(([k]) => k.length));
   const ws = cols.map((c, i) => Math.max(c.length, ...rows.map(([, f]) => f(results[i]!).length)));
   const line = (k: string, vals: string[]) => `| ${k.padEnd(w0)} | ${vals.map((v, i) => v.padStart(ws[i]!)).join(' | ')} |`;
-  console.log(`Node-RED paths at ${RATE} readings/s, ${N} readings per path; RSS after a forced GC (median of 5 samples, median of ${RSS_RUNS} fresh Node-REDs)`);
+  console.log(`Node-RED paths at ${RATE} readings/s, ${N} readings per path${RSS_RUNS > 0 ? `; RSS after a forced GC (median of 5 samples, median of ${RSS_RUNS} fresh Node-REDs)` : ''}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end (${availableParallelism()} cores)`);
   console.log(line('', cols));
   console.log(`|${'-'.repeat(w0 + 2)}|${ws.map((x) => '-'.repeat(x + 2)).join('|')}|`);
   for (const [k, f] of rows) console.log(line(k, results.map(f)));
