@@ -1,24 +1,19 @@
 // Drives test/clients/chat_client.py (slixmpp 1.8.3 under Debian's /usr/bin/python3): a
 // person's client for the chat tests, and the slixmpp bot the chat benchmark compares with.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { clientScript as scriptOf, PyLines, type Line } from '../clients/_json-lines';
 
 /** What a client needs of a server under test (Prosody or ejabberd from scripts/). */
 export interface ServerAddress { host: string; c2sPort: number; caFile: string }
 
-export type Line = Record<string, unknown> & { event: string };
+export type { Line };
 export interface Answer { body: string | null; ms: number | null; receipt: boolean; timeout?: boolean; type?: string; error?: string | null }
 export interface Collected { from: string; type: string; body: string; error?: string }
 
-export const PYTHON = '/usr/bin/python3';
+export { PYTHON } from '../clients/_json-lines';
 
 export function clientScript(): string {
-  // Compiled to dist/test/chat (or dist/bench): the script stays in the source tree.
-  for (const p of [join(__dirname, '../../../test/clients/chat_client.py'), join(__dirname, '../../test/clients/chat_client.py'), join(process.cwd(), 'test/clients/chat_client.py')]) {
-    if (existsSync(p)) return p;
-  }
-  throw new Error('test/clients/chat_client.py not found: run from the repository root');
+  return scriptOf('chat_client.py');
 }
 
 export interface PyProcess {
@@ -30,52 +25,7 @@ export interface PyProcess {
 }
 
 export function spawnPy(args: string[], label: string): PyProcess {
-  const proc = spawn(PYTHON, [clientScript(), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: Line[] = [];
-  let err = '';
-  let buf = '';
-  let wake: (() => void) | undefined;
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString('utf8');
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const l = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try { lines.push(JSON.parse(l) as Line); } catch { err += `[stdout] ${l}\n`; }
-    }
-    wake?.();
-  });
-  proc.stderr!.on('data', (d: Buffer) => { err = (err + d.toString('utf8')).slice(-8000); });
-  let exited = false;
-  proc.on('exit', () => { exited = true; wake?.(); });
-  return {
-    proc,
-    stderr: () => err,
-    send: (cmd) => proc.stdin!.write(JSON.stringify(cmd) + '\n'),
-    next: (event, timeoutMs = 30_000) => new Promise<Line>((resolve, reject) => {
-      const timer = setTimeout(() => { wake = undefined; reject(new Error(`${label}: no ${event} within ${timeoutMs} ms\n${err}`)); }, timeoutMs);
-      const check = () => {
-        const k = lines.findIndex((l) => l.event === event);
-        if (k >= 0) {
-          clearTimeout(timer);
-          wake = undefined;
-          resolve(lines.splice(k, 1)[0]!);
-        } else if (exited) {
-          clearTimeout(timer);
-          wake = undefined;
-          reject(new Error(`${label} exited before ${event}\n${err}`));
-        }
-      };
-      wake = check;
-      check();
-    }),
-    close: () => new Promise<void>((resolve) => {
-      if (exited) return resolve();
-      proc.once('exit', () => resolve());
-      try { proc.stdin!.write(JSON.stringify({ op: 'quit' }) + '\n'); } catch { /* gone */ }
-      setTimeout(() => { if (!exited) proc.kill('SIGKILL'); }, 3000).unref();
-    }),
-  };
+  return new PyLines('chat_client.py', args, label);
 }
 
 /** A person logged in with slixmpp. */

@@ -1,83 +1,15 @@
 // Drives test/clients/iot_client.py (slixmpp 1.8.3's xep_0323 and xep_0325 client plugins,
 // under Debian's /usr/bin/python3) and, for the benchmark, test/clients/iot_device.py (its
 // xep_0323 device plugin): JSON lines in and out.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { PyLines } from '../clients/_json-lines';
 
-export const PYTHON = '/usr/bin/python3';
+export { PYTHON, PyLines } from '../clients/_json-lines';
 export interface ServerAddress { host: string; c2sPort: number; caFile: string }
 
 export interface PyField { name: string; typename: string; value: string; unit?: string; dataType?: string; flags?: Record<string, string> }
 export interface PyReadResult { result: string; nodeId?: string | null; timestamp?: string | null; fields?: PyField[] | null; error_msg?: string | null }
 export interface PyRead { results: PyReadResult[]; ms: number | null; exception?: string }
 export interface PySet { result: string; fields?: string[] | null; error_msg?: string | null; exception?: string }
-type Line = Record<string, unknown> & { event: string };
-
-function script(name: string): string {
-  for (const p of [join(__dirname, '../../../test/clients', name), join(process.cwd(), 'test/clients', name)]) if (existsSync(p)) return p;
-  throw new Error(`test/clients/${name} not found: run from the repository root`);
-}
-
-export class PyLines {
-  readonly proc: ChildProcess;
-  private lines: Line[] = [];
-  private err = '';
-  private wake?: () => void;
-  private exited = false;
-
-  constructor(file: string, args: string[], private readonly label: string) {
-    this.proc = spawn(PYTHON, [script(file), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let buf = '';
-    this.proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try { this.lines.push(JSON.parse(l) as Line); } catch { this.err += `[stdout] ${l}\n`; }
-      }
-      this.wake?.();
-    });
-    this.proc.stderr!.on('data', (d: Buffer) => { this.err = (this.err + d.toString('utf8')).slice(-8000); });
-    this.proc.on('exit', () => { this.exited = true; this.wake?.(); });
-  }
-
-  stderr(): string { return this.err; }
-
-  next(event: string, timeoutMs = 30_000): Promise<Line> {
-    return new Promise<Line>((resolve, reject) => {
-      const timer = setTimeout(() => { this.wake = undefined; reject(new Error(`${this.label}: no ${event} within ${timeoutMs} ms\n${this.err}`)); }, timeoutMs);
-      const check = () => {
-        const k = this.lines.findIndex((l) => l.event === event);
-        if (k >= 0) {
-          clearTimeout(timer);
-          this.wake = undefined;
-          resolve(this.lines.splice(k, 1)[0]!);
-        } else if (this.exited) {
-          clearTimeout(timer);
-          this.wake = undefined;
-          reject(new Error(`${this.label} exited before ${event}\n${this.err}`));
-        }
-      };
-      this.wake = check;
-      check();
-    });
-  }
-
-  send(cmd: Record<string, unknown>): void {
-    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
-  }
-
-  close(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (this.exited) return resolve();
-      this.proc.once('exit', () => resolve());
-      try { this.send({ op: 'quit' }); } catch { /* gone */ }
-      setTimeout(() => { if (!this.exited) this.proc.kill('SIGKILL'); }, 3000).unref();
-    });
-  }
-}
 
 /** A machine with slixmpp's xep_0323 and xep_0325 client plugins. */
 export class IotClient {

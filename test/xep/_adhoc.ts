@@ -1,12 +1,10 @@
 // Drives test/clients/adhoc_client.py (slixmpp 1.8.3 and its xep_0050 plugin, under Debian's
 // /usr/bin/python3): a person running ad-hoc commands, and the slixmpp bot of the benchmark.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { PyLines } from '../clients/_json-lines';
 /** What the clients need of a server (Prosody or ejabberd from scripts/servers.ts). */
 export interface ServerAddress { host: string; c2sPort: number; caFile: string }
 
-export const PYTHON = '/usr/bin/python3';
+export { PYTHON } from '../clients/_json-lines';
 
 export interface PyField { var: string | null; type: string | null; label: string | null; values: string[]; options?: string[]; datatype?: string; range?: [string | null, string | null] }
 export interface PyForm { type: string; title: string | null; instructions: string[]; fields: PyField[]; reported: string[] | null; items: Record<string, string>[] }
@@ -17,69 +15,10 @@ export interface PyResult {
   form?: PyForm | null;
   error?: { condition: string; text?: string; type?: string; app?: string | null };
 }
-type Line = Record<string, unknown> & { event: string };
 
-function script(): string {
-  for (const p of [join(__dirname, '../../../test/clients/adhoc_client.py'), join(process.cwd(), 'test/clients/adhoc_client.py')]) if (existsSync(p)) return p;
-  throw new Error('test/clients/adhoc_client.py not found: run from the repository root');
-}
-
-export class PyProc {
-  readonly proc: ChildProcess;
-  private lines: Line[] = [];
-  private err = '';
-  private wake?: () => void;
-  private exited = false;
-
-  constructor(args: string[], private readonly label: string) {
-    this.proc = spawn(PYTHON, [script(), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let buf = '';
-    this.proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try { this.lines.push(JSON.parse(l) as Line); } catch { this.err += `[stdout] ${l}\n`; }
-      }
-      this.wake?.();
-    });
-    this.proc.stderr!.on('data', (d: Buffer) => { this.err = (this.err + d.toString('utf8')).slice(-8000); });
-    this.proc.on('exit', () => { this.exited = true; this.wake?.(); });
-  }
-
-  next(event: string, timeoutMs = 30_000): Promise<Line> {
-    return new Promise<Line>((resolve, reject) => {
-      const timer = setTimeout(() => { this.wake = undefined; reject(new Error(`${this.label}: no ${event} within ${timeoutMs} ms\n${this.err}`)); }, timeoutMs);
-      const check = () => {
-        const k = this.lines.findIndex((l) => l.event === event);
-        if (k >= 0) {
-          clearTimeout(timer);
-          this.wake = undefined;
-          resolve(this.lines.splice(k, 1)[0]!);
-        } else if (this.exited) {
-          clearTimeout(timer);
-          this.wake = undefined;
-          reject(new Error(`${this.label} exited before ${event}\n${this.err}`));
-        }
-      };
-      this.wake = check;
-      check();
-    });
-  }
-
-  send(cmd: Record<string, unknown>): void {
-    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
-  }
-
-  close(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (this.exited) return resolve();
-      this.proc.once('exit', () => resolve());
-      try { this.send({ op: 'quit' }); } catch { /* gone */ }
-      setTimeout(() => { if (!this.exited) this.proc.kill('SIGKILL'); }, 3000).unref();
-    });
-  }
+/** test/clients/adhoc_client.py as a JSON-lines child process. */
+export class PyProc extends PyLines {
+  constructor(args: string[], label: string) { super('adhoc_client.py', args, label); }
 }
 
 /** A person with slixmpp's xep_0050 plugin. */
