@@ -138,7 +138,7 @@ export class Agent {
       now,
       status: () => ({
         jid: this.client.bare,
-        resource: o.config.account.resource,
+        resource: this.client.jid.includes('/') ? this.client.jid.slice(this.client.jid.indexOf('/') + 1) : o.config.account.resource ?? '',
         state: this.client.state,
         online: this.client.state === 'online',
         sm: this.client.info?.sm,

@@ -2,7 +2,9 @@
 // ejabberd 24.12 with mod_auth_fast behind test/servers/slow-link.ts (300 ms each way, 8 KB/s).
 // Each xiota row is a new session to online (a new XmppClient, so no stream resumption) with
 // what a device would hold at that point: nothing cached (full SCRAM, PBKDF2), the derived
-// SCRAM keys cached (RFC 5802 3), or a XEP-0484 FAST token. "Drop and resume" is the agent's
+// SCRAM keys cached (RFC 5802 3), or a XEP-0484 FAST token; the resource is the server's pick
+// (XEP-0386 Bind 2, the agent's default) except in the "configured resource" row (RFC 6120 bind
+// after SASL2). "Drop and resume" is the agent's
 // real reconnect (XEP-0198 resumed inline, FAST). @xmpp/client 0.14 logs in through the same
 // link for scale (fresh process; its time includes Node's start, ~50 ms).
 import { spawn } from 'node:child_process';
@@ -16,10 +18,10 @@ import { startSlowLink, type SlowLink } from '../test/servers/slow-link';
 const LINK = { latencyMs: 300, bytesPerSecond: 8 * 1024 };
 interface Sample { rt: number; ms: number }
 
-async function xiotaLogin(srv: XmppServer, link: SlowLink, direct: boolean, keyCache: ScramKeyCache, fast?: MemoryFastStore): Promise<Sample> {
+async function xiotaLogin(srv: XmppServer, link: SlowLink, direct: boolean, keyCache: ScramKeyCache, fast?: MemoryFastStore, resource?: string): Promise<Sample> {
   const c = new XmppClient({
     jid: `bench@${srv.host}`, credentials: { username: 'bench', password: 'benchpass' },
-    server: { host: '127.0.0.1', port: link.port, directTls: direct }, tls: { caFile: srv.caFile }, keyCache, fast,
+    server: { host: '127.0.0.1', port: link.port, directTls: direct }, tls: { caFile: srv.caFile }, keyCache, fast, resource,
   });
   let rt = 0;
   c.once('online', () => (rt = link.last().roundTrips));
@@ -89,6 +91,7 @@ export async function slowLinkTable(runs: number): Promise<void> {
       const store = new MemoryFastStore();
       await xiotaLogin(srv, link, isDirect, new ScramKeyCache(), store);
       await measure(`xiota ${label}: FAST token`, () => xiotaLogin(srv, link, isDirect, new ScramKeyCache(), store));
+      await measure(`xiota ${label}: FAST token, configured resource`, () => xiotaLogin(srv, link, isDirect, new ScramKeyCache(), store, 'kitchen'));
     }
     rows.push(['xiota direct TLS: drop and resume (FAST + SM inline)', await xiotaResume(srv, direct, runs)]);
     await measure('@xmpp/client 0.14 STARTTLS: full login', () => xmppjsLogin(srv, starttls));

@@ -59,7 +59,7 @@ interface Status {
 
 export function formatStatus(s: Status): string {
   const rows: [string, string][] = [
-    ['jid', `${s.jid}/${s.resource}`],
+    ['jid', s.resource ? `${s.jid}/${s.resource}` : s.jid],
     ['session', `${s.session.state}${s.session.sm ? `, stream management ${s.session.sm}` : ''}${s.session.tls ? `, ${s.session.tls}` : ''}`],
     ['uptime', ago(s.uptime_s)],
     ['outbox', `${s.outbox.queued} reading(s) waiting for the server`],

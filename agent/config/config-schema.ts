@@ -1,7 +1,6 @@
 // The schema of xiota.yaml, built with the DSL in schema.ts. Ranges marked `.clamp()` are
 // harmless to correct (a ping interval of 2 s becomes 5 s, with a warning); the others
 // (ports, deadbands, ids) fail, because guessing there would hide a real mistake.
-import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { s, Schema, CheckContext, Path, INVALID, Invalid, error, warn, describe } from './schema';
 import { alertsSchema, checkAlertFields } from '../alerts/schema';
@@ -265,7 +264,8 @@ export const configSchema: Schema<Config> = s.custom<Config>('a mapping', (v, pa
     error(ctx, [...path, 'account', 'resource'], `"${raw.account.resource}" differs from the JID's resource "${jidResource}"; give it in one place`);
     return INVALID;
   }
-  const resource = raw.account.resource ?? jidResource ?? `xiota-${hostname()}`;
+  // Unset: the server picks the resource (XEP-0386 Bind 2) where it can (agent/session/client.ts).
+  const resource = raw.account.resource ?? jidResource;
   return {
     ...raw,
     account: { ...raw.account, jid: `${local}@${domain}`, resource },

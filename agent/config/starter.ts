@@ -14,7 +14,8 @@ account:
   # The device's own XMPP account (create it on your server first).
   # A resource may be given here (gateway@example.org/kitchen) or below.
   jid: gateway@example.org
-  # resource: xiota-kitchen          # default: xiota-<hostname>
+  # resource: kitchen                # a fixed resource; default: the server picks one (XEP-0386
+                                     # Bind 2: one round trip less), else xiota-<hostname>
   # The password comes from ONE of these; a file (mode 600) or the environment keeps it out
   # of this file. Under systemd, LoadCredential= puts it in $CREDENTIALS_DIRECTORY; run by
   # hand, the fallback after :- is used (as in the shell):

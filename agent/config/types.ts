@@ -27,7 +27,11 @@ import type { ApiConfig } from '../api/schema';
 export interface AccountConfig {
   /** Bare JID (localpart@domain); a resource given in the YAML moves to `resource`. */
   jid: string;
-  resource: string;
+  /**
+   * A fixed resource, bound the RFC 6120 way. Undefined: the server picks it where it offers
+   * XEP-0386 Bind 2 (one round trip less for a new session; tag `xiota`), else `xiota-<hostname>`.
+   */
+  resource?: string;
   /** May hold `${VAR}` (systemd's `${CREDENTIALS_DIRECTORY}`), expanded by resolvePassword. */
   passwordFile?: string;
   passwordEnv?: string;

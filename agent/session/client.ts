@@ -52,8 +52,9 @@ export interface ClientOptions {
   /** XEP-0388 SASL2 when the server offers it (default true). */
   sasl2?: boolean;
   /**
-   * XEP-0386 Bind 2 with SASL2: the server picks the resource from `resource` as a tag
-   * (`tag.XXXX`). Default: only when no resource was given explicitly, so a configured
+   * XEP-0386 Bind 2 with SASL2: the server picks the resource from a tag (`resource` when
+   * given, else `xiota`; ejabberd: `xiota.XXXX`, stable per user-agent id). Default: only when
+   * no resource was given explicitly, so a configured
    * resource stays exactly what it says (SASL2 then binds the RFC 6120 way, one round trip more).
    */
   bind2?: boolean;
@@ -120,7 +121,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private endSession: () => void = () => {};
   private nextId = 1;
   private readonly idPrefix = Math.random().toString(36).slice(2, 7);
-  private readonly bind2: boolean;
+  /** XEP-0386 Bind 2 tag; undefined: bind `resource` the RFC 6120 way. */
+  private readonly bind2Tag?: string;
   /** Cleared when a server ended the stream over a pipelined <enable/> (it has no XEP-0198). */
   private speculateSm = true;
   /** XEP-0352 <inactive/> already said on the current connection. */
@@ -143,7 +145,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       ...opts,
       resource: opts.resource ?? j.resource ?? `xiota-${hostname()}`,
     };
-    this.bind2 = opts.bind2 ?? (opts.resource === undefined && j.resource === undefined);
+    // XEP-0386 5: the tag shows in the full JID, so no hostname in it unless the user chose it.
+    if (opts.bind2 ?? (opts.resource === undefined && j.resource === undefined)) this.bind2Tag = opts.resource ?? j.resource ?? 'xiota';
     this.log = opts.log ?? silentLogger;
     this.keyCache = opts.keyCache ?? new ScramKeyCache();
     this.backoff = new Backoff({ ...opts.reconnect, random: opts.random });
@@ -243,7 +246,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       step: (s) => this.setState(s),
       bareJid: this.bare,
       sasl2: this.o.sasl2,
-      bind2Tag: this.bind2 ? this.o.resource : undefined,
+      bind2Tag: this.bind2Tag,
       fast: this.o.fast,
       csiInactive: this.o.csiInactive,
       speculateSm: this.speculateSm,
