@@ -235,6 +235,11 @@ t('a flow-defined thing: published from the flow, read and set by slixmpp\'s xep
     assert.is(sets[0]!.payload, true);
     assert.is(sets[0]!.xiota?.thing, 'kitchen');
     assert.match(String(sets[0]!.xiota?.from), new RegExp(`^owner@${prosody.host}/py$`), 'who set it');
+    // Another client of the daemon's API sets it: the flow hears who, as api:N.
+    await gw.rpc('set', { thing: 'kitchen', field: 'light', value: false });
+    assert.is(sets.length, 2);
+    assert.is(sets[1]!.payload, false);
+    assert.match(String(sets[1]!.xiota?.from), /^api:\d+$/, 'an API client set it');
     // A value of the wrong type from the flow goes to Catch, nothing is published.
     helper.getNode('thing')!.receive({ topic: 'light', payload: 'dim' });
     await waitFor('the bad value reported', () => thingErrors.length > 0, 5000);
