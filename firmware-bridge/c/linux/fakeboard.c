@@ -99,6 +99,24 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 }
 #endif
 
+/* The board as it powers up (at start, and after a reset that cut a frame): the actuators
+ * report their state first. */
+static void board_up(const xb_hal *hal, const char *id, int plaintext_ok, int pairable, int no_fs) {
+  xb_init(&b, hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
+  b.plaintext_ok = (uint8_t)plaintext_ok;
+  b.pairable = (uint8_t)pairable;
+#if XB_X25519
+  b.forward_secrecy = (uint8_t)!no_fs;
+#else
+  (void)no_fs;
+#endif
+#ifdef FAKEBOARD_MQTT
+  b.datagram = 1;
+#endif
+  xb_report(&b, 10, relay);
+  xb_report(&b, 11, setpoint);
+}
+
 static void on_signal(int sig) { if (sig == SIGUSR1) reset_requested = 1; else stop_requested = 1; }
 
 int main(int argc, char **argv) {
@@ -163,17 +181,7 @@ int main(int argc, char **argv) {
   signal(SIGUSR1, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
-  xb_init(&b, &hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
-  b.plaintext_ok = (uint8_t)plaintext_ok;
-  b.pairable = (uint8_t)pairable;
-#if XB_X25519
-  b.forward_secrecy = (uint8_t)!no_fs;
-#endif
-#ifdef FAKEBOARD_MQTT
-  b.datagram = 1;
-#endif
-  xb_report(&b, 10, relay);
-  xb_report(&b, 11, setpoint);
+  board_up(&hal, id, plaintext_ok, pairable, no_fs);
   fprintf(stderr, "fakeboard %s ready on %s\n", id, port);
   while (!stop_requested) {
 #ifdef FAKEBOARD_MQTT
@@ -201,17 +209,7 @@ int main(int argc, char **argv) {
     }
     xb_poll(&b);
     if (reset_requested && cut_after == 0) { /* the frame was cut: come back up blank */
-      xb_init(&b, &hal, id, "xiota-fake", fw_version, entities, DEMO_N, apply, NULL);
-      b.plaintext_ok = (uint8_t)plaintext_ok;
-      b.pairable = (uint8_t)pairable;
-#if XB_X25519
-      b.forward_secrecy = (uint8_t)!no_fs;
-#endif
-#ifdef FAKEBOARD_MQTT
-      b.datagram = 1;
-#endif
-      xb_report(&b, 10, relay);
-      xb_report(&b, 11, setpoint);
+      board_up(&hal, id, plaintext_ok, pairable, no_fs);
       reset_requested = 0; cut_after = -1;
       fprintf(stderr, "reset\n");
     }
