@@ -44,6 +44,8 @@ export interface EjabberdOptions {
    * Load mod_auth_fast (XEP-0484 FAST tokens; "added in 24.12" per its own docs, SASL2 and Bind 2
    * are built into ejabberd_c2s). `tokenRefreshAge`: its token_refresh_age (default one day),
    * the age after which a token used to log in is rotated (YAML: a number or "10 seconds").
+   * 24.12 reads a configured value in milliseconds and uses it as seconds, so it acts 1000 times
+   * longer than written (test/session/fast-ejabberd.test.ts ages tokens in the store instead).
    */
   fast?: boolean | { tokenRefreshAge?: number | string };
   /** Load mod_client_state (XEP-0352 CSI: queue presence while the client is inactive). */

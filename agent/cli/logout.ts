@@ -6,7 +6,7 @@
 // the command can be run again; a token the server already refuses is dead and is removed.
 // The user-agent id in the same file is kept: it is not a secret, and servers derive the XEP-0386
 // Bind 2 resource from it (ejabberd: tag + hash of the id), so the device keeps its full JID.
-//   xiota logout [--config FILE]
+//   xiota logout [--config FILE] [--log-level L]
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { defaultConfigPaths, formatIssues, loadConfig, type Config } from '../co
 import { XiotaError } from '../errors';
 import { createLogger, type Logger } from '../log';
 
-export const LOGOUT_USAGE = `Usage: xiota logout [--config FILE]
+export const LOGOUT_USAGE = `Usage: xiota logout [--config FILE] [--log-level L]
 
 Logs this device out of its XMPP server: the FAST login token (XEP-0484) is invalidated on the
 server and removed from fast-token.json in the state directory. The password keeps working; the
@@ -54,7 +54,7 @@ export async function logoutMain(argv: string[], io: Io): Promise<number> {
 }
 
 /** The agent keeps its state beside the outbox (agent/agent.ts): the token file is there. */
-export function stateDirOf(config: Config): string {
+function stateDirOf(config: Config): string {
   return dirname(config.outbox.dir);
 }
 
