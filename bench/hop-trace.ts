@@ -6,7 +6,8 @@
 // $XIOTA_HOP_TRACE_DIR/<pid>.txt at exit, one `KIND VALUE MS` line each:
 //   r  a 'data' chunk that carries `"value":N` was delivered to the process (a request at the
 //      daemon, a notification at Node-RED)
-//   w  a write of a `reading` notification carrying `"value":N` returned (the daemon)
+//   h  a `reading` notification carrying `"value":N` is handed to socket.write (the daemon)
+//   w  that write returned (the syscall, and whatever ran while the daemon was off the CPU)
 // Readings are told apart by their integer value, as the bench sends them.
 import { appendFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -33,11 +34,13 @@ if (dir) {
   };
   const write = proto.write;
   proto.write = function (this: Socket, d: unknown, ...a: unknown[]) {
-    const ok = write.call(this, d, ...a);
     const s = text(d);
-    if (s.includes('"method":"reading"')) {
+    const reading = s.includes('"method":"reading"');
+    const t0 = reading ? now() : 0;
+    const ok = write.call(this, d, ...a);
+    if (reading) {
       const t = now();
-      for (const m of s.matchAll(VALUE)) lines.push(`w ${m[1]} ${t}`);
+      for (const m of s.matchAll(VALUE)) lines.push(`h ${m[1]} ${t0}`, `w ${m[1]} ${t}`);
     }
     return ok;
   };

@@ -190,13 +190,13 @@ const f2 = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(2));
 const mib = (kib: number) => (kib / 1024).toFixed(1);
 
 /** Stamps bench/hop-trace.ts wrote for one process: kind -> value -> first time. */
-function stamps(dir: string, pid: number): Record<'r' | 'w', Map<number, number>> {
-  const m = { r: new Map<number, number>(), w: new Map<number, number>() };
+function stamps(dir: string, pid: number): Record<'r' | 'h' | 'w', Map<number, number>> {
+  const m = { r: new Map<number, number>(), h: new Map<number, number>(), w: new Map<number, number>() };
   const f = readdirSync(dir).find((x) => x === `${pid}.txt`);
   if (!f) return m;
   for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
     const [k, v, t] = line.split(' ');
-    if ((k === 'r' || k === 'w') && !m[k].has(Number(v))) m[k].set(Number(v), Number(t));
+    if ((k === 'r' || k === 'h' || k === 'w') && !m[k].has(Number(v))) m[k].set(Number(v), Number(t));
   }
   return m;
 }
@@ -205,12 +205,13 @@ function stamps(dir: string, pid: number): Record<'r' | 'w', Map<number, number>
 function hopsOf(dir: string, daemonPid: number, run: HopRun): Hops {
   const d = stamps(dir, daemonPid);
   const n = stamps(dir, run.nodeRedPid);
-  const h: Hops = { send: [], daemon: [], wire: [], nodeRed: [] };
+  const h: Hops = { send: [], daemon: [], write: [], wire: [], nodeRed: [] };
   for (const [v, t0] of run.sent) {
-    const [a, b, c, e] = [d.r.get(v), d.w.get(v), n.r.get(v), run.out.get(v)];
-    if (a === undefined || b === undefined || c === undefined || e === undefined) continue;
+    const [a, b, w, c, e] = [d.r.get(v), d.h.get(v), d.w.get(v), n.r.get(v), run.out.get(v)];
+    if (a === undefined || b === undefined || w === undefined || c === undefined || e === undefined) continue;
     h.send!.push(a - t0);
     h.daemon!.push(b - a);
+    h.write!.push(w - b);
     h.wire!.push(c - b);
     h.nodeRed!.push(e - c);
   }
@@ -256,8 +257,9 @@ async function main(): Promise<void> {
     const hop = (k: string) => (r: Result) => `${f2(pct(r.hops![k]!, 50))} / ${f2(pct(r.hops![k]!, 99))}`;
     rows.push(
       ['xiota hops, p50 / p99 ms: send -> daemon reads it', hop('send')],
-      ['  daemon reads it -> notification written', hop('daemon')],
-      ['  written -> Node-RED reads it', hop('wire')],
+      ['  daemon reads it -> hands the notification to write()', hop('daemon')],
+      ['  (write() returns, after)', hop('write')],
+      ['  handed to write() -> Node-RED reads it', hop('wire')],
       ['  Node-RED reads it -> xiota-in output recorded', hop('nodeRed')],
     );
   }
