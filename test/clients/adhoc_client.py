@@ -15,24 +15,19 @@
 #     the benchmark's anchor: a slixmpp bot doing the agent's job, publishing RATE readings/s to
 #     its PEP node and answering the `status` command (xep_0050 responder) with a result form.
 import asyncio
-import json
 import sys
 import time
 
 from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
+from jsonlines import commands, out
 
 NS_COMMANDS = 'http://jabber.org/protocol/commands'
 NS_DATA = 'jabber:x:data'
 NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 NS_PUBSUB = 'http://jabber.org/protocol/pubsub'
 NS_SENSORDATA = 'urn:xmpp:iot:sensordata'
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + '\n')
-    sys.stdout.flush()
 
 
 def q(ns, name):
@@ -225,16 +220,7 @@ async def main_client(argv):
     jid, password, port, cafile = argv[2], argv[3], int(argv[4]), argv[5]
     xmpp = Person(jid, password, cafile)
     xmpp.connect(('127.0.0.1', port))
-    loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        c = json.loads(line)
-        if c['op'] == 'quit':
-            break
+    async for c in commands():
         out(await xmpp.run(c))
     xmpp.disconnect()
     await asyncio.sleep(0.2)
@@ -244,13 +230,8 @@ async def main_bot(argv):
     jid, password, port, cafile, rate = argv[2], argv[3], int(argv[4]), argv[5], float(argv[6])
     xmpp = Bot(jid, password, cafile, rate)
     xmpp.connect(('127.0.0.1', port))
-    loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line or json.loads(line).get('op') == 'quit':
-            break
+    async for _ in commands():
+        pass
     xmpp.disconnect()
     await asyncio.sleep(0.2)
 

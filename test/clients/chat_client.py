@@ -15,7 +15,6 @@
 #     the benchmark's anchor: a slixmpp bot doing the agent's job, publishing RATE readings/s to
 #     its PEP node and answering `status` in chat with the latest values.
 import asyncio
-import json
 import math
 import sys
 import time
@@ -24,15 +23,11 @@ from slixmpp import ClientXMPP
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
+from jsonlines import commands, out
 
 NS_RECEIPTS = 'urn:xmpp:receipts'
 NS_PUBSUB = 'http://jabber.org/protocol/pubsub'
 NS_SENSORDATA = 'urn:xmpp:iot:sensordata'
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + '\n')
-    sys.stdout.flush()
 
 
 def bare(jid):
@@ -157,17 +152,8 @@ async def client_main(argv):
     xmpp.connect(('127.0.0.1', int(port)))
     await asyncio.wait_for(xmpp.ready, 20)
     out({'event': 'online', 'jid': str(xmpp.boundjid)})
-    loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader(limit=4 * 1024 * 1024)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        cmd = json.loads(line)
+    async for cmd in commands():
         op = cmd['op']
-        if op == 'quit':
-            break
         if op == 'ask':
             out(await xmpp.ask(cmd['to'], cmd['body'], cmd.get('timeout', 5), cmd.get('receipt', False)))
         elif op == 'send':

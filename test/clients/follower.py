@@ -17,18 +17,13 @@
 #     {"event":"message","from":J,"body":B}
 #     {"event":"item","from":J,"node":N,"id":I}    a PubSub event notification item
 import asyncio
-import json
 import sys
 
 from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
+from jsonlines import commands, out
 
 NS_PUBSUB_EVENT = 'http://jabber.org/protocol/pubsub#event'
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + '\n')
-    sys.stdout.flush()
 
 
 def bare(jid):
@@ -99,15 +94,8 @@ class Follower(ClientXMPP):
             out({'event': 'sub_node', 'node': node, 'ok': False, 'error': 'timeout'})
 
 
-async def commands(xmpp, done):
-    loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        cmd = json.loads(line)
+async def run_commands(xmpp, done):
+    async for cmd in commands():
         op = cmd.get('op')
         if op == 'subscribe':
             xmpp.send_presence(pto=cmd['to'], ptype='subscribe')
@@ -115,8 +103,6 @@ async def commands(xmpp, done):
             asyncio.ensure_future(xmpp.get_items(cmd['to'], cmd['node']))
         elif op == 'sub_node':
             asyncio.ensure_future(xmpp.sub_node(cmd['to'], cmd['node']))
-        elif op == 'quit':
-            break
     xmpp.disconnect()
     done.set_result(True)
 
@@ -127,7 +113,7 @@ def main():
     xmpp.connect(('127.0.0.1', int(port)))
     loop = asyncio.get_event_loop()
     done = loop.create_future()
-    asyncio.ensure_future(commands(xmpp, done))
+    asyncio.ensure_future(run_commands(xmpp, done))
     loop.run_until_complete(done)
     loop.run_until_complete(asyncio.sleep(0.2))
 

@@ -15,21 +15,16 @@
 #     {"op":"burst","to":J,"n":K} -> {"event":"burst","counts":{result:count}}  (K readouts at once)
 #     {"op":"quit"}
 import asyncio
-import json
 import sys
 import time
 
 from slixmpp import ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
+from jsonlines import commands, out
 
 NS_CONTROL = 'urn:xmpp:iot:control'
 NS_DATA = 'jabber:x:data'
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + '\n')
-    sys.stdout.flush()
 
 
 class Machine(ClientXMPP):
@@ -132,16 +127,7 @@ async def main(argv):
     jid, password, port, cafile = argv[2], argv[3], int(argv[4]), argv[5]
     xmpp = Machine(jid, password, cafile)
     xmpp.connect(('127.0.0.1', port))
-    loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader(limit=1 << 24)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        c = json.loads(line)
-        if c['op'] == 'quit':
-            break
+    async for c in commands():
         try:
             out(await xmpp.run(c))
         except Exception as e:  # a test must see it, not hang

@@ -8,19 +8,14 @@
 #
 #   iot_device.py JID PASSWORD PORT CAFILE   -> {"event":"online","jid":...}; stdin {"op":"quit"} ends it
 import asyncio
-import json
 import os
 import sys
 
 from slixmpp import ClientXMPP
 from slixmpp.plugins.xep_0323.device import Device
+from jsonlines import commands, out
 
 THREADED = os.environ.get("IOT_DEVICE_THREADED") == "1"  # the benchmark runs it unthreaded
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + '\n')
-    sys.stdout.flush()
 
 
 class Room(Device):
@@ -57,13 +52,8 @@ async def main(argv):
     jid, password, port, cafile = argv[1], argv[2], int(argv[3]), argv[4]
     xmpp = Thing(jid, password, cafile)
     xmpp.connect(('127.0.0.1', port))
-    loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line or json.loads(line).get('op') == 'quit':
-            break
+    async for _ in commands():
+        pass
     xmpp.disconnect()
     await asyncio.sleep(0.2)
 

@@ -13,17 +13,12 @@
 #     -> {"event":"online","jid":...}; {"event":"set","node":...,"fields":[[name,type,value],...]}
 #        {"event":"values","fan":...,"setpoint":...,...} after {"op":"values"}; {"op":"quit"} ends it
 import asyncio
-import json
 import sys
 
 from slixmpp import ClientXMPP
 from slixmpp.plugins.xep_0323.device import Device as SensorDevice
 from slixmpp.plugins.xep_0325.device import Device as ControlDevice
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + '\n')
-    sys.stdout.flush()
+from jsonlines import commands, out
 
 
 class Room(SensorDevice):
@@ -97,17 +92,8 @@ async def main(argv):
     jid, password, port, cafile = argv[1], argv[2], int(argv[3]), argv[4]
     xmpp = Thing(jid, password, cafile)
     xmpp.connect(('127.0.0.1', port))
-    loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        op = json.loads(line).get('op')
-        if op == 'quit':
-            break
-        if op == 'values':
+    async for c in commands():
+        if c.get('op') == 'values':
             out({'event': 'values', **{k: v['value'] for k, v in xmpp.actuators.control_fields.items()}})
     xmpp.disconnect()
     await asyncio.sleep(0.2)

@@ -23,7 +23,7 @@
 #   both: {"op":"quit"}; {"event":"online"} once connected (an account: {"event":"subscribed","jid":..}
 #   when the device's subscription was approved).
 import asyncio
-import json
+import os
 import secrets
 import sys
 import xml.etree.ElementTree as ET
@@ -33,15 +33,13 @@ from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'clients'))
+from jsonlines import commands, out  # noqa: E402
+
 NS_PROV = 'urn:xmpp:iot:provisioning'
 NS_DISCO = 'urn:xmpp:iot:discovery'
 NS_INFO = 'http://jabber.org/protocol/disco#info'
 NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + '\n')
-    sys.stdout.flush()
 
 
 def bare(jid):
@@ -298,16 +296,7 @@ async def main(argv):
     else:
         svc = Service(kind, jid, secret, port)
     svc.connect(('127.0.0.1', port)) if '@' in jid else svc.connect('127.0.0.1', port)
-    loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader(limit=1 << 24)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        c = json.loads(line)
-        if c['op'] == 'quit':
-            break
+    async for c in commands():
         try:
             out(await svc.run(c))
         except Exception as e:  # a test must see it, not hang
