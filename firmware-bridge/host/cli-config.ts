@@ -102,11 +102,12 @@ export function allKeysFiles(s: BridgeSettings): string[] {
   return files.length ? files : [s.fallbackKeysFile];
 }
 
-/** The line that says where the keys come from (stderr, so `xiota bridge list` stays a list). */
+/** The line that says where the keys come from (stderr, so `xiota bridge list` stays a list); '' when a note said it. */
 export function usingLine(s: BridgeSettings, keysFiles: string[], driver?: ConfiguredBoard): string {
   const files = keysFiles.join(', ');
   if (s.keysFlag !== undefined) return `xiota bridge: keys file ${files} (--keys)${s.configPath ? `; config ${s.configPath}` : ''}`;
   if (driver) return `xiota bridge: config ${s.configPath}, driver "${driver.driver}" (board ${driver.board}): keys file ${files}`;
   if (s.configPath && s.boards.length) return `xiota bridge: config ${s.configPath} (bridge drivers ${s.boards.map((b) => `"${b.driver}"`).join(', ')}): keys file${keysFiles.length > 1 ? 's' : ''} ${files}`;
-  return `xiota bridge: keys file ${files}`;
+  // Without a config (or a bridge driver in it) the note before this line named the file already.
+  return s.notes.length ? '' : `xiota bridge: keys file ${files}`;
 }

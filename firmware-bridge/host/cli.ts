@@ -23,9 +23,9 @@ Commands:
 Options:
   -c, --config FILE  the agent's config (default ./xiota.yaml if present, else /etc/xiota/xiota.yaml,
                   as xiota run): the keys file is the one its bridge driver for the board reads
-                  (options.keys_file, default ${DEFAULT_KEYS_FILE})
-  --keys FILE     this keys file instead of the config's (without a config: $STATE_DIRECTORY/bridge-keys.json,
-                  else ${DEFAULT_KEYS_FILE})
+                  (options.keys_file, default ${DEFAULT_KEYS_FILE}); with no config at all,
+                  $STATE_DIRECTORY/bridge-keys.json, else ${DEFAULT_KEYS_FILE}
+  --keys FILE     this keys file, whatever the config says
   --force         pair: replace the board's key (the board then needs the new one);
                   approve: before the board asks, or replacing its key
   --no-qr         pair: no QR code
@@ -77,7 +77,8 @@ export function bridgeMain(argv: string[], io: Io): number {
     for (const n of settings.notes) io.err(`xiota bridge: ${n}`);
     if (cmd === 'list' || cmd === 'pending') {
       const files = allKeysFiles(settings);
-      io.err(usingLine(settings, files));
+      const using = usingLine(settings, files);
+      if (using) io.err(using);
       if (cmd === 'list') {
         const ids = files.flatMap((f) => [...readKeys(f).keys()]);
         io.out(ids.length ? ids.join('\n') : `no paired boards in ${files.join(', ')}`);
@@ -89,7 +90,8 @@ export function bridgeMain(argv: string[], io: Io): number {
     }
     const id = rest[0];
     const { keysFile, driver, note } = keysFileForBoard(settings, id);
-    io.err(usingLine(settings, [keysFile], driver));
+    const using = usingLine(settings, [keysFile], driver);
+    if (using) io.err(using);
     if (note) io.err(`xiota bridge: ${note}`);
     if (cmd === 'pair') {
       const key = pairBoard(keysFile, id, { force: parsed.values.force });
