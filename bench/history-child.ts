@@ -5,7 +5,8 @@
 //   rss      -> {"event":"rss","rss":bytes,"heapUsed":bytes} after a full GC (--expose-gc)
 //   trace    -> {"event":"trace","sends":[[ms, seqnr, payloads, bytes, sendMs], ...]}: when each
 //               XEP-0323 message was handed to the session (performance.timeOrigin + now, ms),
-//               its bytes before TLS and the time send() took; then forgets them
+//               its bytes before TLS and the time send() took; then forgets them; and
+//               cpuMs: the process's CPU time so far
 //   quit     -> ends it
 //   node history-child.js PORT DOMAIN USER PASSWORD CAFILE DIR THINGS_JSON READER...
 import { join } from 'node:path';
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
       const m = process.memoryUsage();
       say({ event: 'rss', rss: m.rss, heapUsed: m.heapUsed });
     }
-    if (cmd === 'trace') say({ event: 'trace', sends: sends.splice(0) });
+    if (cmd === 'trace') { const c = process.cpuUsage(); say({ event: 'trace', sends: sends.splice(0), cpuMs: (c.user + c.system) / 1000 }); }
   }
   lines.close();
   await agent.stop();

@@ -66,13 +66,14 @@ async function readoutOnly(runs: number): Promise<void> {
   await store.close();
   const srv = await startProsody({ users: [{ user: 'gw', password: 'gwpass' }, { user: 'reader', password: 'readerpass' }] });
   try {
-    // XIOTA_BENCH_AB=<other build's dist/bench>: that build and this one in alternating rounds.
+    // XIOTA_BENCH_AB=<other build's dist/bench>: that build and this one in alternating rounds,
+    // read by the Node client only.
     const builds = process.env.XIOTA_BENCH_AB ? [['other build', process.env.XIOTA_BENCH_AB], ['this build', __dirname]] : [['this build', __dirname]];
     const got = new Map<string, ReadoutFigures[]>();
     const rounds = process.env.XIOTA_BENCH_AB ? 2 : 1;
     for (let k = 0; k < rounds; k++) {
       for (const [name, benchDir] of builds) {
-        const f = await historicalReadout(srv, dir, end - 10_000_000, end, runs, { benchDir });
+        const f = await historicalReadout(srv, dir, end - 10_000_000, end, runs, { benchDir, slixmpp: !process.env.XIOTA_BENCH_AB });
         got.set(name!, [...(got.get(name!) ?? []), f]);
       }
     }

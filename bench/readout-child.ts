@@ -1,6 +1,7 @@
 // The xiota side of bench/readout.ts: the whole agent with its module list (sensordata
 // included) and a simulated thing 'room' (temperature, humidity, fan) that a momentary readout
-// samples fresh. Prints {"event":"ready","jid":...} once online; "quit" on stdin ends it.
+// samples fresh. Prints {"event":"ready","jid":...} once online; "hops" on stdin prints the hop
+// timestamps of the readouts since the last "hops"; "quit" ends it.
 //   node readout-child.js PORT DOMAIN USER PASSWORD CAFILE READER...
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,10 @@ import { createInterface } from 'node:readline';
 import { Agent } from '../agent/agent';
 import { configFromObject } from '../agent/config';
 import { createSimulatedDriver } from '../drivers/simulated';
+import { NS_SENSORDATA } from '../agent/xep/sensordata';
+import type { Element } from '../agent/xml/element';
 import { say } from './publish-pace';
+import { nudgeAcks } from './readout-nudge';
 
 const [port, domain, user, password, caFile, ...readers] = process.argv.slice(2) as [string, string, string, string, string, ...string[]];
 
@@ -39,9 +43,40 @@ async function main(): Promise<void> {
     if (agent.client.state === 'online') return resolve();
     agent.client.once('online', () => resolve());
   });
+  // Hop timestamps (performance.timeOrigin + now, the reader's clock too) per seqnr: the req
+  // reaching the router, <accepted/> handed to the session, the readout's end handed to it.
+  const hops = new Map<string, { in?: number; accepted?: number; end?: number }>();
+  const at = () => performance.timeOrigin + performance.now();
+  const hop = (seqnr: string | undefined) => {
+    if (seqnr === undefined) return undefined;
+    let h = hops.get(seqnr);
+    if (!h) hops.set(seqnr, (h = {}));
+    return h;
+  };
+  const dispatch = agent.client.router.dispatch.bind(agent.client.router);
+  agent.client.router.dispatch = (el: Element) => {
+    const req = el.name === 'iq' ? el.getChild('req', NS_SENSORDATA) : undefined;
+    if (req) hop(req.attrs.seqnr)!.in = at();
+    return dispatch(el);
+  };
+  const send = agent.client.send.bind(agent.client);
+  agent.client.send = (el: Element) => {
+    const acc = el.name === 'iq' ? el.getChild('accepted', NS_SENSORDATA) : undefined;
+    const end = el.name === 'message' ? el.getChild('done', NS_SENSORDATA) : undefined;
+    if (acc) hop(acc.attrs.seqnr)!.accepted = at();
+    if (end) hop(end.attrs.seqnr)!.end = at();
+    send(el);
+  };
+  // XIOTA_BENCH_ACK_NUDGE=1, an experiment for agent/session: answer the server's <a/> with a
+  // whitespace keepalive (RFC 6120 4.6.1), so our kernel ACKs the <a/> segment at once instead
+  // of after its delayed-ACK timer, which Prosody's Nagle makes its next stanza to us wait for.
+  if (process.env.XIOTA_BENCH_ACK_NUDGE === '1') nudgeAcks(agent.client);
   say({ event: 'ready', jid: agent.client.jid, modules: agent.modules.names() });
   const lines = createInterface({ input: process.stdin });
-  for await (const line of lines) if (line.trim() === 'quit') break;
+  for await (const line of lines) {
+    if (line.trim() === 'quit') break;
+    if (line.trim() === 'hops') { say({ event: 'hops', hops: Object.fromEntries(hops) }); hops.clear(); }
+  }
   lines.close();
   await agent.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -5,9 +5,10 @@
 // device plugin with the same three fields (test/clients/iot_device.py). Both asked on the same
 // Prosody, in alternating rounds, by slixmpp's xep_0323 client (test/clients/iot_client.py) and
 // by xiota's own XmppClient.
-//   npx tsc -p . && node dist/bench/readout.js [asks-per-round] [rounds]
-// XIOTA_BENCH_ACK_EVERY=N sets the agent's session.ack_request_every (default 32) for an A/B.
-import { spawn, type ChildProcess } from 'node:child_process';
+//   npx tsc -p . && node dist/bench/readout.js [asks-per-round] [rounds] [stock: only Prosody as shipped]
+// XIOTA_BENCH_ACK_EVERY=N sets the agent's session.ack_request_every (default 32), and the xiota
+// reader's, for an A/B; XIOTA_BENCH_ACK_NUDGE=1 answers each <a/> with a whitespace at both
+// (bench/readout-nudge.ts). A hop-by-hop table of the xiota reader -> xiota readouts follows.
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
 import { x, type Element } from '../agent/xml/element';
@@ -15,27 +16,19 @@ import { NS_SENSORDATA } from '../agent/xep/sensordata';
 import { startProsody } from '../scripts/local-prosody';
 import { IotClient, PyLines } from '../test/iot/_iot';
 import { shebangFlags } from './rss';
-import { pct } from './child';
+import { nudgeAcks } from './readout-nudge';
+import { pct, spawnJsonChild, type Child } from './child';
 
 const ASKS = Number(process.argv[2] ?? 200);
 const ROUNDS = Number(process.argv[3] ?? 3);
 
-type Line = Record<string, unknown> & { event: string };
-
-function spawnXiota(args: string[]): { proc: ChildProcess; ready: Promise<Line> } {
+function spawnXiota(args: string[]): Child {
   const flags = shebangFlags(join(__dirname, '..', 'agent', 'cli', 'main.js'));
-  const proc = spawn(process.execPath, [...flags, join(__dirname, 'readout-child.js'), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const ready = new Promise<Line>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const i = buf.indexOf('\n');
-      if (i >= 0) resolve(JSON.parse(buf.slice(0, i)) as Line);
-    });
-    proc.once('exit', (c) => reject(new Error(`xiota child exited with ${c}`)));
-  });
-  return { proc, ready };
+  return spawnJsonChild('xiota', [...flags, join(__dirname, 'readout-child.js'), ...args]);
 }
+
+/** One readout as the xiota reader saw it (performance.timeOrigin + now): req sent, <accepted/> in, the end in. */
+interface ReaderTimes { seqnr: string; sent: number; accepted: number; end: number }
 
 /** xiota's own client as the reader: req out, accepted and then fields done='true' in. */
 function nodeReader(c: XmppClient) {
@@ -47,20 +40,50 @@ function nodeReader(c: XmppClient) {
     if (end) { waiting.get(el.attrs.seqnr ?? '')?.(); waiting.delete(el.attrs.seqnr ?? ''); }
     return true;
   });
-  let seq = 0;
-  return async (to: string, n: number): Promise<number[]> => {
+  // Numeric (slixmpp's device reads seqnr as a number) and apart from the slixmpp reader's.
+  let seq = 1_000_000;
+  const now = () => performance.timeOrigin + performance.now();
+  const times: ReaderTimes[] = [];
+  const ask = async (to: string, n: number): Promise<number[]> => {
     const out: number[] = [];
     for (let i = 0; i < n; i++) {
       const s = String(++seq);
-      const t0 = performance.now();
+      const t0 = now();
       const done = new Promise<void>((resolve) => waiting.set(s, resolve));
       const res = await c.iq(x('iq', { type: 'get', to }, x('req', { xmlns: NS_SENSORDATA, seqnr: s, momentary: 'true' })), 10_000);
+      const t1 = now();
       if (!res.getChild('accepted', NS_SENSORDATA)) throw new Error(`${to} did not accept: ${res.toString().slice(0, 300)}`);
       await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`${to}: readout ${s} did not end within 10 s`)), 10_000))]);
-      out.push(performance.now() - t0);
+      const t2 = now();
+      out.push(t2 - t0);
+      times.push({ seqnr: s, sent: t0, accepted: t1, end: t2 });
     }
     return out;
   };
+  return { ask, times };
+}
+
+interface AgentHops { in?: number; accepted?: number; end?: number }
+
+/**
+ * Where the xiota reader -> xiota readouts spent their time, hop by hop (one clock: both
+ * processes stamp performance.timeOrigin + now): all of them, and the slowest 2 %.
+ */
+function hopTable(agent: Record<string, AgentHops>, reader: ReaderTimes[]): void {
+  const rows = reader.flatMap((r) => {
+    const a = agent[r.seqnr];
+    if (!a?.in || !a.accepted || !a.end) return [];
+    return [{ total: r.end - r.sent, toAgent: a.in - r.sent, inAgent: a.end - a.in, acceptedBack: r.accepted - a.accepted, endBack: r.end - a.end }];
+  });
+  if (!rows.length) return;
+  const tail = [...rows].sort((p, q) => q.total - p.total).slice(0, Math.max(1, Math.ceil(rows.length / 50)));
+  const med = (xs: typeof rows, k: keyof typeof rows[number]) => pct(xs.map((v) => v[k]), 50).toFixed(2);
+  console.log(`\nxiota reader → xiota, hop by hop (median ms; ${rows.length} readouts, the slowest ${tail.length} apart)\n`);
+  console.log('| readouts | req → agent router | agent: req in → end sent | accepted sent → at reader | end sent → at reader | total |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [name, xs] of [['all', rows], ['slowest 2 %', tail]] as const) {
+    console.log(`| ${name} | ${med(xs, 'toAgent')} | ${med(xs, 'inAgent')} | ${med(xs, 'acceptedBack')} | ${med(xs, 'endBack')} | ${med(xs, 'total')} |`);
+  }
 }
 
 /** One run on a fresh Prosody with `extra` in its config: the table's rows. */
@@ -73,14 +96,15 @@ async function runOn(title: string, extra: string): Promise<void> {
   let node: XmppClient | undefined;
   try {
     child = spawnXiota([String(srv.c2sPort), srv.host, 'xiota', 'xiotapass', srv.caFile, `reader@${srv.host}`, `nodereader@${srv.host}`]);
-    const ready = await child.ready;
+    const ready = await child.next('ready', 30_000);
     if (!(ready.modules as string[]).includes('sensordata')) throw new Error('the agent has no sensordata module');
     const XIOTA = String(ready.jid);
     device = new PyLines('iot_device.py', [`thing@${srv.host}/dev`, 'thingpass', String(srv.c2sPort), srv.caFile], 'slixmpp device');
     const SLIX = String((await device.next('online', 20_000)).jid);
     py = await IotClient.start(srv, 'reader', 'readerpass');
-    node = new XmppClient({ jid: `nodereader@${srv.host}`, resource: 'node', credentials: { username: 'nodereader', password: 'nodereaderpass' }, server: { host: '127.0.0.1', port: srv.c2sPort }, tls: { caFile: srv.caFile } });
-    const nodeAsk = nodeReader(node);
+    node = new XmppClient({ ...(process.env.XIOTA_BENCH_ACK_EVERY ? { ackEvery: Number(process.env.XIOTA_BENCH_ACK_EVERY) } : {}), jid: `nodereader@${srv.host}`, resource: 'node', credentials: { username: 'nodereader', password: 'nodereaderpass' }, server: { host: '127.0.0.1', port: srv.c2sPort }, tls: { caFile: srv.caFile } });
+    const { ask: nodeAsk, times } = nodeReader(node);
+    if (process.env.XIOTA_BENCH_ACK_NUDGE === '1') nudgeAcks(node);
     await node.connectOnce();
     const pyAsk = (to: string, n: number) => py!.bench(to, n);
     // Warm up each pair.
@@ -96,8 +120,10 @@ async function runOn(title: string, extra: string): Promise<void> {
     console.log('| reader → thing | p50 ms | p99 ms | max ms | readouts |');
     console.log('|---|---|---|---|---|');
     for (const [k, v] of Object.entries(res)) console.log(`| ${k} | ${pct(v, 50).toFixed(2)} | ${pct(v, 99).toFixed(2)} | ${Math.max(...v).toFixed(2)} | ${v.length} |`);
+    child.send('hops');
+    hopTable((await child.next('hops')).hops as Record<string, AgentHops>, times);
   } finally {
-    child?.proc.stdin!.write('quit\n');
+    child?.send('quit');
     await py?.close();
     await device?.close();
     await node?.stop().catch(() => undefined);
@@ -113,7 +139,7 @@ async function main(): Promise<void> {
   // written while an earlier one is unacknowledged waits for the reader's delayed ACK (~40 ms).
   // Both things pay it alike; the second run shows what the devices themselves take.
   await runOn('Prosody as shipped (Nagle on):', '');
-  await runOn('Prosody with network_settings = { nagle = false }:', 'network_settings = { nagle = false }');
+  if (process.argv[4] !== 'stock') await runOn('Prosody with network_settings = { nagle = false }:', 'network_settings = { nagle = false }');
 }
 
 main().catch((e) => {

@@ -127,8 +127,12 @@ export function encodeBody(b: Body): Buffer {
   return w.frame();
 }
 
-/** The body, or undefined when it does not parse (corruption the crc did not catch). */
-export function decodeBody(body: Buffer): Body | undefined {
+/**
+ * The body, or undefined when it does not parse (corruption the crc did not catch). With `keep`,
+ * values and rows of other key indices are checked but not kept (a query for one series reads
+ * segments holding many: nothing is allocated for the rest).
+ */
+export function decodeBody(body: Buffer, keep?: (index: number) => boolean): Body | undefined {
   const r = new Reader(body);
   try {
     let out: Body;
@@ -138,13 +142,22 @@ export function decodeBody(body: Buffer): Body | undefined {
       const ts = r.f64();
       const n = r.varint();
       const values: { index: number; v: Stored }[] = [];
-      for (let i = 0; i < n; i++) values.push({ index: r.varint(), v: readStored(r) });
+      for (let i = 0; i < n; i++) {
+        const index = r.varint();
+        const v = readStored(r);
+        if (!keep || keep(index)) values.push({ index, v });
+      }
       out = { type: 'reading', ts, values };
     } else if (type === 2) {
       const closedThrough = r.f64();
       const n = r.varint();
       const rows: { start: number; index: number; agg: Agg }[] = [];
-      for (let i = 0; i < n; i++) rows.push({ start: r.f64(), index: r.varint(), agg: readAgg(r) });
+      for (let i = 0; i < n; i++) {
+        const start = r.f64();
+        const index = r.varint();
+        const agg = readAgg(r);
+        if (!keep || keep(index)) rows.push({ start, index, agg });
+      }
       out = { type: 'rollups', closedThrough, rows };
     } else return undefined;
     return r.done() ? out : undefined;

@@ -25,26 +25,40 @@ export type Decoded =
   | { type: 'reading'; ts: number; values: { key: string; v: Stored }[] }
   | { type: 'rollups'; closedThrough: number; rows: { start: number; key: string; agg: Agg }[] };
 
+/** A key no series has (keyOf always holds a NUL): decodeSegment(buf, NO_SERIES) keeps no values. */
+const NO_SERIES = '';
+
 /** `thing\0field`: one name for one series. */
 export function keyOf(thing: string, field: string): string {
   return `${thing}\u0000${field}`;
 }
 
-/** Every frame of a segment file's bytes with keys resolved, in file order; a torn tail ends it. */
-export function decodeSegment(buf: Buffer): { bodies: Decoded[]; end: number } {
-  // Each body is decoded once: the scan's validity check keeps what it decoded, by offset.
+/**
+ * Every frame of a segment file's bytes with keys resolved, in file order; a torn tail ends it.
+ * With `key`, only that series' values and rows are kept, and readings without one are left out.
+ * `frames`: the readings and rollups frames, kept or not (dict frames apart).
+ */
+export function decodeSegment(buf: Buffer, key?: string): { bodies: Decoded[]; end: number; frames: number } {
+  // Each body is decoded once: the scan's validity check keeps what it decoded, by offset. A
+  // key's dict frame precedes its first use (codec.ts), and the scan goes in file order.
   const decoded = new Map<number, Body>();
+  let wanted = -1;
+  const keep = key === undefined ? undefined : (i: number) => i === wanted;
   const scan = scanFrames(buf, (b) => {
-    const d = decodeBody(b);
+    const d = decodeBody(b, keep);
+    if (d?.type === 'dict' && key !== undefined && keyOf(d.thing, d.field) === key) wanted = d.index;
     if (d) decoded.set(b.byteOffset, d);
     return d !== undefined;
   });
   const dict = new Map<number, string>();
   const bodies: Decoded[] = [];
+  let frames = 0;
   for (const f of scan.frames) {
     const b = decoded.get(f.body.byteOffset) ?? decodeBody(f.body)!;
     if (b.type === 'dict') { dict.set(b.index, keyOf(b.thing, b.field)); continue; }
+    frames++;
     if (b.type === 'reading') {
+      if (keep && !b.values.length) continue;
       const values = [];
       for (const v of b.values) { const key = dict.get(v.index); if (key !== undefined) values.push({ key, v: v.v }); }
       bodies.push({ type: 'reading', ts: b.ts, values });
@@ -54,7 +68,7 @@ export function decodeSegment(buf: Buffer): { bodies: Decoded[]; end: number } {
       bodies.push({ type: 'rollups', closedThrough: b.closedThrough, rows });
     }
   }
-  return { bodies, end: scan.end };
+  return { bodies, end: scan.end, frames };
 }
 
 interface Pending { seg: SegmentInfo; fresh: boolean; bufs: Buffer[]; bytes: number }
@@ -70,7 +84,11 @@ export class SegmentLevel {
 
   private nameRe(): RegExp { return new RegExp(`^${this.level}-(\\d{15})\\.log$`); }
 
-  /** Lists the segments, cuts a torn tail off the last one; returns the last non-empty one's frames. */
+  /**
+   * Lists the segments, cuts a torn tail off the last one; returns the last non-empty one's
+   * frames: its rollups frames' watermarks, without their rows or any reading's values (a
+   * store opening keeps nothing of them; NO_SERIES matches no key).
+   */
   async open(warn: (msg: string, f: Record<string, unknown>) => void): Promise<Decoded[]> {
     const re = this.nameRe();
     for (const name of (await this.fs.list(this.dir)).filter((n) => re.test(n)).sort()) {
@@ -81,13 +99,13 @@ export class SegmentLevel {
     for (let i = this.segments.length - 1; i >= 0; i--) {
       const seg = this.segments[i]!;
       const buf = await this.fs.readFile(seg.path);
-      const d = decodeSegment(buf);
+      const d = decodeSegment(buf, NO_SERIES);
       if (d.end < buf.length) {
         warn('history segment had a torn tail (a write cut short by a crash or power loss); cut it off', { path: seg.path, droppedBytes: buf.length - d.end });
         await this.fs.truncate(seg.path, d.end);
       }
       seg.size = d.end;
-      if (d.bodies.length) return d.bodies;
+      if (d.frames) return d.bodies;
     }
     return [];
   }
@@ -193,8 +211,9 @@ export class SegmentLevel {
     return out;
   }
 
-  async read(seg: SegmentInfo): Promise<Decoded[]> {
-    return decodeSegment(await this.fs.readFile(seg.path)).bodies;
+  /** A segment's frames; with `key`, that series' only (see decodeSegment). */
+  async read(seg: SegmentInfo, key?: string): Promise<Decoded[]> {
+    return decodeSegment(await this.fs.readFile(seg.path), key).bodies;
   }
 
   /** Removes the oldest segment that is not being written to; its size, or 0 when none can go. */

@@ -282,7 +282,7 @@ export class HistoryStore implements HistoryReader {
       let rows: HistoryRow[] = [];
       for (const { seg, upper } of level.covering(from, to, slack)) {
         if (rows.length > limit && upper < rows[limit]!.ts) break;
-        for (const b of await level.read(seg)) {
+        for (const b of await level.read(seg, key)) {
           if (b.type !== 'reading' || b.ts < from || b.ts > to) continue;
           for (const v of b.values) if (v.key === key) rows.push('error' in v.v ? { ts: b.ts, error: v.v.error } : { ts: b.ts, value: v.v.value });
         }
@@ -298,7 +298,7 @@ export class HistoryStore implements HistoryReader {
     const kth = () => [...buckets.keys()].sort((a, b) => b - a)[limit];
     for (const { seg, upper } of level.covering(from, periodEnd(p, periodStart(p, to === Infinity ? 8.64e15 : to)), slack)) {
       if (buckets.size > limit && upper < kth()!) break;
-      for (const b of await level.read(seg)) {
+      for (const b of await level.read(seg, key)) {
         if (b.type === 'reading') {
           for (const v of b.values) if (v.key === key) this.into(buckets, p, b.ts, from, to, (a) => addValue(a, v.v));
         } else {

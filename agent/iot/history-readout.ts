@@ -156,8 +156,9 @@ export async function streamHistorical(seqnr: string, r: ReadoutRequest, explici
     for (const p of plan.periods) {
       if (o.cancelled?.()) return { values: sent, messages };
       const period = p === 'raw' ? undefined : p;
-      // Rows of every field of this thing, grouped by timestamp, newest first.
-      const byTs = new Map<number, { xml: string; n: number }>();
+      // Rows of every field of this thing, grouped by timestamp, newest first; turned into XML
+      // one message at a time, as it leaves.
+      const byTs = new Map<number, { field: string; row: HistoryRow }[]>();
       let oldestSent: number | undefined;
       let cut = false;
       let queried = 0;
@@ -167,11 +168,8 @@ export async function streamHistorical(seqnr: string, r: ReadoutRequest, explici
         queried++;
         const a = await history.query({ thing: thing.id, field: f.name, period, from: plan.from, to: plan.to, limit: budget });
         for (const row of a.rows) {
-          const xml = rowXml(thing, f.name, period, row);
-          if (!xml) continue;
-          const n = row.agg && row.agg.min !== undefined && row.agg.count > 1 ? 3 : 1;
           const cur = byTs.get(row.ts);
-          if (cur) { cur.xml += xml; cur.n += n; } else byTs.set(row.ts, { xml, n });
+          if (cur) cur.push({ field: f.name, row }); else byTs.set(row.ts, [{ field: f.name, row }]);
         }
         budget -= a.rows.length;
         sent += a.rows.length;
@@ -186,16 +184,25 @@ export async function streamHistorical(seqnr: string, r: ReadoutRequest, explici
       // One field's rows came newest first (the map keeps that order); several are merged.
       const times = queried > 1 ? [...byTs.keys()].sort((a, b) => b - a) : byTs.keys();
       for (const ts of times) {
-        const t = byTs.get(ts)!;
-        if (count + t.n > MAX_FIELDS_PER_MESSAGE && body) {
+        let xml = '';
+        let n = 0;
+        for (const { field, row } of byTs.get(ts)!) {
+          const one = rowXml(thing, field, period, row);
+          if (!one) continue;
+          xml += one;
+          n += row.agg && row.agg.min !== undefined && row.agg.count > 1 ? 3 : 1;
+        }
+        if (!n) continue;
+        if (count + n > MAX_FIELDS_PER_MESSAGE && body) {
           await pass({ nodeId: thing.id, body });
           if (o.cancelled?.()) return { values: sent, messages };
           body = '';
           count = 0;
         }
-        body += `<timestamp value="${stampOf(ts)}">${t.xml}</timestamp>`;
-        count += t.n;
+        body += `<timestamp value="${stampOf(ts)}">${xml}</timestamp>`;
+        count += n;
       }
+      byTs.clear();
       if (body) await pass({ nodeId: thing.id, body });
       if (cut) {
         const more = oldestSent !== undefined ? `; for older values ask again with to='${new Date(oldestSent - 1).toISOString()}'` : '';
