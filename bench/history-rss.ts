@@ -1,7 +1,7 @@
 // bench/history.ts (e): the agent's RSS with a week of minute rollups of 10 things (3 fields
 // each) in its history store, against the same agent on an empty store, each in its own process
 // with the CLI's node flags (bench/history-child.ts), after a full GC; then after a readout of
-// the week per minute of one thing (the readout cap: 10,000 values), the peak a reader can cause.
+// the week per minute of one thing (the readout cap: 10,000 values), after GC again.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,8 @@ export interface RssFigures {
   empty: number;
   week: number;
   afterReadout: number;
+  /** V8 heap in use after GC, at the same three points. */
+  heap: [number, number, number];
   storeBytes: number;
   minuteRows: number;
   readoutValues: number;
@@ -58,21 +60,23 @@ async function fillWeek(dir: string, end: number): Promise<{ bytes: number; rows
   return { bytes, rows };
 }
 
-export async function agentRss(): Promise<RssFigures> {
+export async function agentRss(benchDirs: string[] = [__dirname]): Promise<RssFigures[]> {
   const empty = mkdtempSync(join(tmpdir(), 'xiota-bench-rss-empty-'));
   const full = mkdtempSync(join(tmpdir(), 'xiota-bench-rss-week-'));
   const filled = await fillWeek(join(full, 'history'), Date.now());
   const srv = await startProsody({ users: [{ user: 'gw', password: 'gwpass' }, { user: 'reader', password: 'readerpass' }] });
-  const main = join(__dirname, '..', 'agent', 'cli', 'main.js');
-  const measure = async (dir: string, read: boolean): Promise<[number, number]> => {
-    const child = spawnJsonChild('history child', [...shebangFlags(main), join(__dirname, 'history-child.js'),
+  const measure = async (dir: string, read: boolean, benchDir: string): Promise<[number, number, number, number]> => {
+    const main = join(benchDir, '..', 'agent', 'cli', 'main.js');
+    const child = spawnJsonChild('history child', [...shebangFlags(main), join(benchDir, 'history-child.js'),
       String(srv.c2sPort), srv.host, 'gw', 'gwpass', srv.caFile, dir, JSON.stringify(THINGS), `reader@${srv.host}`]);
     try {
       const jid = String((await child.next('ready', 30_000)).jid);
       await new Promise((r) => setTimeout(r, 3000)); // the store opens, the first samples land
       child.send('rss');
-      const idle = Number((await child.next('rss')).rss);
+      const r0 = await child.next('rss');
+      const idle = Number(r0.rss);
       let after = NaN;
+      let afterHeap = NaN;
       if (read) {
         const c = clientFor(srv, 'reader', 'readerpass', { resource: 'rss', maxStanzaBytes: 16 * 1024 * 1024 });
         c.start();
@@ -84,11 +88,12 @@ export async function agentRss(): Promise<RssFigures> {
         await c.iq(x('iq', { type: 'get', to: jid }, x('req', { xmlns: NS_SENSORDATA, seqnr: '1', historicalMinute: 'true', from: new Date(Date.now() - WEEK_MIN * 60_000).toISOString() }, x('node', { nodeId: 'thing0' }))), 30_000);
         await done;
         await c.stop();
-        // Peak rather than after-GC: what the readout held while it ran.
         child.send('rss');
-        after = Number((await child.next('rss')).rss);
+        const r1 = await child.next('rss');
+        after = Number(r1.rss);
+        afterHeap = Number(r1.heapUsed);
       }
-      return [idle, after];
+      return [idle, after, Number(r0.heapUsed), afterHeap];
     } finally {
       child.send('quit');
       await new Promise<void>((resolve) => {
@@ -98,9 +103,14 @@ export async function agentRss(): Promise<RssFigures> {
     }
   };
   try {
-    const [e] = await measure(empty, false);
-    const [w, r] = await measure(full, true);
-    return { empty: e, week: w, afterReadout: r, storeBytes: filled.bytes, minuteRows: filled.rows, readoutValues: 10_000 };
+    // Each build (an A/B: another build's dist/bench first) on the same two stores.
+    const out: RssFigures[] = [];
+    for (const b of benchDirs) {
+      const [e, , he] = await measure(empty, false, b);
+      const [w, r, hw, hr] = await measure(full, true, b);
+      out.push({ empty: e, week: w, afterReadout: r, heap: [he, hw, hr], storeBytes: filled.bytes, minuteRows: filled.rows, readoutValues: 10_000 });
+    }
+    return out;
   } finally {
     await srv.stop();
     rmSync(empty, { recursive: true, force: true });
@@ -110,7 +120,7 @@ export async function agentRss(): Promise<RssFigures> {
 
 export function rssRows(f: RssFigures, row: (a: string, b: string, c: string) => void): void {
   const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  row('agent RSS (CLI node flags, after GC), empty history store', mib(f.empty), '');
-  row(`agent RSS, store with a week of minute rollups of 10 things × 3 fields (${f.minuteRows.toLocaleString('en')} minutes a field, ${mib(f.storeBytes)} on disk)`, `${mib(f.week)} (+${mib(f.week - f.empty)})`, '');
-  row('  … after a readout of one thing per minute over the week (10,000 values, capped)', mib(f.afterReadout), '');
+  row('agent RSS (CLI node flags, after GC), empty history store', `${mib(f.empty)} (heap in use ${mib(f.heap[0])})`, '');
+  row(`agent RSS, store with a week of minute rollups of 10 things × 3 fields (${f.minuteRows.toLocaleString('en')} minutes a field, ${mib(f.storeBytes)} on disk)`, `${mib(f.week)} (+${mib(f.week - f.empty)}; heap ${mib(f.heap[1])})`, '');
+  row('  … after a readout of one thing per minute over the week (10,000 values, capped)', `${mib(f.afterReadout)} (heap ${mib(f.heap[2])})`, '');
 }

@@ -95,11 +95,16 @@ async function readoutOnly(runs: number): Promise<void> {
 async function main(): Promise<void> {
   if (process.argv[2] === 'readout') return readoutOnly(Number(process.argv[3] ?? 5));
   if (process.argv[2] === 'rss') {
-    const f = await agentRss();
-    console.log(`\nagent RSS and the history store, ${new Date().toISOString()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-    row('measure', 'xiota', '');
-    row('---', '---', '---');
-    rssRows(f, row);
+    // XIOTA_BENCH_AB=<other build's dist/bench>: that build, then this one, twice.
+    const dirs = process.env.XIOTA_BENCH_AB ? [process.env.XIOTA_BENCH_AB, __dirname, process.env.XIOTA_BENCH_AB, __dirname] : [__dirname];
+    const fs = await agentRss(dirs);
+    console.log(`\nagent RSS and the history store, ${new Date().toISOString()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    for (const [i, f] of fs.entries()) {
+      console.log(`\n${dirs[i] === __dirname ? 'this build' : 'other build'}\n`);
+      row('measure', 'xiota', '');
+      row('---', '---', '---');
+      rssRows(f, row);
+    }
     return;
   }
   const pubsubItems = Number(process.argv[2] ?? 10_000);
@@ -205,8 +210,8 @@ async function main(): Promise<void> {
   row(`the day per minute (${minuteRows.toLocaleString('en')} rows, min/max/mean)`, `${msMinute.toFixed(1)} ms`, 'not kept');
   row('the day per hour (24 rows)', `${msHour.toFixed(2)} ms`, 'not kept');
   if (readout) readoutRows(readout, row);
-  const rss = await agentRss();
-  rssRows(rss, row);
+  const [rss] = await agentRss();
+  rssRows(rss!, row);
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -282,10 +282,10 @@ export class HistoryStore implements HistoryReader {
       let rows: HistoryRow[] = [];
       for (const { seg, upper } of level.covering(from, to, slack)) {
         if (rows.length > limit && upper < rows[limit]!.ts) break;
-        for (const b of await level.read(seg, key)) {
-          if (b.type !== 'reading' || b.ts < from || b.ts > to) continue;
-          for (const v of b.values) if (v.key === key) rows.push('error' in v.v ? { ts: b.ts, error: v.v.error } : { ts: b.ts, value: v.v.value });
-        }
+        // Segments come newest first and readings are appended in time order (late ones aside):
+        // a segment's rows reversed are (nearly) newest first, which the sort then finds cheap.
+        const got = await level.readRaw(seg, key, from, to);
+        for (let i = got.length - 1; i >= 0; i--) rows.push(got[i]!);
         rows.sort((a, b) => b.ts - a.ts);
         if (rows.length > limit + 1) rows = rows.slice(0, limit + 1);
       }

@@ -59,10 +59,23 @@ export function namesHistory(req: Element): boolean {
   return yes(a.all) || yes(a.historical) || a.from !== undefined || a.to !== undefined || HISTORICAL_KINDS.some((k) => yes(a[k]));
 }
 
-/** xs:dateTime of a stored time: without the milliseconds when they are zero (most history), 5 bytes a value less. */
+/** The minute `stampOf` formatted last, and its `YYYY-MM-DDTHH:MM:` (Date's formatting is the slow part). */
+let stampMinute = NaN;
+let stampPrefix = '';
+
+/** xs:dateTime of a stored time (UTC): without the milliseconds when they are zero (rollups), 5 bytes a value less. */
 function stampOf(ts: number): string {
-  const iso = new Date(ts).toISOString();
-  return ts % 1000 === 0 ? iso.slice(0, 19) + 'Z' : iso;
+  const minute = Math.floor(ts / 60_000);
+  if (minute !== stampMinute) {
+    const iso = new Date(minute * 60_000).toISOString();
+    if (iso.length !== 24) return new Date(ts).toISOString(); // a year beyond 9999 or before 0
+    stampMinute = minute;
+    stampPrefix = iso.slice(0, 17);
+  }
+  const inMinute = ts - minute * 60_000;
+  const sec = Math.floor(inMinute / 1000);
+  const ms = inMinute - sec * 1000;
+  return `${stampPrefix}${sec < 10 ? '0' : ''}${sec}${ms === 0 ? '' : `.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`}Z`;
 }
 
 /** ` historicalX="true"...` of a value stored at `ts` (historicalFlags), the common cases without date maths. */
@@ -156,21 +169,16 @@ export async function streamHistorical(seqnr: string, r: ReadoutRequest, explici
     for (const p of plan.periods) {
       if (o.cancelled?.()) return { values: sent, messages };
       const period = p === 'raw' ? undefined : p;
-      // Rows of every field of this thing, grouped by timestamp, newest first; turned into XML
-      // one message at a time, as it leaves.
-      const byTs = new Map<number, { field: string; row: HistoryRow }[]>();
+      // Rows of every field of this thing, newest first; turned into XML one message at a time,
+      // as it leaves.
+      const lists: { field: string; rows: HistoryRow[] }[] = [];
       let oldestSent: number | undefined;
       let cut = false;
-      let queried = 0;
       for (const f of thing.fields) {
         if (wanted && !wanted.has(f.name)) continue;
         if (budget <= 0) { cut = true; break; }
-        queried++;
         const a = await history.query({ thing: thing.id, field: f.name, period, from: plan.from, to: plan.to, limit: budget });
-        for (const row of a.rows) {
-          const cur = byTs.get(row.ts);
-          if (cur) cur.push({ field: f.name, row }); else byTs.set(row.ts, [{ field: f.name, row }]);
-        }
+        lists.push({ field: f.name, rows: a.rows });
         budget -= a.rows.length;
         sent += a.rows.length;
         if (a.truncated) {
@@ -179,14 +187,27 @@ export async function streamHistorical(seqnr: string, r: ReadoutRequest, explici
           if (last && (oldestSent === undefined || last.ts > oldestSent)) oldestSent = last.ts;
         }
       }
+      // Several fields: grouped by timestamp (one <timestamp> each), merged newest first.
+      let groups: Iterable<[number, { field: string; row: HistoryRow }[]]>;
+      if (lists.length === 1) {
+        const { field, rows } = lists[0]!;
+        groups = (function* () { for (const row of rows) yield [row.ts, [{ field, row }]] as [number, { field: string; row: HistoryRow }[]]; })();
+      } else {
+        const byTs = new Map<number, { field: string; row: HistoryRow }[]>();
+        for (const { field, rows } of lists) {
+          for (const row of rows) {
+            const cur = byTs.get(row.ts);
+            if (cur) cur.push({ field, row }); else byTs.set(row.ts, [{ field, row }]);
+          }
+        }
+        groups = [...byTs].sort((a, b) => b[0] - a[0]);
+      }
       let body = '';
       let count = 0;
-      // One field's rows came newest first (the map keeps that order); several are merged.
-      const times = queried > 1 ? [...byTs.keys()].sort((a, b) => b - a) : byTs.keys();
-      for (const ts of times) {
+      for (const [ts, group] of groups) {
         let xml = '';
         let n = 0;
-        for (const { field, row } of byTs.get(ts)!) {
+        for (const { field, row } of group) {
           const one = rowXml(thing, field, period, row);
           if (!one) continue;
           xml += one;
@@ -202,7 +223,7 @@ export async function streamHistorical(seqnr: string, r: ReadoutRequest, explici
         body += `<timestamp value="${stampOf(ts)}">${xml}</timestamp>`;
         count += n;
       }
-      byTs.clear();
+      lists.length = 0;
       if (body) await pass({ nodeId: thing.id, body });
       if (cut) {
         const more = oldestSent !== undefined ? `; for older values ask again with to='${new Date(oldestSent - 1).toISOString()}'` : '';
