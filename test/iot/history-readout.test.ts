@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessStore } from '../../agent/access-store';
 import { HistoryStore, type HistoryReader } from '../../agent/history/store';
-import { historicalPlan } from '../../agent/iot/history-readout';
+import { historicalPlan, streamHistorical } from '../../agent/iot/history-readout';
 import { MAX_FIELDS_PER_MESSAGE, parseReq, type ReadoutRequest } from '../../agent/iot/readout';
 import { install, NS_SENSORDATA } from '../../agent/xep/sensordata';
 import type { Element } from '../../agent/xml/element';
@@ -181,6 +181,26 @@ test('10,000 values stream: the first message leaves while the rest are built, a
   const msgs = ofSeq();
   assert.ok(msgs.length < 100, `${msgs.length} messages after the cancel: it should have stopped`);
   assert.not.ok(msgs.some((e) => e.name === 'done' || e.attrs.done === 'true'), 'a cancelled readout gets no end');
+});
+
+test('stored values built as text: names, units and seqnr with XML specials come out well-formed and intact', async () => {
+  const thing = { id: `a&b "q"`, fields: [{ name: `t<1>'`, type: 'numeric' as const, unit: '°C & more', precision: 1 }, { name: 'mode', type: 'string' as const }] };
+  const rows = (field: string) => field === 'mode'
+    ? [{ ts: DAY0 + 1500, value: 'x<y' }, { ts: DAY0, value: 'a&b' }]
+    : [{ ts: DAY0 + 1500, value: 1.25 }, { ts: DAY0, value: 2 }];
+  const reader: HistoryReader = { rollups: [], query: async (q) => ({ rows: rows(q.field), truncated: false, source: 'raw' }) };
+  const got: Element[] = [];
+  const req = parseReq(parseXml(`<req xmlns='urn:xmpp:iot:sensordata' seqnr='7&lt;' historicalOther='true' historicalSecond='true'/>`)) as ReadoutRequest;
+  await streamHistorical(req.seqnr, req, true, [thing], reader, { ends: true, now: DAY0 + 5000, emit: async (p) => { got.push(parseXml(p.toString())); } });
+  assert.is(got.length, 1);
+  const f = got[0]!;
+  assert.equal([f.attrs.seqnr, f.attrs.done], ['7<', 'true']);
+  const node = f.getChild('node')!;
+  assert.is(node.attrs.nodeId, `a&b "q"`);
+  const ts = node.getChildren('timestamp');
+  assert.equal(ts.map((t) => t.attrs.value), ['2026-11-30T00:00:01.500Z', '2026-11-30T00:00:00Z']);
+  assert.equal(ts[0]!.elements.map((e) => [e.name, e.attrs.name, e.attrs.value, e.attrs.unit]), [['numeric', `t<1>'`, '1.3', '°C & more'], ['string', 'mode', 'x<y', undefined]]);
+  assert.equal([ts[0]!.elements[0]!.attrs.historicalOther, ts[1]!.elements[0]!.attrs.historicalSecond, ts[1]!.elements[0]!.attrs.historicalMinute], ['true', 'true', 'true']);
 });
 
 test.run();
