@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent } from '../agent/agent';
 import { configFromObject } from '../agent/config';
-import { pace, say, type PhaseResult } from './publish-pace';
+import { pace, say, straceStart, type PhaseResult } from './publish-pace';
 import { PushDriver } from './push-driver';
 
 const [port, domain, user, password, caFile, flushMs] = process.argv.slice(2) as [string, string, string, string, string, string];
@@ -100,12 +100,14 @@ async function main(): Promise<void> {
     if (cmd !== 'run') continue;
     const total = Number(n);
     const base = acked;
+    const stopTrace = await straceStart(`${process.env.BENCH_MAX_READINGS === '16' ? 'xiota16' : user}.${rate}`);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await pace(Number(rate), total, (i) => driver.emit(i));
     await ackedAt(base + total);
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    await stopTrace();
     const res: PhaseResult = { event: 'done', sent: total, acked: acked - base, wallMs, cpuUs: cpu.user + cpu.system };
     if (process.env.BENCH_DEBUG) process.stderr.write(`xiota threads (utime+stime ticks, since start): ${threadTicks()} cpu user ${cpu.user} system ${cpu.system}\n`);
     say(res);

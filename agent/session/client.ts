@@ -390,10 +390,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const sm = this.sm;
     if (el.xmlns === NS_SM) {
       if (!sm) return;
-      // XEP-0198 4: answered at once. Deferring the <a/> (to ride on our next stanza) saved
-      // ~7% CPU per publish at 100/s but cost latency: without our reply the server's next
-      // segment waits behind a delayed TCP ACK and Nagle (p50 2 -> 13 ms, measured).
-      if (el.name === 'r') this.conn?.send(sm.ackElement());
+      // XEP-0198 4: answered in this loop turn, not later. Deferring the <a/> to ride on our
+      // next stanza cost latency: a subscriber's late reply leaves the server's next segment
+      // waiting behind a delayed TCP ACK and Nagle (p50 2 -> 15 ms, bench/publish-cpu.js).
+      // Within the turn it shares a socket write with whatever else we send in it (the next
+      // publish a result freed a window slot for): Connection gathers a turn's writes.
+      if (el.name === 'r') this.conn?.write(sm.ackString());
       else if (el.name === 'a') {
         try {
           for (const s of sm.ack(el.attrs.h)) this.emit('acked', s);
