@@ -68,7 +68,7 @@ function spawnChild(kind: Kind, srv: BenchServer): Child {
   // xiota runs with the node flags `xiota run` ships with (its shebang), as users run it.
   if (kind === 'xiota' || kind === 'xiota16' || kind === 'base16') nodeArgs.unshift(...XIOTA_FLAGS);
   // 'xiota-jit': the same agent on plain node (full JIT; what `node .../main.js run` gets).
-  const merge = kind === 'xiota16' || kind === 'base16' ? { BENCH_MAX_READINGS: '16' } : {};
+  const merge = kind === 'xiota16' ? { BENCH_MAX_READINGS: '16' } : kind === 'base16' ? { BENCH_MAX_READINGS: '16', BENCH_TRACE_LABEL: 'base16', ...(process.env.BENCH_BASE_HISTORY ? { BENCH_HISTORY: process.env.BENCH_BASE_HISTORY } : {}) } : {};
   return spawnJsonChild(kind, [...nodeArgs, ...args], { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile, ...merge });
 }
 
