@@ -18,7 +18,11 @@ export function pct(a: number[], p: number): number {
  * before printing it.
  */
 export function spawnJsonChild(label: string, nodeArgs: string[], env: NodeJS.ProcessEnv = process.env): Child {
-  const proc = spawn(process.execPath, nodeArgs, { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  // BENCH_WRAP='strace -c -f -o /tmp/sys.%s': run each child under a tool (%s: the child's label).
+  const wrap = process.env.BENCH_WRAP?.replace(/%s/g, label).split(' ').filter(Boolean) ?? [];
+  const proc = wrap.length
+    ? spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...nodeArgs], { env, stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(process.execPath, nodeArgs, { env, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: Line[] = [];
   let waiter: (() => void) | undefined;
   let buf = '';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent } from '../agent/agent';
 import { configFromObject } from '../agent/config';
-import { pace, say, type PhaseResult } from './publish-pace';
+import { pace, say, straceStart, type PhaseResult } from './publish-pace';
 import { PushDriver } from './push-driver';
 
 const [port, domain, user, password, caFile, flushMs] = process.argv.slice(2) as [string, string, string, string, string, string];
@@ -51,6 +51,8 @@ async function main(): Promise<void> {
     server: { host: '127.0.0.1', port: Number(port) },
     tls: { ca_file: caFile },
     outbox: { dir, flush_interval_ms: Number(flushMs) },
+    // BENCH_HISTORY=0: without the device's history store (on by default), to see its share.
+    ...(process.env.BENCH_HISTORY === '0' ? { history: { enabled: false } } : {}),
     // BENCH_MAX_ITEMS: the node's max_items (bench/many.ts gives both sides the same).
     pubsub: { access_model: 'open', max_items: Number(process.env.BENCH_MAX_ITEMS ?? 100) },
     // BENCH_BATCH_S: publish.batch_s (readings wait up to that long and travel in one item);
@@ -100,12 +102,14 @@ async function main(): Promise<void> {
     if (cmd !== 'run') continue;
     const total = Number(n);
     const base = acked;
+    const stopTrace = await straceStart(`${process.env.BENCH_TRACE_LABEL ?? (process.env.BENCH_MAX_READINGS === '16' ? 'xiota16' : user)}.${rate}`);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await pace(Number(rate), total, (i) => driver.emit(i));
     await ackedAt(base + total);
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    await stopTrace();
     const res: PhaseResult = { event: 'done', sent: total, acked: acked - base, wallMs, cpuUs: cpu.user + cpu.system };
     if (process.env.BENCH_DEBUG) process.stderr.write(`xiota threads (utime+stime ticks, since start): ${threadTicks()} cpu user ${cpu.user} system ${cpu.system}\n`);
     say(res);

@@ -37,3 +37,46 @@ export function pace(rate: number, n: number, emit: (i: number) => void): Promis
     tick();
   });
 }
+
+/**
+ * BENCH_STRACE=/tmp/sys: counts this process's system calls over one phase (all threads,
+ * `strace -c`), written to /tmp/sys.LABEL. start() resolves once strace is attached; the
+ * returned stop() ends it and resolves when the summary is written.
+ */
+export async function straceStart(label: string): Promise<() => Promise<void>> {
+  const perf = process.env.BENCH_PERF;
+  if (perf) return perfStart(`${perf}.${label}`);
+  const prefix = process.env.BENCH_STRACE;
+  if (!prefix) return async () => undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readdirSync } = require('node:fs') as typeof import('node:fs');
+  const tids = readdirSync('/proc/self/task').flatMap((t) => ['-p', t]);
+  const st = spawn('strace', ['-c', '-f', '-o', `${prefix}.${label}`, ...tids], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // strace prints "Process N attached" for each thread on stderr: wait for all of them.
+  await new Promise<void>((resolve) => {
+    let seen = 0;
+    st.stderr!.on('data', (d: Buffer) => {
+      seen += (d.toString().match(/attached/g) ?? []).length;
+      if (seen >= tids.length / 2) resolve();
+    });
+    setTimeout(resolve, 2000);
+  });
+  return () => new Promise<void>((resolve) => {
+    st.on('exit', () => resolve());
+    st.kill('SIGINT');
+  });
+}
+
+/** BENCH_PERF=/tmp/perf: `perf record -g` (CPU time, all threads, kernel too) over one phase, to FILE. */
+async function perfStart(file: string): Promise<() => Promise<void>> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const st = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4000', '-g', '-p', String(process.pid), '-o', file], { stdio: ['ignore', 'ignore', 'ignore'] });
+  await new Promise((r) => setTimeout(r, 500));
+  return () => new Promise<void>((resolve) => {
+    st.on('exit', () => resolve());
+    st.kill('SIGINT');
+  });
+}

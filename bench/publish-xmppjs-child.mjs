@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 
 const [port, domain, username, password, node, firstXml, payloadXml, paceJs, windowS, createXml, configureXml] = process.argv.slice(2);
-const { pace, say } = createRequire(import.meta.url)(paceJs);
+const { pace, say, straceStart } = createRequire(import.meta.url)(paceJs);
 const WINDOW = Number(windowS);
 // BENCH_NODES > 1: that many nodes NODE0..NODE{n-1} (bench/many.ts), reading i to node i % n,
 // each created and configured the same way as the single node.
@@ -82,6 +82,7 @@ for await (const line of lines) {
   const base = acked + failed;
   const acked0 = acked;
   const failed0 = failed;
+  const stopTrace = await straceStart(`xmppjs.${rate}`);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let allDone;
@@ -105,6 +106,7 @@ for await (const line of lines) {
   await done;
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  await stopTrace();
   say({ event: 'done', sent: total, acked: acked - acked0, failed: failed - failed0, wallMs, cpuUs: cpu.user + cpu.system });
 }
 lines.close();

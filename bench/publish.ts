@@ -23,7 +23,8 @@ import { shebangFlags } from './rss';
 import { pct, spawnJsonChild, type Child, type Line } from './child';
 
 /** xiota16: xiota as installed with publish.max_readings_per_item 16 (waiting readings share an item). */
-export type Kind = 'xiota' | 'xiota-jit' | 'xiota16' | 'xmppjs';
+/** base16: xiota16 from another build (BENCH_BASE_DIST=its dist dir): before/after in one run. */
+export type Kind = 'xiota' | 'xiota-jit' | 'xiota16' | 'xmppjs' | 'base16';
 const ALL_KINDS: Kind[] = ['xiota', 'xiota-jit', 'xiota16', 'xmppjs'];
 /** BENCH_KINDS=xiota,xiota16,xmppjs: a subset (the table shows the rest as n/a). */
 const KINDS: Kind[] = process.env.BENCH_KINDS ? (process.env.BENCH_KINDS.split(',') as Kind[]) : ALL_KINDS;
@@ -45,7 +46,10 @@ function spawnChild(kind: Kind, srv: BenchServer): Child {
   const host = srv.host;
   let args: string[];
   if (kind !== 'xmppjs') {
-    args = [join(__dirname, 'publish-child.js'), String(srv.c2sPort), host, kind === 'xiota-jit' ? 'xiotajit' : kind, 'benchpass', srv.caFile, String(FLUSH_MS)];
+    // base16 logs in as 'xiota' (that kind's account; do not run both).
+    const child = kind === 'base16' ? join(process.env.BENCH_BASE_DIST ?? '', 'bench', 'publish-child.js') : join(__dirname, 'publish-child.js');
+    const user = kind === 'xiota-jit' ? 'xiotajit' : kind === 'base16' ? 'xiota' : kind;
+    args = [child, String(srv.c2sPort), host, user, 'benchpass', srv.caFile, String(FLUSH_MS)];
   } else {
     // The same payload xiota's serializer makes; the child clones it per reading.
     const thing = { id: 'bench', fields: [{ name: 'temperature', type: 'numeric' as const, unit: '°C', precision: 2 }] };
@@ -62,9 +66,9 @@ function spawnChild(kind: Kind, srv: BenchServer): Child {
   // BENCH_NODE_ARGS: extra node flags for both children (e.g. --cpu-prof to profile them).
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
   // xiota runs with the node flags `xiota run` ships with (its shebang), as users run it.
-  if (kind === 'xiota' || kind === 'xiota16') nodeArgs.unshift(...XIOTA_FLAGS);
+  if (kind === 'xiota' || kind === 'xiota16' || kind === 'base16') nodeArgs.unshift(...XIOTA_FLAGS);
   // 'xiota-jit': the same agent on plain node (full JIT; what `node .../main.js run` gets).
-  const merge = kind === 'xiota16' ? { BENCH_MAX_READINGS: '16' } : {};
+  const merge = kind === 'xiota16' ? { BENCH_MAX_READINGS: '16' } : kind === 'base16' ? { BENCH_MAX_READINGS: '16', BENCH_TRACE_LABEL: 'base16', ...(process.env.BENCH_BASE_HISTORY ? { BENCH_HISTORY: process.env.BENCH_BASE_HISTORY } : {}) } : {};
   return spawnJsonChild(kind, [...nodeArgs, ...args], { ...process.env, NODE_EXTRA_CA_CERTS: srv.caFile, ...merge });
 }
 

@@ -47,7 +47,7 @@ import { diskError } from './disk-error';
 import { AckLog } from './ack-log';
 import { OutboxFs, nodeFs } from './fs';
 import { DONE, Entry, IN_FLIGHT, PENDING, RecordQueue, Segment, type AckGroup } from './queue';
-import { OutboxRecord, decodeRecord, encodeRecord, scanFrames } from './record';
+import { OutboxRecord, decodeRecord, encodeRecordText, scanFrames } from './record';
 import { recover } from './recover';
 import { SegmentStore } from './segments';
 
@@ -206,27 +206,38 @@ export class Outbox {
   /** Appends several records in order; resolves once all are on disk. */
   appendMany(recs: AppendRecord[]): Promise<void> {
     if (this.closed) return Promise.reject(new XiotaError('XIOTA_E_OUTBOX', 'outbox is closed: open it again before appending', { dir: this.dir }));
-    const parts: Array<[Buffer, Buffer, Buffer]> = [];
+    // Each field is measured, checked, then written once, straight into its frame.
+    const sizes: number[] = [];
     for (const r of recs) {
-      const key = Buffer.from(String(r?.key ?? ''), 'utf8');
-      const id = Buffer.from(String(r?.id ?? ''), 'utf8');
-      const payload = Buffer.isBuffer(r?.payload) ? r.payload : Buffer.from(String(r?.payload ?? ''), 'utf8');
-      if (!id.length || key.length > MAX_ID || id.length > MAX_ID || payload.length > MAX_PAYLOAD) {
+      const id = String(r?.id ?? '');
+      const idLen = Buffer.byteLength(id);
+      const keyLen = this.keyBytes(String(r?.key ?? '')).length;
+      const payloadLen = Buffer.isBuffer(r?.payload) ? r.payload.length : Buffer.byteLength(String(r?.payload ?? ''));
+      if (!idLen || keyLen > MAX_ID || idLen > MAX_ID || payloadLen > MAX_PAYLOAD) {
         return Promise.reject(new XiotaError('XIOTA_E_OUTBOX',
           'outbox record rejected: it needs a non-empty id, a key and id under 64 KiB and a payload under 1 MiB',
-          { id: String(r?.id ?? '').slice(0, 80), payloadBytes: payload.length }));
+          { id: id.slice(0, 80), payloadBytes: payloadLen }));
       }
-      parts.push([key, id, payload]);
+      sizes.push(idLen, payloadLen);
     }
-    const items: Item[] = parts.map(([key, id, payload]) => {
+    const items: Item[] = [];
+    for (let i = 0; i < recs.length; i++) {
+      const r = recs[i]!;
       const seq = this.nextSeq++;
-      const rec = { seq, key: key.toString(), id: id.toString(), payload };
-      const frame = encodeRecord(seq, key, id, payload);
+      const keyText = String(r.key ?? '');
+      const key = this.keyBytes(keyText);
+      let id = String(r.id);
+      const idLen = sizes[2 * i]!;
+      // The record in memory says what a replay would read back (UTF-8 round trip).
+      if (idLen !== id.length) id = Buffer.from(id, 'utf8').toString('utf8');
+      const payloadIn = Buffer.isBuffer(r.payload) ? r.payload : String(r.payload ?? '');
+      const { frame, payloadAt } = encodeRecordText(seq, key, id, idLen, payloadIn, sizes[2 * i + 1]!);
+      const rec = { seq, key: this.lastKeyText!, id, payload: frame.subarray(payloadAt) };
       // In the queue at once (see "Not on the latency path"); seg is set once it is written.
-      const entry: Entry = { seq, id: rec.id, state: PENDING, off: 0, len: frame.length, rec };
+      const entry: Entry = { seq, id, state: PENDING, off: 0, len: frame.length, rec };
       this.q.add(entry);
-      return { rec, frame, entry };
-    });
+      items.push({ rec, frame, entry });
+    }
     return new Promise<void>((resolve, reject) => {
       const w = { resolve, reject };
       if (this.failing && Date.now() < this.retryAt) {
@@ -237,6 +248,19 @@ export class Outbox {
       this.waiters.push(w);
       this.schedule();
     });
+  }
+
+  // The key repeats (one per node): its bytes, and the text a replay reads back, are kept.
+  private lastKey?: string;
+  private lastKeyBuf?: Buffer;
+  private lastKeyText?: string;
+  private keyBytes(key: string): Buffer {
+    if (key !== this.lastKey || !this.lastKeyBuf) {
+      this.lastKey = key;
+      this.lastKeyBuf = Buffer.from(key, 'utf8');
+      this.lastKeyText = this.lastKeyBuf.toString('utf8');
+    }
+    return this.lastKeyBuf;
   }
 
   /** Up to n records, oldest first, neither acked nor in flight; they become in flight. */

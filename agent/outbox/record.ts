@@ -61,6 +61,28 @@ export function encodeRecord(seq: number, key: Buffer, id: Buffer, payload: Buff
   return seal(frame);
 }
 
+/**
+ * encodeRecord() for fields given as text, written straight into the frame with no buffer per
+ * field (appends are per reading; in lite mode each intermediate buffer shows). `key` is the
+ * key's bytes (callers keep it: it repeats), `id` an ASCII or well-formed string of `idLen`
+ * UTF-8 bytes, `payload` text of `payloadLen` bytes or bytes. Returns the frame and the
+ * payload's offset in it.
+ */
+export function encodeRecordText(seq: number, key: Buffer, id: string, idLen: number, payload: string | Buffer, payloadLen: number): { frame: Buffer; payloadAt: number } {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER + RECORD_HEADER + key.length + idLen + payloadLen);
+  let o = FRAME_HEADER;
+  writeU64(frame, o, seq);
+  frame.writeUInt16BE(key.length, o + 8);
+  frame.writeUInt16BE(idLen, o + 10);
+  o += RECORD_HEADER;
+  o += key.copy(frame, o);
+  o += frame.write(id, o, idLen, 'utf8');
+  const payloadAt = o;
+  if (typeof payload === 'string') frame.write(payload, o, payloadLen, 'utf8');
+  else payload.copy(frame, o);
+  return { frame: seal(frame), payloadAt };
+}
+
 /** Decodes a record body; undefined when its inner lengths do not add up (corruption). */
 export function decodeRecord(body: Buffer): OutboxRecord | undefined {
   if (body.length < RECORD_HEADER) return undefined;

@@ -88,7 +88,8 @@ export class ReadingPipeline {
   readonly stats: PipelineStats = { offered: 0, accepted: 0, published: 0, rejected: 0, lost: 0 };
   private readonly log: Logger;
   private readonly policies = new Map<string, PublishPolicy>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Per thing: its policy's timer and when it is due (see armTimer). */
+  private readonly timers = new Map<string, { t: NodeJS.Timeout; due: number }>();
   private readonly publishers = new Map<string, NodePublisher>();
   /** One per service: what it supports, learnt once and kept across reconnects. */
   private readonly profiles = new Map<string, ServiceProfile>();
@@ -142,17 +143,27 @@ export class ReadingPipeline {
 
   private armTimer(thing: string, policy: PublishPolicy): void {
     const old = this.timers.get(thing);
-    if (old) clearTimeout(old);
     const due = policy.nextDueAt();
-    if (due === undefined || this.stopped) return;
+    if (due === undefined || this.stopped) {
+      if (old) clearTimeout(old.t);
+      this.timers.delete(thing);
+      return;
+    }
+    // Every reading moves the heartbeat (max_interval) later: a timer due no later than that
+    // stays and re-arms when it fires early, instead of a clear and a new timer per reading.
+    if (old && old.due <= due) return;
+    if (old) clearTimeout(old.t);
     const t = setTimeout(() => {
       this.timers.delete(thing);
-      const d = policy.tick(this.now());
+      const now = this.now();
+      const next = policy.nextDueAt();
+      if (next !== undefined && next > now) return this.armTimer(thing, policy);
+      const d = policy.tick(now);
       if (d.publish) void this.accept(d.reading);
       this.armTimer(thing, policy);
     }, Math.max(0, due - this.now()));
     t.unref();
-    this.timers.set(thing, t);
+    this.timers.set(thing, { t, due });
   }
 
   /** Puts a reading in the outbox; resolves once it is accepted (on disk, or held in memory when the disk fails). */
@@ -443,7 +454,7 @@ export class ReadingPipeline {
 
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const { t } of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.dropHeld();
     this.o.session.off('online', this.onOnline);

@@ -77,7 +77,8 @@ export interface OnlineInfo {
   fast: { used: boolean; issued: boolean };
 }
 
-interface PendingIq { resolve: (el: Element) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout; to?: string; timeoutMs: number; arm: () => void }
+/** `deadline` (Date.now() ms) is set only while online: see iq(). */
+interface PendingIq { resolve: (el: Element) => void; reject: (e: Error) => void; to?: string; timeoutMs: number; deadline?: number }
 
 export interface ClientEvents {
   state: [state: SessionState, detail: Record<string, unknown>];
@@ -338,7 +339,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (resumed) for (const s of resend) this.write(s);
     else this.rejectLostIqs([...resend, ...this.offlineQueue]);
     this.emit('online', info);
-    for (const p of this.iqs.values()) p.arm();
+    for (const p of this.iqs.values()) this.armIq(p);
     if (!resumed) for (const s of resend) this.write(s);
     const queued = this.offlineQueue.splice(0);
     for (const s of queued) this.write(s);
@@ -363,10 +364,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const keep = new Set(willSend.filter((s) => s.name === 'iq').map((s) => s.attrs.id));
     for (const [id, p] of this.iqs) {
       if (keep.has(id)) continue;
-      clearTimeout(p.timer);
       this.iqs.delete(id);
       p.reject(new XiotaError('XIOTA_E_DISCONNECTED', 'the session that owed this reply ended (new session after a failed resumption)'));
     }
+    this.iqSettled();
   }
 
   private onConnClose(conn: Connection, err: XiotaError): void {
@@ -374,9 +375,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.conn = undefined;
     this.endSession();
     this.clearKeepalive();
+    this.clearIqTimer();
     for (const [id, p] of this.iqs) {
-      clearTimeout(p.timer);
-      p.timer = undefined;
+      p.deadline = undefined;
       if (!this.sm) {
         // Without stream management nothing is resent, so these replies will never come.
         // (With it, the request is resent on resumption or in the new session.)
@@ -393,10 +394,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const sm = this.sm;
     if (el.xmlns === NS_SM) {
       if (!sm) return;
-      // XEP-0198 4: answered at once. Deferring the <a/> (to ride on our next stanza) saved
-      // ~7% CPU per publish at 100/s but cost latency: without our reply the server's next
-      // segment waits behind a delayed TCP ACK and Nagle (p50 2 -> 13 ms, measured).
-      if (el.name === 'r') this.conn?.send(sm.ackElement());
+      // XEP-0198 4: answered in this loop turn, not later. Deferring the <a/> to ride on our
+      // next stanza cost latency: a subscriber's late reply leaves the server's next segment
+      // waiting behind a delayed TCP ACK and Nagle (p50 2 -> 15 ms, bench/publish-cpu.js).
+      // Within the turn it shares a socket write with whatever else we send in it (the next
+      // publish a result freed a window slot for): Connection gathers a turn's writes.
+      if (el.name === 'r') this.conn?.write(sm.ackString());
       else if (el.name === 'a') {
         try {
           for (const s of sm.ack(el.attrs.h)) this.emit('acked', s);
@@ -472,7 +475,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       return;
     }
     this.iqs.delete(id!);
-    clearTimeout(p.timer);
+    this.iqSettled();
     if (el.attrs.type === 'result') p.resolve(el);
     else p.reject(StanzaError.fromStanza(el));
   }
@@ -516,24 +519,70 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (!req.attrs.id) req.attrs.id = `${this.idPrefix}${(this.nextId++).toString(36)}`;
     const id = req.attrs.id;
     return new Promise((resolve, reject) => {
-      const p: PendingIq = {
-        resolve, reject, to: req.attrs.to, timeoutMs,
-        // The timeout runs only while online: with stream management a request survives a
-        // drop (it is resent on resumption or in the new session), so time offline is not
-        // the peer's fault, and a timeout there would make callers send it twice.
-        arm: () => {
-          if (p.timer) clearTimeout(p.timer);
-          p.timer = setTimeout(() => {
-            this.iqs.delete(id);
-            reject(new XiotaError('XIOTA_E_TIMEOUT', `no reply to iq ${id}${req.attrs.to ? ` to ${req.attrs.to}` : ''} within ${timeoutMs} ms`));
-          }, timeoutMs);
-        },
-      };
+      // The timeout runs only while online: with stream management a request survives a
+      // drop (it is resent on resumption or in the new session), so time offline is not
+      // the peer's fault, and a timeout there would make callers send it twice.
+      const p: PendingIq = { resolve, reject, to: req.attrs.to, timeoutMs };
       this.iqs.set(id, p);
-      if (this.state === 'online') p.arm();
+      if (this.state === 'online') this.armIq(p);
       this.send(req);
     });
   }
+
+  // One timer for every pending iq, due at the earliest deadline, not a timer per request:
+  // a publisher sends an iq per item, and creating and clearing a timer for each cost about
+  // as much as parsing its result (bench/publish-cpu.js, lite mode). An answered request
+  // just leaves the map; the timer finds nothing due and moves on to the next deadline.
+  private iqTimer?: NodeJS.Timeout;
+  private iqTimerDue = 0;
+  private iqTimerRefed = false;
+
+  private armIq(p: PendingIq): void {
+    const due = Date.now() + p.timeoutMs;
+    p.deadline = due;
+    if (this.iqTimer === undefined || due < this.iqTimerDue) this.scheduleIqTimer(due);
+    else if (!this.iqTimerRefed) {
+      this.iqTimerRefed = true;
+      this.iqTimer.ref();
+    }
+  }
+
+  /** A request left the map: with none pending, the timer must not keep the process alive. */
+  private iqSettled(): void {
+    if (this.iqs.size === 0 && this.iqTimerRefed && this.iqTimer) {
+      this.iqTimerRefed = false;
+      this.iqTimer.unref();
+    }
+  }
+
+  private scheduleIqTimer(due: number): void {
+    if (this.iqTimer !== undefined) clearTimeout(this.iqTimer);
+    this.iqTimerDue = due;
+    this.iqTimerRefed = true;
+    this.iqTimer = setTimeout(this.onIqTimer, Math.max(0, due - Date.now()));
+  }
+
+  private clearIqTimer(): void {
+    if (this.iqTimer !== undefined) clearTimeout(this.iqTimer);
+    this.iqTimer = undefined;
+  }
+
+  private readonly onIqTimer = (): void => {
+    this.iqTimer = undefined;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [id, p] of this.iqs) {
+      const d = p.deadline;
+      if (d === undefined) continue;
+      if (d > now) {
+        if (d < next) next = d;
+        continue;
+      }
+      this.iqs.delete(id);
+      p.reject(new XiotaError('XIOTA_E_TIMEOUT', `no reply to iq ${id}${p.to ? ` to ${p.to}` : ''} within ${p.timeoutMs} ms`));
+    }
+    if (next !== Infinity) this.scheduleIqTimer(next);
+  };
 
   get pendingIqs(): number {
     return this.iqs.size;
@@ -629,8 +678,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     // its socket is refused by goOnline when it completes.
     await Promise.race([this.loop, new Promise<void>((r) => setTimeout(r, 3000).unref())]);
     this.clearKeepalive();
+    this.clearIqTimer();
     for (const p of this.iqs.values()) {
-      clearTimeout(p.timer);
       p.reject(new XiotaError('XIOTA_E_DISCONNECTED', 'the agent is stopping'));
     }
     this.iqs.clear();

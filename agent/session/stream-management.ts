@@ -136,6 +136,11 @@ export class StreamManagement {
     return x('a', { xmlns: NS_SM, h: String(this.inbound) });
   }
 
+  /** ackElement() serialized, without building an element (answered once per server request). */
+  ackString(): string {
+    return `<a xmlns='${NS_SM}' h='${this.inbound}'/>`;
+  }
+
   requestElement(): Element {
     this.sinceRequest = 0;
     return x('r', { xmlns: NS_SM });

@@ -16,6 +16,7 @@ import { XmppSaxes } from './xmpp-saxes';
 import { Element, Attrs, Child } from './element';
 import { XiotaError } from '../errors';
 import { TextDecoder } from 'node:util';
+import { scanPlainStanzas } from './fast';
 
 export const NS_STREAMS = 'http://etherx.jabber.org/streams';
 
@@ -33,6 +34,8 @@ export interface StreamParserOptions {
   maxStanzaBytes?: number;
   /** Deepest nesting inside a stanza (the stanza itself is depth 1). Default 64. */
   maxDepth?: number;
+  /** Plain stanzas without saxes (see fast.ts); default true. false: every byte through saxes (tests compare the two). */
+  fastPath?: boolean;
 }
 
 export interface StreamParserHandlers {
@@ -62,6 +65,9 @@ export class StreamParser {
   private readonly handlers: StreamParserHandlers;
   private readonly maxBytes: number;
   private readonly maxDepth: number;
+  private readonly fastPath: boolean;
+  /** The stream's default namespace (jabber:client): the namespace of a stanza without xmlns. */
+  private streamNs = '';
 
   private sax!: Sax;
   private decoder!: TextDecoder;
@@ -182,6 +188,7 @@ export class StreamParser {
     this.handlers = handlers;
     this.maxBytes = opts.maxStanzaBytes ?? DEFAULT_MAX_STANZA_BYTES;
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.fastPath = opts.fastPath ?? true;
     this.reset();
   }
 
@@ -249,6 +256,17 @@ export class StreamParser {
   }
 
   private feed(s: string): void {
+    // Between stanzas, with nothing half-read inside saxes, the plain stanzas at the front of
+    // the chunk (an iq result, the SM <r/>: most of what a publisher receives) are built
+    // without saxes, which reads them a character at a time (in lite mode the biggest cost of
+    // taking a result in). Whatever the scan does not fully understand goes to saxes as before.
+    if (this.fastPath && this.rootOpen && this.level === 0 && this.unitStart < 0 && this.pending === undefined && !this.pendingEnd && !this.failed && !this.ended) {
+      const gen = this.generation;
+      const used = scanPlainStanzas(s, this.streamNs, Math.min(this.maxDepth, 16), this.maxBytes, this.deliverPlain);
+      if (gen !== this.generation || this.failed || this.ended) return; // a handler reset the parser: the rest is dropped
+      if (used === s.length) return;
+      if (used > 0) s = s.slice(used);
+    }
     const sax = this.sax;
     this.piece = s;
     // Not sax.position: between writes it can be one past the end (saxes advances its index
@@ -287,6 +305,12 @@ export class StreamParser {
     }
   }
 
+  private readonly deliverPlain = (el: Element): boolean => {
+    const gen = this.generation;
+    this.handlers.onStanza(el);
+    return gen === this.generation && !this.failed && !this.ended;
+  };
+
   /** UTF-8 bytes of the current slice between two saxes positions (clamped to the slice). */
   private bytesOfPiece(from: number, to: number): number {
     const base = this.pieceBase;
@@ -309,7 +333,8 @@ export class StreamParser {
     this.boundary = this.sax.position;
     this.sax.off('text'); // keepalive whitespace at stream level is never buffered by saxes
     this.sax.on('opentagstart', this.onOpenTagStart);
-    this.handlers.onStreamStart(attrs, tag.ns[''] ?? '');
+    this.streamNs = tag.ns[''] ?? '';
+    this.handlers.onStreamStart(attrs, this.streamNs);
   }
 
   private readonly onSaxError = (e: Error): void => {
