@@ -12,9 +12,9 @@ import { silentLogger, type Logger } from '../log';
 import type { Outbox, OutboxRecord } from '../outbox/outbox';
 import { StanzaError } from '../session/stanza';
 import { rawElement } from '../xml/element';
-import { mergeFieldsPayloads, NS_SENSORDATA, readingToFields } from '../xep/sensordata-fields';
+import { mergeFieldsPayloads, NS_SENSORDATA, payloadTimestamp, readingToFields } from '../xep/sensordata-fields';
 import type { NodeConfig } from '../xep/pubsub';
-import { ItemIdAllocator, itemIdTimestamp } from './item-id';
+import { ItemIdAllocator } from './item-id';
 import { ItemQueue } from './item-queue';
 import { PublishPolicy, type PolicyOptions } from './policy';
 import { errorStanzaOf, NodePublisher, ServiceProfile, type IqSender } from './publisher';
@@ -173,7 +173,7 @@ export class ReadingPipeline {
       return;
     }
     const target = this.registerTarget(reading.thing);
-    const id = this.ids.next(reading.timestamp);
+    const id = this.ids.next();
     const payload = readingToFields(reading, spec, { compact: true }).toString();
     const key = target.service + KEY_SEP + target.node;
     const b = this.o.batchingFor?.(reading.thing) ?? DEFAULT_BATCHING;
@@ -342,8 +342,8 @@ export class ReadingPipeline {
       this.held.delete(key);
       return;
     }
-    // The deadline counts from when the first waiting reading was sampled (its item id).
-    const first = itemIdTimestamp(h.recs[0]!.id) ?? this.now();
+    // The deadline counts from when the first waiting reading was sampled (its payload's stamp).
+    const first = payloadTimestamp(h.recs[0]!.payload.toString('utf8')) ?? this.now();
     h.timer = setTimeout(() => {
       h.timer = undefined;
       if (this.stopped) return;
