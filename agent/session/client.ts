@@ -589,8 +589,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.lastAckRequestAt = now;
     if (!conn) return;
     if (!quiet) {
-      this.flushAck();
-      conn.send(sm.ackElement());
+      // One <a/> with the current h answers this request and a deferred one alike.
+      if (this.ackTimer) this.flushAck();
+      else conn.send(sm.ackElement());
       return;
     }
     if (this.ackTimer) return;
