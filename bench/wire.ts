@@ -9,6 +9,8 @@
 // the table splits each direction into records and plaintext (TLS 1.3 AEAD: 22 bytes a record:
 // header 5, content type 1, tag 16). BENCH_TRACE=1 logs every plaintext stanza of the xiota
 // child on stderr. BENCH_SERVERS=prosody-0.12,ejabberd-24.12 (default prosody-0.12).
+// BENCH_BASE_DIST=<another build's dist dir>: its xiota as 'before' rows in the same run;
+// BENCH_REPEAT=n: every row n times.
 import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -83,18 +85,19 @@ function countingProxy(target: number): Promise<Counting> {
 
 interface Row { path: string; server: string; rate: number; readings: number; up: Tally; down: Tally }
 
-async function xiotaRow(server: string, srvPort: number, host: string, caFile: string, rate: number, n: number, batchS: number): Promise<Row> {
+async function xiotaRow(server: string, srvPort: number, host: string, caFile: string, rate: number, n: number, batchS: number, dist = join(__dirname, '..')): Promise<Row> {
   const proxy = await countingProxy(srvPort);
-  const flags = shebangFlags(join(__dirname, '..', 'agent', 'cli', 'main.js'));
+  const flags = shebangFlags(join(dist, 'agent', 'cli', 'main.js'));
   const env = { ...process.env, ...(batchS ? { BENCH_BATCH_S: String(batchS) } : {}) };
-  const child = spawnJsonChild('xiota', [...flags, join(__dirname, 'publish-child.js'), String(proxy.port), host, 'xiota', 'benchpass', caFile, '200'], env);
+  const child = spawnJsonChild('xiota', [...flags, join(dist, 'bench', 'publish-child.js'), String(proxy.port), host, 'xiota', 'benchpass', caFile, '200'], env);
   try {
     await child.next('ready');
     await new Promise((r) => setTimeout(r, 500)); // let the warm-up's acks settle
     proxy.reset();
     child.send(`run ${rate} ${n}`);
     await child.next('done', (n / rate) * 1000 + 60_000);
-    const row = { path: batchS ? `xiota, batch_s ${batchS}` : 'xiota', server, rate, readings: n, up: proxy.up, down: proxy.down };
+    const who = dist === join(__dirname, '..') ? 'xiota' : 'before';
+    const row = { path: batchS ? `${who}, batch_s ${batchS}` : who, server, rate, readings: n, up: proxy.up, down: proxy.down };
     child.send('quit');
     await new Promise((r) => child.proc.once('exit', r));
     return row;
@@ -125,6 +128,9 @@ async function mqttRow(tlsPort: number, caPem: string, rate: number, n: number):
   }
 }
 
+const BASE = process.env.BENCH_BASE_DIST;
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
+
 async function main(): Promise<void> {
   const secondsAt1 = Number(process.argv[2] ?? 30);
   const servers: ServerLabel[] = (process.env.BENCH_SERVERS ?? 'prosody-0.12').split(',').map((s) => parseServerLabel(s, 'BENCH_SERVERS'));
@@ -139,8 +145,11 @@ async function main(): Promise<void> {
       const srv = await startServer(label, { users: [{ user: 'xiota', password: 'benchpass' }], throughput: true });
       try {
         for (const [rate, n] of plan) {
-          rows.push(await xiotaRow(label, srv.c2sPort, srv.host, srv.caFile, rate, n, 0));
-          if (label === servers[0]) rows.push(await mqttRow(mosq.tlsPort, ca, rate, n));
+          for (let k = 0; k < REPEAT; k++) {
+            rows.push(await xiotaRow(label, srv.c2sPort, srv.host, srv.caFile, rate, n, 0));
+            if (BASE) rows.push(await xiotaRow(label, srv.c2sPort, srv.host, srv.caFile, rate, n, 0, BASE));
+            if (label === servers[0]) rows.push(await mqttRow(mosq.tlsPort, ca, rate, n));
+          }
         }
         if (!process.env.BENCH_NO_BATCH) rows.push(await xiotaRow(label, srv.c2sPort, srv.host, srv.caFile, 1, secondsAt1, 10));
       } finally {
@@ -157,8 +166,10 @@ async function main(): Promise<void> {
   const per = (v: number, r: Row) => (v / r.readings).toFixed(v / r.readings < 10 ? 2 : 0);
   for (const r of rows) {
     const total = (r.up.bytes + r.down.bytes) / r.readings;
-    const m = rows.find((q) => q.path.startsWith('MQTT') && q.rate === r.rate);
-    const ratio = m ? (total / ((m.up.bytes + m.down.bytes) / m.readings)).toFixed(2) + '×' : '';
+    // Against the mean of the MQTT rows at that rate (repeats differ by a few bytes).
+    const ms = rows.filter((q) => q.path.startsWith('MQTT') && q.rate === r.rate);
+    const mqtt = ms.reduce((a, q) => a + (q.up.bytes + q.down.bytes) / q.readings, 0) / Math.max(1, ms.length);
+    const ratio = ms.length ? (total / mqtt).toFixed(2) + '×' : '';
     const side = (t: Tally) => (t.aligned ? [per(t.bytes, r), per(t.records, r), per(t.bytes - RECORD_OVERHEAD * t.records, r)] : [per(t.bytes, r), 'n/a', 'n/a']);
     console.log(`| ${r.path} | ${r.server} | ${r.rate} | ${r.readings} | ${[...side(r.up), ...side(r.down)].join(' | ')} | ${total.toFixed(0)} | ${ratio} |`);
   }

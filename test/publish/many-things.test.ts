@@ -105,8 +105,13 @@ test('a burst over 100 things: readings of one thing share items although they a
   const s = session(2);
   const { p, ob } = await pipelineWith(s, 16);
   const n = 3000;
+  // Memory bound: taken from the outbox = waiting in the queue (<= 1024) + in flight (window x 16).
+  let maxTaken = 0;
+  const probe = setInterval(() => { maxTaken = Math.max(maxTaken, ob.inFlight); }, 1);
   await burst(p, n);
   await until('all published', () => p.stats.published === n && p.idle);
+  clearInterval(probe);
+  assert.ok(maxTaken > 0 && maxTaken <= 1024 + WINDOW * 16, `taken at most ${maxTaken}`);
   checkOrder(s.sent, n);
   // A take of WINDOW in arrival order would hold 8 different things: one reading per item.
   assert.ok(s.sent.length <= n / 8, `${s.sent.length} items for ${n} readings`);
