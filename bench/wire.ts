@@ -88,7 +88,8 @@ interface Row { path: string; server: string; rate: number; readings: number; up
 async function xiotaRow(server: string, srvPort: number, host: string, caFile: string, rate: number, n: number, batchS: number, dist = join(__dirname, '..')): Promise<Row> {
   const proxy = await countingProxy(srvPort);
   const flags = shebangFlags(join(dist, 'agent', 'cli', 'main.js'));
-  const env = { ...process.env, ...(batchS ? { BENCH_BATCH_S: String(batchS) } : {}) };
+  // With batch_s the agent's default is 64 readings per item (publish-child's own default is 1).
+  const env = { ...process.env, ...(batchS ? { BENCH_BATCH_S: String(batchS), BENCH_MAX_READINGS: '64' } : {}) };
   const child = spawnJsonChild('xiota', [...flags, join(dist, 'bench', 'publish-child.js'), String(proxy.port), host, 'xiota', 'benchpass', caFile, '200'], env);
   try {
     await child.next('ready');
