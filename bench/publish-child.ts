@@ -70,6 +70,8 @@ async function main(): Promise<void> {
   const driver = new PushDriver('bench', things);
   const agent = new Agent({ config: r.config, credentials: { password, source: 'password', warnings: [] }, drivers: [driver] });
   let acked = 0;
+  /** Outbox.ack calls: one per item the server acknowledged (an item may hold several readings). */
+  let items = 0;
   let onAck: (() => void) | undefined;
   await agent.start();
   // Count acknowledgements where they happen (the server's result for the publish).
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
   outbox.ack = (ids) => {
     const n = ack(ids);
     acked += ids.length;
+    items++;
     onAck?.();
     return n;
   };
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
     const total = Number(n);
     const base = acked;
     const stopTrace = await straceStart(`${process.env.BENCH_TRACE_LABEL ?? (process.env.BENCH_MAX_READINGS === '16' ? 'xiota16' : user)}.${rate}`);
+    const items0 = items;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await pace(Number(rate), total, (i) => driver.emit(i));
@@ -110,7 +114,7 @@ async function main(): Promise<void> {
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     await stopTrace();
-    const res: PhaseResult = { event: 'done', sent: total, acked: acked - base, wallMs, cpuUs: cpu.user + cpu.system };
+    const res: PhaseResult & { items: number } = { event: 'done', sent: total, acked: acked - base, wallMs, cpuUs: cpu.user + cpu.system, items: items - items0 };
     if (process.env.BENCH_DEBUG) process.stderr.write(`xiota threads (utime+stime ticks, since start): ${threadTicks()} cpu user ${cpu.user} system ${cpu.system}\n`);
     say(res);
   }

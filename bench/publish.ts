@@ -10,7 +10,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
 import { x } from '../agent/xml/element';
-import { itemIdTimestamp } from '../agent/publish/item-id';
 import { DEFAULT_WINDOW } from '../agent/publish/pipeline';
 import { parsePubSubEvent, publishIq, subscribeIq } from '../agent/xep/pubsub';
 import { parseFields, readingToFields } from '../agent/xep/sensordata-fields';
@@ -107,15 +106,10 @@ export async function runPublish(srv: BenchServer, phases: Phase[], kinds: Kind[
       const now = Date.now();
       const ev = parsePubSubEvent(m);
       if (ev) for (const it of ev.items) {
-        // Latency per READING: an item may hold several readings, one <timestamp> each
-        // (XEP-0323); the item id carries the first one's sample time.
+        // Latency per READING: an item may hold several readings, one <timestamp> each (XEP-0323).
         const arr = (lat[ev.service.split('/')[0]!] ??= []);
         const stamps = it.payload ? parseFields(it.payload).map((r) => r.timestamp) : [];
-        if (stamps.length > 1) for (const ts of stamps) arr.push(now - ts);
-        else {
-          const ts = itemIdTimestamp(it.id);
-          if (ts !== undefined) arr.push(now - ts);
-        }
+        for (const ts of stamps) arr.push(now - ts);
       }
       return true;
     });

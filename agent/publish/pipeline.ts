@@ -12,9 +12,10 @@ import { silentLogger, type Logger } from '../log';
 import type { Outbox, OutboxRecord } from '../outbox/outbox';
 import { StanzaError } from '../session/stanza';
 import { rawElement } from '../xml/element';
-import { mergeFieldsPayloads, NS_SENSORDATA, readingToFields } from '../xep/sensordata-fields';
+import { mergeFieldsPayloads, NS_SENSORDATA, payloadTimestamp, readingToFields } from '../xep/sensordata-fields';
 import type { NodeConfig } from '../xep/pubsub';
-import { ItemIdAllocator, itemIdTimestamp } from './item-id';
+import { ItemIdAllocator } from './item-id';
+import { ItemQueue } from './item-queue';
 import { PublishPolicy, type PolicyOptions } from './policy';
 import { errorStanzaOf, NodePublisher, ServiceProfile, type IqSender } from './publisher';
 
@@ -67,8 +68,13 @@ export interface Batching {
 }
 
 const DEFAULT_BATCHING: Batching = { batchMs: 0, maxReadings: 1 };
-/** An item's payload stays well below every server's stanza limit (ejabberd: 64 KiB). */
-const MAX_ITEM_PAYLOAD_BYTES = 16 * 1024;
+/**
+ * Records taken from the outbox ahead of the window when readings may share items: with 100
+ * things a take of 64 in arrival order rarely holds two readings of one thing, so nothing
+ * merged; a take of 1024 lets ~10 of each meet in the ItemQueue. Bounds the memory held
+ * (1024 payloads of a few hundred bytes).
+ */
+const MAX_READAHEAD = 1024;
 
 export interface PipelineStats {
   offered: number;
@@ -105,6 +111,10 @@ export class ReadingPipeline {
   /** Per outbox key: its batching, and the records waiting for company (batchMs > 0). */
   private readonly batching = new Map<string, Batching>();
   private readonly held = new Map<string, { recs: OutboxRecord[]; timer?: NodeJS.Timeout }>();
+  /** Taken from the outbox, waiting for a window slot, per node (merged there). */
+  private readonly ready = new ItemQueue();
+  /** The largest maxReadings of any key seen: how far ahead the pump takes. */
+  private maxReadingsSeen = 1;
   /**
    * Items of several readings sent and not yet answered: head id -> member ids, and each
    * member's head. A resend (failure, reconnect) sends exactly the same item again, so it
@@ -174,10 +184,12 @@ export class ReadingPipeline {
       return;
     }
     const target = this.registerTarget(reading.thing);
-    const id = this.ids.next(reading.timestamp);
+    const id = this.ids.next();
     const payload = readingToFields(reading, spec, { compact: true }).toString();
     const key = target.service + KEY_SEP + target.node;
-    this.batching.set(key, this.o.batchingFor?.(reading.thing) ?? DEFAULT_BATCHING);
+    const b = this.o.batchingFor?.(reading.thing) ?? DEFAULT_BATCHING;
+    this.batching.set(key, b);
+    if (b.maxReadings > this.maxReadingsSeen) this.maxReadingsSeen = b.maxReadings;
     const written = this.o.outbox.append({ key, id, payload });
     // The outbox hands the record out before it is on disk: publish and fdatasync overlap.
     this.kick();
@@ -249,16 +261,40 @@ export class ReadingPipeline {
         this.o.outbox.requeueInFlight();
         this.needRequeue = false;
       }
-      const recs = await this.o.outbox.take(this.window - this.inFlight);
-      if (recs.length === 0) {
-        await this.sleep();
-        continue;
+      // Take ahead of the window (readings of one thing meet in `ready` and share an item),
+      // but only what the window can send soon: memory stays bounded by the readahead.
+      let took = 0;
+      const room = this.readahead() - this.ready.size;
+      if (room > 0) {
+        const recs = await this.o.outbox.take(room);
+        took = recs.length;
+        if (took) this.dispatch(recs);
       }
-      this.dispatch(recs);
+      // Nothing to do until a publish settles, a reading comes or the session is back (a
+      // failure that settled while we were taking is handled at the top, without sleeping).
+      if (this.drain() === 0 && took === 0 && !(this.needRequeue && this.inFlight === 0)) await this.sleep();
     }
   }
 
-  /** Records taken together: per key, in order, into items (or held for their batch). */
+  /** One reading per item: the window's worth, as before. Merging: MAX_READAHEAD. */
+  private readahead(): number {
+    return this.maxReadingsSeen > 1 ? Math.max(this.window, MAX_READAHEAD) : this.window;
+  }
+
+  /** Sends items from `ready` while the window has room; how many were sent. */
+  private drain(): number {
+    let sent = 0;
+    // After a failure nothing newer goes out until the resend (order), see pump().
+    while (!this.stopped && !this.needRequeue && this.inFlight < this.window && this.o.session.state === 'online') {
+      const item = this.ready.next((key) => (this.batching.get(key) ?? DEFAULT_BATCHING).maxReadings);
+      if (!item) break;
+      this.send(item);
+      sent++;
+    }
+    return sent;
+  }
+
+  /** Records taken together: per key, in order, to `ready` (or held for their batch). */
   private dispatch(recs: OutboxRecord[]): void {
     const byKey = new Map<string, OutboxRecord[]>();
     for (const rec of recs) {
@@ -271,7 +307,7 @@ export class ReadingPipeline {
         if (got.length < members.length) this.regrouping.set(head, got);
         else {
           this.regrouping.delete(head);
-          this.send(got);
+          this.ready.addFixed(got);
         }
         continue;
       }
@@ -280,7 +316,7 @@ export class ReadingPipeline {
         // several readings whose shape nobody remembers. Alone, under its own id, it cannot
         // be stored twice: that item's head is recovered too (an item is acked whole, see
         // Outbox.ack) and goes alone under the item's id, overwriting it (XEP-0060 7.1.2).
-        this.send([rec]);
+        this.ready.addFixed([rec]);
         continue;
       }
       const list = byKey.get(rec.key);
@@ -290,23 +326,13 @@ export class ReadingPipeline {
     for (const [key, list] of byKey) {
       const b = this.batching.get(key) ?? DEFAULT_BATCHING;
       if (b.batchMs > 0) this.hold(key, list, b);
-      else this.sendChunks(list, b);
+      else this.release(list);
     }
   }
 
-  private sendChunks(list: OutboxRecord[], b: Batching): void {
-    let chunk: OutboxRecord[] = [];
-    let bytes = 0;
-    for (const rec of list) {
-      if (chunk.length && (chunk.length >= b.maxReadings || bytes + rec.payload.length > MAX_ITEM_PAYLOAD_BYTES)) {
-        this.send(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(rec);
-      bytes += rec.payload.length;
-    }
-    if (chunk.length) this.send(chunk);
+  /** Records free to go (not waiting for a batch) join `ready`; the window sends them. */
+  private release(recs: OutboxRecord[]): void {
+    for (const rec of recs) this.ready.add(rec);
   }
 
   private hold(key: string, list: OutboxRecord[], b: Batching): void {
@@ -314,7 +340,7 @@ export class ReadingPipeline {
     if (!h) this.held.set(key, (h = { recs: [] }));
     h.recs.push(...list);
     // A full item goes at once; the rest waits for its first reading's deadline.
-    while (h.recs.length >= b.maxReadings) this.send(h.recs.splice(0, b.maxReadings));
+    while (h.recs.length >= b.maxReadings) this.release(h.recs.splice(0, b.maxReadings));
     this.armHeld(key, b);
   }
 
@@ -327,8 +353,8 @@ export class ReadingPipeline {
       this.held.delete(key);
       return;
     }
-    // The deadline counts from when the first waiting reading was sampled (its item id).
-    const first = itemIdTimestamp(h.recs[0]!.id) ?? this.now();
+    // The deadline counts from when the first waiting reading was sampled (its payload's stamp).
+    const first = payloadTimestamp(h.recs[0]!.payload.toString('utf8')) ?? this.now();
     h.timer = setTimeout(() => {
       h.timer = undefined;
       if (this.stopped) return;
@@ -336,7 +362,8 @@ export class ReadingPipeline {
       if (this.o.session.state !== 'online') return this.armHeldLater(key, b);
       const recs = h.recs.splice(0, h.recs.length);
       this.held.delete(key);
-      this.sendChunks(recs, b);
+      this.release(recs);
+      this.kick();
     }, Math.max(0, first + b.batchMs - this.now()));
     h.timer.unref();
   }
@@ -355,8 +382,10 @@ export class ReadingPipeline {
   }
 
   private dropHeld(): void {
-    // A partly collected resend comes back whole from the outbox with the rest.
+    // A partly collected resend comes back whole from the outbox with the rest; so do the
+    // records taken and not yet sent.
     this.regrouping.clear();
+    this.ready.clear();
     for (const h of this.held.values()) if (h.timer) clearTimeout(h.timer);
     this.held.clear();
   }
@@ -449,7 +478,7 @@ export class ReadingPipeline {
   }
 
   get idle(): boolean {
-    return this.inFlight === 0 && this.o.outbox.pending === 0;
+    return this.inFlight === 0 && this.o.outbox.pending === 0 && this.ready.size === 0 && this.held.size === 0;
   }
 
   stop(): void {

@@ -22,6 +22,11 @@ import { UplinkEstimate } from './uplink';
 import type { FastStore } from './fast-token';
 import { NS_CSI } from './sasl2';
 
+/** An <r/> this long after the previous one finds a quiet link: its <a/> may wait (answerAckRequest). */
+const ACK_QUIET_MS = 250;
+/** How long a deferred <a/> waits for a stanza to ride with. */
+const ACK_DEFER_MS = 2000;
+
 export type SessionState = 'offline' | 'connecting' | 'securing' | 'authenticating' | 'binding' | 'online' | 'waiting' | 'stopped';
 
 export interface ClientOptions {
@@ -113,6 +118,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private wake?: () => void;
   private keepaliveTimer?: NodeJS.Timeout;
   private probeSentAt = 0;
+  /** A deferred XEP-0198 <a/> waiting to ride with our next stanza (see answerAckRequest). */
+  private ackTimer?: NodeJS.Timeout;
+  private lastAckRequestAt = 0;
   /** The probe's extra allowance: how long what we wrote before it may still be on the way. */
   private probeAllowanceMs = 0;
   private readonly uplink = new UplinkEstimate();
@@ -394,12 +402,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const sm = this.sm;
     if (el.xmlns === NS_SM) {
       if (!sm) return;
-      // XEP-0198 4: answered in this loop turn, not later. Deferring the <a/> to ride on our
-      // next stanza cost latency: a subscriber's late reply leaves the server's next segment
-      // waiting behind a delayed TCP ACK and Nagle (p50 2 -> 15 ms, bench/publish-cpu.js).
-      // Within the turn it shares a socket write with whatever else we send in it (the next
-      // publish a result freed a window slot for): Connection gathers a turn's writes.
-      if (el.name === 'r') this.conn?.write(sm.ackString());
+      // XEP-0198 4: answered in this loop turn under load (it shares a socket write with
+      // whatever else we send in the turn: Connection gathers a turn's writes). Deferring the
+      // <a/> to ride on our next stanza cost latency under load: the server's next segment
+      // waits behind a delayed TCP ACK and Nagle (p50 2 -> 15 ms, bench/publish-cpu.js). On a
+      // quiet link it is deferred for bytes: answerAckRequest.
+      if (el.name === 'r') this.answerAckRequest(sm);
       else if (el.name === 'a') {
         try {
           for (const s of sm.ack(el.attrs.h)) this.emit('acked', s);
@@ -499,6 +507,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       this.offlineQueue.push(el);
       return;
     }
+    this.flushAck();
     if (this.sm && isStanza(el)) this.sm.sent(el);
     conn.send(el);
     if (this.sm && isStanza(el)) this.uplink.sent(this.sm.outbound, conn.bytesOut);
@@ -616,6 +625,45 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.probeAllowanceMs = this.sm ? this.uplink.drainMs(conn.bytesOut) : 0;
   }
 
+  /**
+   * XEP-0198 4: an <r/> is answered with <a/>. At once while we wait for an iq result (see
+   * above: with no data of ours the server's next segment waits for our delayed TCP ACK under
+   * Nagle, about 40 ms a result; measured here as a publish backlog that never drained) or
+   * under load. On a quiet link with nothing pending (the previous <r/> came more than
+   * ACK_QUIET_MS ago: Prosody asks after every stanza it sends, so at 1 reading/s after every
+   * publish result) the answer waits up to ACK_DEFER_MS for our next stanza and goes in its TLS
+   * record: one record (22 bytes and a TCP segment) less per reading. The server has nothing
+   * to send behind it then, and both allow far longer (Prosody fires smacks-ack-delayed after
+   * 30 s, ejabberd's ack_timeout is 60 s).
+   */
+  private answerAckRequest(sm: StreamManagement): void {
+    const conn = this.conn;
+    const now = Date.now();
+    const quiet = now - this.lastAckRequestAt > ACK_QUIET_MS && this.iqs.size === 0;
+    this.lastAckRequestAt = now;
+    if (!conn) return;
+    if (!quiet) {
+      // One <a/> with the current h answers this request and a deferred one alike.
+      if (this.ackTimer) this.flushAck();
+      else conn.write(sm.ackString());
+      return;
+    }
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      if (this.conn === conn && this.sm === sm) conn.write(sm.ackString());
+    }, ACK_DEFER_MS);
+    this.ackTimer.unref();
+  }
+
+  /** Sends a deferred <a/> now (ahead of a stanza, in the same TLS record); h is current. */
+  private flushAck(): void {
+    if (!this.ackTimer) return;
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.sm) this.conn?.write(this.sm.ackString());
+  }
+
   private clearKeepalive(): void {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     this.keepaliveTimer = undefined;
@@ -670,6 +718,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (conn) {
       // XEP-0198: a clean </stream:stream> ends the session; nothing to resume.
       if (this.sm) this.sm.id = undefined;
+      this.flushAck();
       conn.write("<presence type='unavailable'/>");
       conn.close();
     }

@@ -8,9 +8,11 @@
 //   `long`; an enum carries the required `dataType` (we use `xiota.<thing>.<field>`).
 // - `numeric` requires `unit`; a field without one gets `unit=''` so strict parsers accept it.
 // - QoS (XEP-0323 'Field Quality of Service Values'): a good value is
-//   `momentary='true' automaticReadout='true'` in readout answers; PubSub items (compact) carry only
-//   `momentary='true'`: they hold nothing but automatic samples. A field whose sensor failed (FieldValue.error)
-//   is sent as `momentary='true' missing='true' error='true'` WITHOUT a value attribute: the
+//   `momentary='true' automaticReadout='true'` in readout answers; PubSub items (compact) carry
+//   neither (both optional in the schema): a node's items hold nothing but momentary automatic
+//   samples, and a subscriber needs name, value, unit and timestamp. A field whose sensor failed
+//   (FieldValue.error) is sent as `momentary='true' missing='true' error='true'` (compact:
+//   `missing='true' error='true'`) WITHOUT a value attribute: the
 //   schema marks `value` required, but inventing one (0, false, '') would show a fake reading
 //   to any client that ignores QoS flags, which is worse than a relaxed attribute. The error
 //   text travels in a sibling `<error nodeId= timestamp= field=>text</error>` after the node,
@@ -101,7 +103,7 @@ export function readingToFields(reading: Reading, thing: ThingSpec, opts: { node
     const spec = specs.get(fv.field);
     const writable: Record<string, string> = spec?.writable ? { writable: 'true' } : {};
     if (fv.error !== undefined || fv.value === undefined) {
-      const attrs: Record<string, string> = { name: fv.field, momentary: 'true', missing: 'true', error: 'true', ...writable };
+      const attrs: Record<string, string> = { name: fv.field, ...(opts.compact ? {} : { momentary: 'true' }), missing: 'true', error: 'true', ...writable };
       if ((spec?.type ?? 'numeric') === 'numeric' && spec) attrs.unit = spec.unit ?? '';
       if (spec?.type === 'enum') attrs.dataType = `xiota.${thing.id}.${fv.field}`;
       ts.append(x(fieldElementName(spec), attrs));
@@ -109,10 +111,11 @@ export function readingToFields(reading: Reading, thing: ThingSpec, opts: { node
       continue;
     }
     const enc = encodeValue(spec, fv.value, thing.id, fv.field);
-    // compact (PubSub items, which only ever hold automatic samples): without the QoS flag
-    // automaticReadout, 24 bytes a field on every item; readout answers keep it.
-    const qos: Record<string, string> = opts.compact ? {} : { automaticReadout: 'true' };
-    ts.append(x(enc.element, { name: fv.field, momentary: 'true', ...qos, value: enc.value, ...enc.extra, ...writable }));
+    // compact (PubSub items, which only ever hold momentary automatic samples): without the
+    // field-type and QoS flags (momentary, automaticReadout: 41 bytes a field on every item; both
+    // optional in the schema); readout answers, where a client asked for field types, keep them.
+    const kind: Record<string, string> = opts.compact ? {} : { momentary: 'true', automaticReadout: 'true' };
+    ts.append(x(enc.element, { name: fv.field, ...kind, value: enc.value, ...enc.extra, ...writable }));
   }
   const fields = x('fields', { xmlns: NS_SENSORDATA, ...(opts.seqnr !== undefined ? { seqnr: opts.seqnr } : {}) },
     x('node', { nodeId }, ts));
@@ -205,6 +208,12 @@ export function fieldsToReadings(el: Element): Reading[] {
     timestamp: p.timestamp,
     values: p.fields.map((f): FieldValue => (f.error !== undefined ? { field: f.field, error: f.error } : { field: f.field, value: f.value! })),
   }));
+}
+
+/** The first `<timestamp value>` of a serialized payload readingToFields made (ms), or undefined. */
+export function payloadTimestamp(payload: string): number | undefined {
+  const m = /<timestamp value="([^"]+)"/.exec(payload);
+  return m ? parseTimestamp(m[1]) : undefined;
 }
 
 const FIELDS_OPEN = `<fields xmlns="${NS_SENSORDATA}">`;

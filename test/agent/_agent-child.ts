@@ -135,10 +135,10 @@ export interface NodeCheck {
   outOfOrder: number;
 }
 
-/** Item ids are `<instance>-<ts36>-<seq36>`: acceptance order is (instance, seq). */
+/** Item ids are `<instance>-<seq36>` (agent/publish/item-id.ts): acceptance order is (instance, seq). */
 function idKey(id: string): [string, number] {
   const parts = id.split('-');
-  return [parts.length >= 3 ? parts[0]! : '', Number.parseInt(parts[parts.length - 1]!, 36)];
+  return [parts.length >= 2 ? parts[0]! : '', Number.parseInt(parts[parts.length - 1]!, 36)];
 }
 
 /** Reads every item of a node (one items query; the caller's client must accept big stanzas). */

@@ -77,7 +77,7 @@ t('PEP: first publish with publish-options, 3 items read back with their values'
   const pub = new NodePublisher({ iq: sender(dev), config: { maxItems: 10, persistItems: true, accessModel: 'open', sendLastPublishedItem: 'on_sub_and_presence' } });
   for (let i = 0; i < 3; i++) {
     const r = reading(i);
-    const id = ids.next(r.timestamp);
+    const id = ids.next();
     await pub.publish(NODE, id, readingToFields(r, thing));
     published.push({ id, reading: r });
   }
@@ -113,7 +113,7 @@ t('stable ids: publishing the same id again replaces the item', async () => {
 t('different options on an existing node: precondition-not-met, configure, publish', async () => {
   const pub = new NodePublisher({ iq: sender(dev), config: { maxItems: 5, persistItems: true, accessModel: 'open', sendLastPublishedItem: 'on_sub' } });
   const r = reading(3);
-  const id = ids.next(r.timestamp);
+  const id = ids.next();
   await pub.publish(NODE, id, readingToFields(r, thing));
   published.push({ id, reading: r });
   console.log(`[fact] ${label} PEP publish with mismatching options path: ${pub.lastSetupPath}`);
@@ -140,7 +140,7 @@ t('a watcher subscribed to the PEP node receives the event and reads the origina
   const r: Reading = { thing: 't1', timestamp: Date.UTC(2024, 4, 1, 13), values: [
     { field: 'temperature', value: 21.499999999 }, { field: 'relay', error: 'driver: GPIO busy' }, { field: 'state', value: 'ok' },
   ] };
-  const id = ids.next(r.timestamp);
+  const id = ids.next();
   await pub.publish(NODE, id, readingToFields(r, thing));
   const deadline = Date.now() + 5000;
   while (!events.some((e) => e.items.some((i) => i.id === id)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
@@ -159,7 +159,7 @@ onlyOn(t, 'prosody', 'PubSub component: a non-admin gets a clear XIOTA_E_PUBSUB,
   const cfg = { maxItems: 3, persistItems: true, accessModel: 'open' as const };
   const pub = new NodePublisher({ iq: sender(dev), service, config: cfg });
   const r = reading(5);
-  const e = await pub.publish('sensors/t1', ids.next(r.timestamp), readingToFields(r, thing)).catch((err: unknown) => err);
+  const e = await pub.publish('sensors/t1', ids.next(), readingToFields(r, thing)).catch((err: unknown) => err);
   assert.ok(isXiotaError(e, 'XIOTA_E_PUBSUB'), String(e));
   console.log(`[fact] ${label} component, non-admin: ${e.message}`);
   assert.match(e.message, `create node sensors/t1 there`);
@@ -167,7 +167,7 @@ onlyOn(t, 'prosody', 'PubSub component: a non-admin gets a clear XIOTA_E_PUBSUB,
 
   const admin = await login('admin', 'adminpass');
   const apub = new NodePublisher({ iq: sender(admin), service, config: cfg });
-  const id = ids.next(r.timestamp);
+  const id = ids.next();
   await apub.publish('sensors/t1', id, readingToFields(r, thing));
   console.log(`[fact] ${label} component, admin first publish path: ${apub.lastSetupPath}`);
   assert.ok(apub.isReady('sensors/t1'));
@@ -183,7 +183,7 @@ onlyOn(t, 'ejabberd', 'pubsub.HOST: any local user creates a node (stock access_
     const service = `pubsub.${srv.host}`;
     const pub = new NodePublisher({ iq: sender(dev), service, config: { maxItems: 3, persistItems: true, accessModel: 'open' } });
     const r = reading(6);
-    const id = ids.next(r.timestamp);
+    const id = ids.next();
     await pub.publish('sensors/t1', id, readingToFields(r, thing));
     console.log(`[fact] ${label} pubsub service, local user first publish path: ${pub.lastSetupPath}`);
     assert.ok(pub.isReady('sensors/t1'));
