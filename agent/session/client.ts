@@ -413,6 +413,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
           for (const s of sm.ack(el.attrs.h)) this.emit('acked', s);
           this.uplink.acked(Number(el.attrs.h), Date.now());
           this.probeSentAt = 0;
+          this.conn?.nudge(); // our TCP ACK for it leaves now, not after the delayed-ACK time
         } catch (e) {
           const err = e as XiotaError;
           this.log.warn('bad ack from the server', { error: err.message });
