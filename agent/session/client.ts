@@ -126,6 +126,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private readonly uplink = new UplinkEstimate();
   private attemptStartedAt = 0;
   private onlineAt = 0;
+  /** Resumed streams in a row that died without a byte from the server after <resumed/> (see keepalive). */
+  private silentResumes = 0;
   private sessionEnded: Promise<void> = Promise.resolve();
   private endSession: () => void = () => {};
   private nextId = 1;
@@ -318,6 +320,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.conn = conn;
     if (n.jid) this.jid = n.jid;
     const resumed = n.smState === 'resumed';
+    if (!resumed) this.silentResumes = 0;
     this.sm = n.sm;
     this.sessionEnded = new Promise<void>((resolve) => (this.endSession = resolve));
     conn.onClose = (err) => this.onConnClose(conn, err);
@@ -381,6 +384,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private onConnClose(conn: Connection, err: XiotaError): void {
     if (this.conn !== conn) return;
     this.conn = undefined;
+    // The server answered on this stream after it went online: not a stuck parser (keepalive).
+    if (conn.lastReceived > this.onlineAt) this.silentResumes = 0;
     this.endSession();
     this.clearKeepalive();
     this.clearIqTimer();
@@ -681,9 +686,19 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       // when a cut left it inside an unfinished stanza, everything we send nests in there
       // and is never handled. Resuming again lands in the same parser; a new session (which
       // resends what is unacknowledged) does not.
+      // One silent resumed stream is not proof: a link that stalls right after <resumed/>,
+      // before the server's first answer, looks the same, and a new session then delivers
+      // every unacked stanza twice (XEP-0198 5: the old session handled them). So resume
+      // once more; only a second silent resumed stream in a row gives the session up (a
+      // stuck parser swallows that one too; a stall's next resumption is answered).
       if (this.info?.resumed && conn.lastReceived <= this.onlineAt && this.sm?.id) {
-        this.log.warn('the server answered nothing on the resumed stream: the next connection starts a new session', { unacked: this.sm.pending });
-        this.sm.id = undefined;
+        this.silentResumes++;
+        if (this.silentResumes >= 2) {
+          this.log.warn('the server answered nothing on two resumed streams in a row: the next connection starts a new session', { unacked: this.sm.pending });
+          this.sm.id = undefined;
+        } else {
+          this.log.warn('the server answered nothing on the resumed stream: resuming once more', { unacked: this.sm.pending });
+        }
       }
       conn.destroy();
       return;

@@ -7,6 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { OnlineInfo, XmppClient } from '../../agent/session/client';
+import { createLogger, type Level } from '../../agent/log';
 import { x } from '../../agent/xml/element';
 import { serverUnderTest, startServer, type XmppServer } from '../../scripts/servers';
 import { startProxy, type TcpProxy } from '../servers/proxy';
@@ -19,6 +20,8 @@ const RECONNECT = { initialDelayMs: 50, maxDelayMs: 500 };
 let srv: XmppServer;
 let proxy: TcpProxy;
 const clients: XmppClient[] = [];
+// XIOTA_TEST_LOG=info|debug prints the agent's log lines (with timestamps) to diagnose a failure.
+const agentLog = process.env.XIOTA_TEST_LOG ? createLogger({ level: process.env.XIOTA_TEST_LOG as Level, json: false }) : undefined;
 
 t.before(async () => {
   srv = await startServer(serverUnderTest(), {
@@ -49,8 +52,10 @@ function agentViaProxy(resource: string): { dev: XmppClient; onlines: OnlineInfo
     ackIntervalMs: 500,
     connectTimeoutMs: 3000,
     reconnect: RECONNECT,
+    ...(agentLog ? { log: agentLog.child({ c: resource }) } : {}),
   });
   clients.push(dev);
+  if (agentLog) dev.on('state', (s, d) => agentLog.info(`state ${s}`, { c: resource, ...d }));
   const onlines: OnlineInfo[] = [];
   dev.on('online', (info) => onlines.push(info));
   return { dev, onlines };
@@ -107,6 +112,7 @@ t('cuts and a stall: the agent notices, resumes, and no message is lost or dupli
 
   const cutAndResume = async () => {
     const before = onlines.length;
+    agentLog?.info('test: proxy cut');
     proxy.cut();
     await waitFor('back online after a cut', () => onlines.length > before && dev.state === 'online', 8000);
   };
@@ -119,6 +125,7 @@ t('cuts and a stall: the agent notices, resumes, and no message is lost or dupli
   // A silent dead route: no RST, no FIN, no bytes. Only the unanswered probe tells.
   const before = onlines.length;
   const stalledAt = Date.now();
+  agentLog?.info('test: proxy stall');
   proxy.stall();
   await waitFor('the agent to declare the stalled link dead', () => dev.state !== 'online', 5000);
   const detectMs = Date.now() - stalledAt;

@@ -4,8 +4,9 @@
 // with bench/publish.js: p50 latency 2 -> 13 ms); on a quiet link it rides with our next
 // stanza, in its TLS record (bench/wire.js: one record less per reading at 1/s), or goes
 // alone within 2 s.
-// (2) A resumed stream on which the server then answers nothing is given up for a new session
-// (Prosody 0.12 can resume a session into a parser stuck inside an unfinished stanza).
+// (2) Two resumed streams in a row on which the server then answers nothing: the session is
+// given up for a new one (Prosody 0.12 can resume a session into a parser stuck inside an
+// unfinished stanza; one silent resumption alone may be a stall: resume-silence.test.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -86,15 +87,15 @@ test('an <r/> is answered with h counting the stanzas that arrived: with our nex
   assert.ok(late >= 1500 && late < 3000, `alone after ${late} ms`);
 });
 
-test('a resumed stream the server never answers on: the next connection binds a new session and resends', async () => {
+test('resumed streams the server never answers on, twice in a row: the next connection binds a new session and resends', async () => {
   const conns: HostileConn[] = [];
   const srv = await startHostileServer({
     tls: 'starttls',
     cert,
     script: async (conn) => {
       conns.push(conn);
-      if (conn.index === 2) {
-        // Accepts the resumption, then reads everything and answers nothing.
+      if (conn.index === 2 || conn.index === 3) {
+        // Accepts the resumption, then reads everything and answers nothing (a stuck parser, every time).
         await playXmppUntilAuthenticated(conn, { domain: DOMAIN });
         await acceptStream(conn, DOMAIN, `<bind xmlns='${NS.bind}'/><sm xmlns='${SM}'/>`);
         await conn.readUntil(/<resume\b[^>]*\/>/);
@@ -116,10 +117,10 @@ test('a resumed stream the server never answers on: the next connection binds a 
   c.dropConnection();
   await waitFor('resumed on connection 2', () => online.length === 2, 5000);
   c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, 'kept')));
-  await waitFor('connection 3 online', () => online.length === 3 && conns.length === 3, 10_000);
-  assert.equal(online, [false, true, false], 'resumed once, then a new session');
-  await conns[2]!.readUntil(/<body>kept<\/body>/, 3000);
-  assert.not.match(conns[2]!.received, /<resume\b/, 'connection 3 did not try to resume');
+  await waitFor('connection 4 online', () => online.length === 4 && conns.length === 4, 10_000);
+  assert.equal(online, [false, true, true, false], 'resumed twice, then a new session');
+  await conns[3]!.readUntil(/<body>kept<\/body>/, 3000);
+  assert.not.match(conns[3]!.received, /<resume\b/, 'connection 4 did not try to resume');
 });
 
 test.run();
