@@ -128,6 +128,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private onlineAt = 0;
   /** Resumed streams in a row that died without a byte from the server after <resumed/> (see keepalive). */
   private silentResumes = 0;
+  /** The server sent an element on the current connection after it went online (not timed: see keepalive). */
+  private heardSinceOnline = false;
   private sessionEnded: Promise<void> = Promise.resolve();
   private endSession: () => void = () => {};
   private nextId = 1;
@@ -360,8 +362,11 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     // <enabled/> (its resent backlog), after our own backlog went out. Only the current
     // connection speaks for the session: a superseded socket can still deliver what was in
     // flight, and counting it would over-report h (XEP-0198 4).
+    this.heardSinceOnline = false;
     conn.deliverTo((el) => {
-      if (this.conn === conn) this.onElement(el);
+      if (this.conn !== conn) return;
+      this.heardSinceOnline = true;
+      this.onElement(el);
     });
     return info;
   }
@@ -385,7 +390,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (this.conn !== conn) return;
     this.conn = undefined;
     // The server answered on this stream after it went online: not a stuck parser (keepalive).
-    if (conn.lastReceived > this.onlineAt) this.silentResumes = 0;
+    if (this.heardSinceOnline) this.silentResumes = 0;
     this.endSession();
     this.clearKeepalive();
     this.clearIqTimer();
@@ -691,7 +696,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       // every unacked stanza twice (XEP-0198 5: the old session handled them). So resume
       // once more; only a second silent resumed stream in a row gives the session up (a
       // stuck parser swallows that one too; a stall's next resumption is answered).
-      if (this.info?.resumed && conn.lastReceived <= this.onlineAt && this.sm?.id) {
+      // Judged by elements, not by conn.lastReceived vs onlineAt: ejabberd's <r/> right behind
+      // <resumed/> can arrive in the same chunk or millisecond, and that stream was answered.
+      if (this.info?.resumed && !this.heardSinceOnline && this.sm?.id) {
         this.silentResumes++;
         if (this.silentResumes >= 2) {
           this.log.warn('the server answered nothing on two resumed streams in a row: the next connection starts a new session', { unacked: this.sm.pending });
