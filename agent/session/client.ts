@@ -126,10 +126,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private readonly uplink = new UplinkEstimate();
   private attemptStartedAt = 0;
   private onlineAt = 0;
-  /** Resumed streams in a row that died without a byte from the server after <resumed/> (see keepalive). */
+  /** Resumed streams in a row that died with none of our <r/> answered after <resumed/> (see keepalive). */
   private silentResumes = 0;
-  /** The server sent an element on the current connection after it went online (not timed: see keepalive). */
-  private heardSinceOnline = false;
+  /** The server answered one of our <r/> (an <a/>) on the current connection (see keepalive). */
+  private answeredSinceOnline = false;
   private sessionEnded: Promise<void> = Promise.resolve();
   private endSession: () => void = () => {};
   private nextId = 1;
@@ -362,11 +362,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     // <enabled/> (its resent backlog), after our own backlog went out. Only the current
     // connection speaks for the session: a superseded socket can still deliver what was in
     // flight, and counting it would over-report h (XEP-0198 4).
-    this.heardSinceOnline = false;
+    this.answeredSinceOnline = false;
     conn.deliverTo((el) => {
-      if (this.conn !== conn) return;
-      this.heardSinceOnline = true;
-      this.onElement(el);
+      if (this.conn === conn) this.onElement(el);
     });
     return info;
   }
@@ -389,8 +387,8 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private onConnClose(conn: Connection, err: XiotaError): void {
     if (this.conn !== conn) return;
     this.conn = undefined;
-    // The server answered on this stream after it went online: not a stuck parser (keepalive).
-    if (this.heardSinceOnline) this.silentResumes = 0;
+    // The server answered on this stream: not a stuck parser (keepalive).
+    if (this.answeredSinceOnline) this.silentResumes = 0;
     this.endSession();
     this.clearKeepalive();
     this.clearIqTimer();
@@ -423,6 +421,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
           for (const s of sm.ack(el.attrs.h)) this.emit('acked', s);
           this.uplink.acked(Number(el.attrs.h), Date.now());
           this.probeSentAt = 0;
+          this.answeredSinceOnline = true;
           this.conn?.nudge(); // our TCP ACK for it leaves now, not after the delayed-ACK time
         } catch (e) {
           const err = e as XiotaError;
@@ -696,9 +695,10 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       // every unacked stanza twice (XEP-0198 5: the old session handled them). So resume
       // once more; only a second silent resumed stream in a row gives the session up (a
       // stuck parser swallows that one too; a stall's next resumption is answered).
-      // Judged by elements, not by conn.lastReceived vs onlineAt: ejabberd's <r/> right behind
-      // <resumed/> can arrive in the same chunk or millisecond, and that stream was answered.
-      if (this.info?.resumed && !this.heardSinceOnline && this.sm?.id) {
+      // Judged by an <a/> to our <r/>, not by any byte after going online: a stuck parser
+      // still lets the server talk (Prosody 0.12 and ejabberd both send an <r/> right behind
+      // <resumed/>), it only never answers what we send.
+      if (this.info?.resumed && !this.answeredSinceOnline && this.sm?.id) {
         this.silentResumes++;
         if (this.silentResumes >= 2) {
           this.log.warn('the server answered nothing on two resumed streams in a row: the next connection starts a new session', { unacked: this.sm.pending });

@@ -151,11 +151,11 @@ t('cuts and a stall: the agent notices, resumes, and no message is lost or dupli
 
 t('a stall 300 ms after a resumption, before the server sent a byte: resumed again, nothing lost or duplicated', async () => {
   // What made the first case flaky under load: in the 300 ms between a resumption and the
-  // stall the server handled ~20 messages but the agent heard nothing back it counted (no <r/>
-  // of ours had gone out; ejabberd's own <r/> came in the same millisecond as <resumed/>), so
-  // the resumed stream looked like Prosody 0.12's stuck parser and the agent started a new
-  // session, which resent those 20 (XEP-0198 5). Here no <r/> of ours goes out in that window
-  // (ackEvery and ackIntervalMs far above it): Prosody sends nothing at all, every run.
+  // stall the server handled ~20 messages but had answered nothing of ours (no <r/> of ours had
+  // gone out; the server's own <r/> right behind <resumed/> came in the same chunk or
+  // millisecond), so the resumed stream looked like Prosody 0.12's stuck parser and the agent
+  // started a new session, which resent those 20 (XEP-0198 5). Here no <r/> of ours goes out in
+  // that window (ackEvery and ackIntervalMs far above it), so nothing of ours is answered, every run.
   const N = 120;
   const { w, seen } = await watcher('quiet');
   const dev = clientFor(srv, 'dev', 'devpass', {
