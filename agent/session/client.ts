@@ -197,6 +197,9 @@ export class XmppClient extends EventEmitter<ClientEvents> {
         // not be missed.
         await Promise.race([this.sessionEnded, new Promise<void>((resolve) => (this.wake = resolve))]);
       } catch (e) {
+        // An attempt that stop() ended (it ends a login in progress) failed by our own hand:
+        // not an error to report (the hostile test saw XIOTA_E_DISCONNECTED after stop()).
+        if (!this.running || gen !== this.gen) break;
         const err = e instanceof XiotaError ? e : new XiotaError('XIOTA_E_CONNECT', String((e as Error)?.message ?? e));
         this.emit('error', err);
         this.log.warn('connection attempt failed', { code: err.code, error: err.message });

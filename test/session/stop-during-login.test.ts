@@ -47,6 +47,8 @@ test('stop() during a stalled login returns at once and never goes online', asyn
   const c = clientFor({ ...srv, host: srv.host, caFile: srv.caFile, c2sPort: proxy.port }, 'dev', 'devpass', { connectTimeoutMs: 20_000 });
   const states: string[] = [];
   c.on('state', (s: string) => states.push(s));
+  const errors: string[] = [];
+  c.on('error', (e: Error & { code?: string }) => errors.push(e.code ?? e.message));
   c.start();
   let took: number;
   try {
@@ -65,6 +67,8 @@ test('stop() during a stalled login returns at once and never goes online', asyn
   await new Promise((r) => setTimeout(r, 1000));
   assert.not.ok(states.includes('online'), `states: ${states.join(' ')}`);
   assert.is(c.state, 'stopped');
+  // The login stop() ended is not an error the client reports.
+  assert.equal(errors, [], 'errors reported for a login that stop() ended');
   await assertNothingHeld(before, 'stop() during a stalled login');
 });
 
