@@ -12,7 +12,8 @@ import { silentLogger, type Logger } from '../log';
 import type { Outbox, OutboxRecord } from '../outbox/outbox';
 import { StanzaError } from '../session/stanza';
 import { rawElement } from '../xml/element';
-import { mergeFieldsPayloads, NS_SENSORDATA, payloadTimestamp, readingToFields } from '../xep/sensordata-fields';
+import { compactFieldsXml } from '../xep/sensordata-compact';
+import { mergeFieldsPayloads, NS_SENSORDATA, payloadTimestamp } from '../xep/sensordata-fields';
 import type { NodeConfig } from '../xep/pubsub';
 import { ItemIdAllocator } from './item-id';
 import { ItemQueue } from './item-queue';
@@ -53,6 +54,8 @@ export interface PipelineOptions {
   onPublished?: (rec: OutboxRecord) => void;
   /** How a thing's waiting readings share items (default: one reading per item, no delay). */
   batchingFor?: (thingId: string) => Batching;
+  // targetFor and batchingFor are asked once per thing (per reading would be three objects and
+  // a string each in lite mode), and again when registerTarget() says the thing changed.
 }
 
 /**
@@ -183,12 +186,16 @@ export class ReadingPipeline {
       this.log.warn('reading for an unknown thing dropped', { thing: reading.thing });
       return;
     }
-    const target = this.registerTarget(reading.thing);
+    let route = this.routes.get(reading.thing);
+    if (!route) {
+      this.registerTarget(reading.thing);
+      route = this.routes.get(reading.thing)!;
+    }
+    const key = route.key;
     const id = this.ids.next();
-    const payload = readingToFields(reading, spec, { compact: true }).toString();
-    const key = target.service + KEY_SEP + target.node;
-    const b = this.o.batchingFor?.(reading.thing) ?? DEFAULT_BATCHING;
-    this.batching.set(key, b);
+    const payload = compactFieldsXml(reading, spec);
+    const b = route.batching;
+    if (this.batching.get(key) !== b) this.batching.set(key, b);
     if (b.maxReadings > this.maxReadingsSeen) this.maxReadingsSeen = b.maxReadings;
     const written = this.o.outbox.append({ key, id, payload });
     // The outbox hands the record out before it is on disk: publish and fdatasync overlap.
@@ -209,7 +216,10 @@ export class ReadingPipeline {
   }
 
   private publisherFor(service: string, config: NodeConfig): NodePublisher {
-    const k = service + KEY_SEP + JSON.stringify(config);
+    // The JSON of a config object once, not per item (configs are replaced, never edited).
+    let json = this.configJson.get(config);
+    if (json === undefined) this.configJson.set(config, (json = JSON.stringify(config)));
+    const k = service + KEY_SEP + json;
     let p = this.publishers.get(k);
     if (!p) {
       let profile = this.profiles.get(service);
@@ -431,9 +441,15 @@ export class ReadingPipeline {
 
   /** Node config for a node, from the thing that maps to it (the last known mapping). */
   private readonly nodeConfigs = new Map<string, NodeConfig>();
+  /** Per thing: its node, outbox key and batching, as targetFor and batchingFor said last. */
+  private readonly routes = new Map<string, { key: string; batching: Batching }>();
+  private readonly configJson = new WeakMap<NodeConfig, string>();
+  /** (Re)reads a thing's target and batching: at start and when the thing changed. */
   registerTarget(thingId: string): ThingTarget {
     const t = this.o.targetFor(thingId);
-    this.nodeConfigs.set(t.service + KEY_SEP + t.node, t.config);
+    const key = t.service + KEY_SEP + t.node;
+    this.nodeConfigs.set(key, t.config);
+    this.routes.set(thingId, { key, batching: this.o.batchingFor?.(thingId) ?? DEFAULT_BATCHING });
     return t;
   }
 
