@@ -291,12 +291,14 @@ export class ReadingPipeline {
     return this.maxReadingsSeen > 1 ? Math.max(this.window, MAX_READAHEAD) : this.window;
   }
 
+  private readonly maxReadingsOf = (key: string): number => (this.batching.get(key) ?? DEFAULT_BATCHING).maxReadings;
+
   /** Sends items from `ready` while the window has room; how many were sent. */
   private drain(): number {
     let sent = 0;
     // After a failure nothing newer goes out until the resend (order), see pump().
     while (!this.stopped && !this.needRequeue && this.inFlight < this.window && this.o.session.state === 'online') {
-      const item = this.ready.next((key) => (this.batching.get(key) ?? DEFAULT_BATCHING).maxReadings);
+      const item = this.ready.next(this.maxReadingsOf);
       if (!item) break;
       this.send(item);
       sent++;
