@@ -308,6 +308,17 @@ export class ReadingPipeline {
 
   /** Records taken together: per key, in order, to `ready` (or held for their batch). */
   private dispatch(recs: OutboxRecord[]): void {
+    // One new record (the pump takes after each reading at low rates): what the loop below
+    // does for it, without its Map and list.
+    if (recs.length === 1) {
+      const rec = recs[0]!;
+      if (!this.memberOf.has(rec.id) && rec.seq >= this.o.outbox.firstNewSeq) {
+        const b = this.batching.get(rec.key) ?? DEFAULT_BATCHING;
+        if (b.batchMs > 0) this.hold(rec.key, [rec], b);
+        else this.ready.add(rec);
+        return;
+      }
+    }
     const byKey = new Map<string, OutboxRecord[]>();
     for (const rec of recs) {
       const head = this.memberOf.get(rec.id);
@@ -426,19 +437,31 @@ export class ReadingPipeline {
       .publish(node, ids[0]!, payload)
       .then(
         () => {
-          this.o.outbox.ack(ids);
-          this.forgetGroup(ids);
-          this.stats.published += recs.length;
-          if (this.failures > 1) this.log.info('publishing again after failures', { node, failures: this.failures });
-          this.failures = 0;
-          for (const r of recs) this.o.onPublished?.(r);
+          try {
+            this.o.outbox.ack(ids);
+            this.forgetGroup(ids);
+            this.stats.published += recs.length;
+            if (this.failures > 1) this.log.info('publishing again after failures', { node, failures: this.failures });
+            this.failures = 0;
+            for (const r of recs) this.o.onPublished?.(r);
+          } finally {
+            this.settled();
+          }
         },
-        (e: unknown) => this.failed(recs, node, e),
-      )
-      .finally(() => {
-        this.inFlight--;
-        this.wake?.();
-      });
+        (e: unknown) => {
+          try {
+            this.failed(recs, node, e);
+          } finally {
+            this.settled();
+          }
+        },
+      );
+  }
+
+  /** A publish answered (either way): its window slot is free (no .finally promise per item). */
+  private settled(): void {
+    this.inFlight--;
+    this.wake?.();
   }
 
   /** Node config for a node, from the thing that maps to it (the last known mapping). */
