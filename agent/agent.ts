@@ -109,7 +109,12 @@ export class Agent {
         o.onReading?.(r);
         // Local listeners (the API's subscribers, alerts, presence) first: the pipeline's
         // serialization, outbox append and publish need not sit in their latency.
-        this.emit('reading', r, driverId);
+        // (Per reading: the emitter called directly, not through emit()'s rest arguments.)
+        try {
+          this.events.emit('reading', r, driverId);
+        } catch (e) {
+          this.log.error('module listener threw', { event: 'reading', error: e as Error });
+        }
         const accepted = this.pipeline?.offer(r);
         // thing.publish answers once its reading is in the outbox.
         if (driverId === this.flows.id) this.flows.lastAccepted = accepted;

@@ -352,17 +352,24 @@ export class DriverHost {
       ts = this.now();
     }
     const values: FieldValue[] = [];
-    const seen = new Set<string>();
-    for (const fv of Array.isArray(rr.values) ? (rr.values as unknown[]) : []) {
-      const v = fv as Partial<FieldValue> | null;
+    // Per reading (lite mode interprets each allocation): no closure per field, and a set of
+    // seen names only when a reading has more than one value.
+    const list = Array.isArray(rr.values) ? (rr.values as unknown[]) : [];
+    const seen = list.length > 1 ? new Set<string>() : undefined;
+    const fields = o.spec.fields;
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i] as Partial<FieldValue> | null;
       const name = v && typeof v === 'object' ? v.field : undefined;
-      const spec: FieldSpec | undefined = typeof name === 'string' ? o.spec.fields.find((f) => f.name === name) : undefined;
+      let spec: FieldSpec | undefined;
+      if (typeof name === 'string') for (let j = 0; j < fields.length; j++) if (fields[j]!.name === name) { spec = fields[j]; break; }
       if (!spec || !name) {
         this.fault(s, `driver ${d.id} sent unknown field ${describe(name)} for thing "${o.spec.id}"; it is not declared, dropped`, o.spec.id);
         continue;
       }
-      if (seen.has(name)) continue;
-      seen.add(name);
+      if (seen) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+      }
       if (v!.error !== undefined) {
         values.push({ field: name, error: typeof v!.error === 'string' && v!.error ? v!.error : 'sensor error' });
         continue;
@@ -390,6 +397,11 @@ export class DriverHost {
 
   private remember(r: Reading): void {
     const prev = this.latest.get(r.thing);
+    if (prev && sameFields(prev.values, r.values)) {
+      // The usual case, a thing reporting the same fields each time: the merge below gives r's values in r's order.
+      this.latest.set(r.thing, { thing: r.thing, timestamp: r.timestamp, values: r.values.slice() });
+      return;
+    }
     const merged = new Map((prev?.values ?? []).map((v) => [v.field, v] as const));
     for (const v of r.values) merged.set(v.field, v);
     this.latest.set(r.thing, { thing: r.thing, timestamp: r.timestamp, values: [...merged.values()] });
@@ -470,4 +482,11 @@ export class DriverHost {
       );
     });
   }
+}
+
+/** Both lists name the same fields in the same order (checked readings hold no duplicates). */
+function sameFields(a: readonly FieldValue[], b: readonly FieldValue[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.field !== b[i]!.field) return false;
+  return true;
 }

@@ -17,25 +17,25 @@ export function roundTo(n: number, precision?: number): number {
 
 /** Strict check of a value a driver produced against its field spec (no coercion). */
 export function checkValue(value: unknown, spec: FieldSpec): Checked {
-  const got = describe(value);
+  // The value is described only when refused: every reading of every field passes here.
   switch (spec.type) {
     case 'numeric':
-      if (typeof value !== 'number') return { ok: false, error: `expected a number, got ${got}` };
-      if (!Number.isFinite(value)) return { ok: false, error: `expected a finite number, got ${got}` };
+      if (typeof value !== 'number') return { ok: false, error: `expected a number, got ${describe(value)}` };
+      if (!Number.isFinite(value)) return { ok: false, error: `expected a finite number, got ${describe(value)}` };
       return { ok: true, value: roundTo(value, spec.precision) };
     case 'int':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, error: `expected an integer, got ${got}` };
-      if (!Number.isSafeInteger(value)) return { ok: false, error: `expected an integer, got ${got}` };
+      if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, error: `expected an integer, got ${describe(value)}` };
+      if (!Number.isSafeInteger(value)) return { ok: false, error: `expected an integer, got ${describe(value)}` };
       return { ok: true, value };
     case 'boolean':
-      if (typeof value !== 'boolean') return { ok: false, error: `expected a boolean, got ${got}` };
+      if (typeof value !== 'boolean') return { ok: false, error: `expected a boolean, got ${describe(value)}` };
       return { ok: true, value };
     case 'enum':
-      if (typeof value !== 'string') return { ok: false, error: `expected one of ${listValues(spec)}, got ${got}` };
-      if (spec.values && !spec.values.includes(value)) return { ok: false, error: `expected one of ${listValues(spec)}, got ${got}` };
+      if (typeof value !== 'string') return { ok: false, error: `expected one of ${listValues(spec)}, got ${describe(value)}` };
+      if (spec.values && !spec.values.includes(value)) return { ok: false, error: `expected one of ${listValues(spec)}, got ${describe(value)}` };
       return { ok: true, value };
     case 'string':
-      if (typeof value !== 'string') return { ok: false, error: `expected a string, got ${got}` };
+      if (typeof value !== 'string') return { ok: false, error: `expected a string, got ${describe(value)}` };
       if (value.length > MAX_STRING) return { ok: false, error: `string longer than ${MAX_STRING} characters` };
       return { ok: true, value };
     default:

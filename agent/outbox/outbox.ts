@@ -127,6 +127,8 @@ export class Outbox {
   private firstNew = 0;
   private batch: Item[] = [];
   private waiters: Waiter[] = [];
+  /** The promise every append since the last cycle() returned (see appendMany). */
+  private batchDone?: Promise<void>;
   private ackQueue: number[] = [];
   private memEntries: Entry[] = [];
   private memoryBytes = 0;
@@ -238,16 +240,19 @@ export class Outbox {
       this.q.add(entry);
       items.push({ rec, frame, entry });
     }
-    return new Promise<void>((resolve, reject) => {
-      const w = { resolve, reject };
-      if (this.failing && Date.now() < this.retryAt) {
-        this.holdInMemory(items, [w], this.failing);
-        return;
-      }
-      this.batch.push(...items);
-      this.waiters.push(w);
-      this.schedule();
-    });
+    if (this.failing && Date.now() < this.retryAt) {
+      const failing = this.failing;
+      return new Promise<void>((resolve, reject) => this.holdInMemory(items, [{ resolve, reject }], failing));
+    }
+    for (const it of items) this.batch.push(it);
+    // Every append of one batch is settled together (cycle(): one write and fdatasync, or one
+    // failure), so they share one promise: none made per reading.
+    let p = this.batchDone;
+    if (!p) {
+      p = this.batchDone = new Promise<void>((resolve, reject) => { this.waiters.push({ resolve, reject }); });
+    }
+    this.schedule();
+    return p;
   }
 
   // The key repeats (one per node): its bytes, and the text a replay reads back, are kept.
@@ -264,10 +269,12 @@ export class Outbox {
   }
 
   /** Up to n records, oldest first, neither acked nor in flight; they become in flight. */
-  async take(n: number): Promise<OutboxRecord[]> {
+  take(n: number): Promise<OutboxRecord[]> {
     const picked = this.q.take(n);
-    await this.readMissing(picked);
-    return picked.filter((e) => e.state !== DONE && e.rec).map((e) => e.rec!);
+    // The pump takes after every reading: when all are in memory (the usual case), no disk
+    // read and no async function frame.
+    for (const e of picked) if (!e.rec && e.seg) return this.readMissing(picked).then(() => recordsOf(picked));
+    return Promise.resolve(recordsOf(picked));
   }
 
   /** Reads what take() did not have in memory, one read per run of adjacent frames. */
@@ -422,6 +429,7 @@ export class Outbox {
     const waiters = this.waiters;
     this.batch = [];
     this.waiters = [];
+    this.batchDone = undefined;
     const retryDue = !this.failing || Date.now() >= this.retryAt;
     if (items.length || (retryDue && this.memEntries.length)) {
       if (!retryDue) this.holdInMemory(items, waiters, this.failing!);
@@ -586,4 +594,11 @@ export class Outbox {
     await this.acks.close(true);
     await this.store.closeActive();
   }
+}
+
+/** The records of taken entries that are still wanted and in memory, in order. */
+function recordsOf(picked: Entry[]): OutboxRecord[] {
+  const out: OutboxRecord[] = [];
+  for (const e of picked) if (e.state !== DONE && e.rec) out.push(e.rec);
+  return out;
 }

@@ -12,7 +12,7 @@
 // Segment record body: seq u64be (as hi/lo u32) | keyLen u16be | idLen u16be | key | id | payload
 // Ack log body:        type u8 = 1 (base) | nextSeq u64     -- written at compaction
 //                      type u8 = 2 (acks) | (start u64, count u32)*  -- acked seq ranges
-import { crc32 } from './crc32';
+import { crc32, crc32U32BE } from './crc32';
 
 export const FRAME_HEADER = 8;
 export const RECORD_HEADER = 12; // seq 8 + keyLen 2 + idLen 2
@@ -69,18 +69,38 @@ export function encodeRecord(seq: number, key: Buffer, id: Buffer, payload: Buff
  * payload's offset in it.
  */
 export function encodeRecordText(seq: number, key: Buffer, id: string, idLen: number, payload: string | Buffer, payloadLen: number): { frame: Buffer; payloadAt: number } {
-  const frame = Buffer.allocUnsafe(FRAME_HEADER + RECORD_HEADER + key.length + idLen + payloadLen);
-  let o = FRAME_HEADER;
-  writeU64(frame, o, seq);
-  frame.writeUInt16BE(key.length, o + 8);
-  frame.writeUInt16BE(idLen, o + 10);
-  o += RECORD_HEADER;
-  o += key.copy(frame, o);
-  o += frame.write(id, o, idLen, 'utf8');
-  const payloadAt = o;
-  if (typeof payload === 'string') frame.write(payload, o, payloadLen, 'utf8');
-  else payload.copy(frame, o);
-  return { frame: seal(frame), payloadAt };
+  const bodyLen = RECORD_HEADER + key.length + idLen + payloadLen;
+  const frame = Buffer.allocUnsafe(FRAME_HEADER + bodyLen);
+  // The same bytes as encodeRecord (test/outbox/record-text.test.ts), with plain byte stores and
+  // TypedArray.set instead of Buffer's checked writers and copy(): one call fewer each, per reading.
+  putU32(frame, 0, bodyLen);
+  putU32(frame, FRAME_HEADER, Math.floor(seq / 0x100000000));
+  putU32(frame, FRAME_HEADER + 4, seq >>> 0);
+  frame[FRAME_HEADER + 8] = key.length >>> 8;
+  frame[FRAME_HEADER + 9] = key.length & 0xff;
+  frame[FRAME_HEADER + 10] = idLen >>> 8;
+  frame[FRAME_HEADER + 11] = idLen & 0xff;
+  let o = FRAME_HEADER + RECORD_HEADER;
+  frame.set(key, o);
+  o += key.length;
+  const payloadAt = o + idLen;
+  // An ASCII id and a text payload are adjacent: one UTF-8 write for both (an ASCII id cannot
+  // pair a surrogate with the payload's first character).
+  if (typeof payload === 'string' && idLen === id.length) frame.write(id + payload, o, idLen + payloadLen, 'utf8');
+  else {
+    frame.write(id, o, idLen, 'utf8');
+    if (typeof payload === 'string') frame.write(payload, payloadAt, payloadLen, 'utf8');
+    else frame.set(payload, payloadAt);
+  }
+  putU32(frame, 4, crc32(frame.subarray(FRAME_HEADER), crc32U32BE(bodyLen)));
+  return { frame, payloadAt };
+}
+
+function putU32(b: Buffer, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
 }
 
 /** Decodes a record body; undefined when its inner lengths do not add up (corruption). */

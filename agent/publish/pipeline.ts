@@ -12,7 +12,8 @@ import { silentLogger, type Logger } from '../log';
 import type { Outbox, OutboxRecord } from '../outbox/outbox';
 import { StanzaError } from '../session/stanza';
 import { rawElement } from '../xml/element';
-import { mergeFieldsPayloads, NS_SENSORDATA, payloadTimestamp, readingToFields } from '../xep/sensordata-fields';
+import { compactFieldsXml } from '../xep/sensordata-compact';
+import { mergeFieldsPayloads, NS_SENSORDATA, payloadTimestamp } from '../xep/sensordata-fields';
 import type { NodeConfig } from '../xep/pubsub';
 import { ItemIdAllocator } from './item-id';
 import { ItemQueue } from './item-queue';
@@ -53,6 +54,8 @@ export interface PipelineOptions {
   onPublished?: (rec: OutboxRecord) => void;
   /** How a thing's waiting readings share items (default: one reading per item, no delay). */
   batchingFor?: (thingId: string) => Batching;
+  // targetFor and batchingFor are asked once per thing (per reading would be three objects and
+  // a string each in lite mode), and again when registerTarget() says the thing changed.
 }
 
 /**
@@ -183,12 +186,16 @@ export class ReadingPipeline {
       this.log.warn('reading for an unknown thing dropped', { thing: reading.thing });
       return;
     }
-    const target = this.registerTarget(reading.thing);
+    let route = this.routes.get(reading.thing);
+    if (!route) {
+      this.registerTarget(reading.thing);
+      route = this.routes.get(reading.thing)!;
+    }
+    const key = route.key;
     const id = this.ids.next();
-    const payload = readingToFields(reading, spec, { compact: true }).toString();
-    const key = target.service + KEY_SEP + target.node;
-    const b = this.o.batchingFor?.(reading.thing) ?? DEFAULT_BATCHING;
-    this.batching.set(key, b);
+    const payload = compactFieldsXml(reading, spec);
+    const b = route.batching;
+    if (this.batching.get(key) !== b) this.batching.set(key, b);
     if (b.maxReadings > this.maxReadingsSeen) this.maxReadingsSeen = b.maxReadings;
     const written = this.o.outbox.append({ key, id, payload });
     // The outbox hands the record out before it is on disk: publish and fdatasync overlap.
@@ -209,7 +216,10 @@ export class ReadingPipeline {
   }
 
   private publisherFor(service: string, config: NodeConfig): NodePublisher {
-    const k = service + KEY_SEP + JSON.stringify(config);
+    // The JSON of a config object once, not per item (configs are replaced, never edited).
+    let json = this.configJson.get(config);
+    if (json === undefined) this.configJson.set(config, (json = JSON.stringify(config)));
+    const k = service + KEY_SEP + json;
     let p = this.publishers.get(k);
     if (!p) {
       let profile = this.profiles.get(service);
@@ -281,12 +291,14 @@ export class ReadingPipeline {
     return this.maxReadingsSeen > 1 ? Math.max(this.window, MAX_READAHEAD) : this.window;
   }
 
+  private readonly maxReadingsOf = (key: string): number => (this.batching.get(key) ?? DEFAULT_BATCHING).maxReadings;
+
   /** Sends items from `ready` while the window has room; how many were sent. */
   private drain(): number {
     let sent = 0;
     // After a failure nothing newer goes out until the resend (order), see pump().
     while (!this.stopped && !this.needRequeue && this.inFlight < this.window && this.o.session.state === 'online') {
-      const item = this.ready.next((key) => (this.batching.get(key) ?? DEFAULT_BATCHING).maxReadings);
+      const item = this.ready.next(this.maxReadingsOf);
       if (!item) break;
       this.send(item);
       sent++;
@@ -296,6 +308,17 @@ export class ReadingPipeline {
 
   /** Records taken together: per key, in order, to `ready` (or held for their batch). */
   private dispatch(recs: OutboxRecord[]): void {
+    // One new record (the pump takes after each reading at low rates): what the loop below
+    // does for it, without its Map and list.
+    if (recs.length === 1) {
+      const rec = recs[0]!;
+      if (!this.memberOf.has(rec.id) && rec.seq >= this.o.outbox.firstNewSeq) {
+        const b = this.batching.get(rec.key) ?? DEFAULT_BATCHING;
+        if (b.batchMs > 0) this.hold(rec.key, [rec], b);
+        else this.ready.add(rec);
+        return;
+      }
+    }
     const byKey = new Map<string, OutboxRecord[]>();
     for (const rec of recs) {
       const head = this.memberOf.get(rec.id);
@@ -414,26 +437,44 @@ export class ReadingPipeline {
       .publish(node, ids[0]!, payload)
       .then(
         () => {
-          this.o.outbox.ack(ids);
-          this.forgetGroup(ids);
-          this.stats.published += recs.length;
-          if (this.failures > 1) this.log.info('publishing again after failures', { node, failures: this.failures });
-          this.failures = 0;
-          for (const r of recs) this.o.onPublished?.(r);
+          try {
+            this.o.outbox.ack(ids);
+            this.forgetGroup(ids);
+            this.stats.published += recs.length;
+            if (this.failures > 1) this.log.info('publishing again after failures', { node, failures: this.failures });
+            this.failures = 0;
+            for (const r of recs) this.o.onPublished?.(r);
+          } finally {
+            this.settled();
+          }
         },
-        (e: unknown) => this.failed(recs, node, e),
-      )
-      .finally(() => {
-        this.inFlight--;
-        this.wake?.();
-      });
+        (e: unknown) => {
+          try {
+            this.failed(recs, node, e);
+          } finally {
+            this.settled();
+          }
+        },
+      );
+  }
+
+  /** A publish answered (either way): its window slot is free (no .finally promise per item). */
+  private settled(): void {
+    this.inFlight--;
+    this.wake?.();
   }
 
   /** Node config for a node, from the thing that maps to it (the last known mapping). */
   private readonly nodeConfigs = new Map<string, NodeConfig>();
+  /** Per thing: its node, outbox key and batching, as targetFor and batchingFor said last. */
+  private readonly routes = new Map<string, { key: string; batching: Batching }>();
+  private readonly configJson = new WeakMap<NodeConfig, string>();
+  /** (Re)reads a thing's target and batching: at start and when the thing changed. */
   registerTarget(thingId: string): ThingTarget {
     const t = this.o.targetFor(thingId);
-    this.nodeConfigs.set(t.service + KEY_SEP + t.node, t.config);
+    const key = t.service + KEY_SEP + t.node;
+    this.nodeConfigs.set(key, t.config);
+    this.routes.set(thingId, { key, batching: this.o.batchingFor?.(thingId) ?? DEFAULT_BATCHING });
     return t;
   }
 

@@ -63,13 +63,15 @@ export interface PublishRequest {
 
 /** XEP-0060 7.1.1 publish, with 7.1.5 publish-options when given. */
 export function publishIq(req: PublishRequest): Element {
-  const pubsub = x('pubsub', { xmlns: NS_PUBSUB },
-    x('publish', { node: req.node }, x('item', { id: req.itemId }, req.payload)));
+  // One per item (every reading passes here): the tree made directly, without x()'s attribute
+  // copies and namespace walks; the same elements and attribute order as x() gives.
+  const item = new Element('item', NS_PUBSUB, { id: req.itemId }, [req.payload]);
+  const pubsub = new Element('pubsub', NS_PUBSUB, {}, [new Element('publish', NS_PUBSUB, { node: req.node }, [item])]);
   if (req.publishOptions) {
     const fields = nodeConfigFields(req.publishOptions);
     if (fields.length) pubsub.append(x('publish-options', null, submitForm(FORM_PUBLISH_OPTIONS, fields)));
   }
-  return iqSet(req.service, pubsub);
+  return new Element('iq', '', req.service ? { type: 'set', to: req.service } : { type: 'set' }, [pubsub]);
 }
 
 /** XEP-0060 8.1.1 create, with 8.1.3 create-and-configure when a config is given. */

@@ -48,7 +48,8 @@ export function formatNumber(v: number, precision?: number): string {
   return s;
 }
 
-function isoUtc(ms: number): string {
+/** ISO 8601 UTC with ms (XEP-0323 timestamps); epoch 0 for a garbage time. */
+export function isoUtc(ms: number): string {
   const d = new Date(ms);
   // A reading with a garbage timestamp must not throw while building a stanza.
   return Number.isFinite(d.getTime()) ? d.toISOString() : new Date(0).toISOString();
