@@ -91,7 +91,11 @@ test('driver over MQTT with duplicates and reordering both ways: readings genuin
     await new Promise((res) => setTimeout(res, 300)); // a duplicated SET, if accepted, would log a 13th
     assert.equal(board.sets(), values.map((v) => `set key=10 value=${v ? 1 : 0}`), 'each set applied exactly once, in order');
     const temps = readings.filter((x) => x.thing === `${BOARD}.1`).map((x) => Math.round((x.values[0].value as number) * 10));
-    for (let i = 1; i < temps.length; i++) assert.ok(temps[i] > temps[i - 1], `temperatures never go backwards: ${temps.join(' ')}`);
+    // A handshake makes the board dump its current state, so a value may come twice (the relay
+    // duplicates the host's hello, or a slow host under load retries it: CI saw "205 205"); a
+    // replayed frame would bring an older value, which fails here.
+    for (let i = 1; i < temps.length; i++) assert.ok(temps[i] >= temps[i - 1], `temperatures never go backwards: ${temps.join(' ')}`);
+    assert.ok(new Set(temps).size >= 30, `the board's values advance: ${temps.join(' ')}`);
     assert.ok(temps.every((t) => t >= 200 && t <= 1200), 'genuine board values (raw 200 + n)');
     assert.ok(r.stats.duplicated >= 5 && r.stats.reordered >= 5, `faults injected: ${JSON.stringify(r.stats)}`);
     assert.not.ok(rec.faults.some((f) => /mac|crc|went silent|offline/.test(f)), rec.faults.join(' | '));
