@@ -13,7 +13,6 @@ import { createSimulatedDriver } from '../drivers/simulated';
 import { NS_SENSORDATA } from '../agent/xep/sensordata';
 import type { Element } from '../agent/xml/element';
 import { say } from './publish-pace';
-import { nudgeAcks } from './readout-nudge';
 
 const [port, domain, user, password, caFile, ...readers] = process.argv.slice(2) as [string, string, string, string, string, ...string[]];
 
@@ -67,10 +66,6 @@ async function main(): Promise<void> {
     if (end) hop(end.attrs.seqnr)!.end = at();
     send(el);
   };
-  // XIOTA_BENCH_ACK_NUDGE=1, an experiment for agent/session: answer the server's <a/> with a
-  // whitespace keepalive (RFC 6120 4.6.1), so our kernel ACKs the <a/> segment at once instead
-  // of after its delayed-ACK timer, which Prosody's Nagle makes its next stanza to us wait for.
-  if (process.env.XIOTA_BENCH_ACK_NUDGE === '1') nudgeAcks(agent.client);
   say({ event: 'ready', jid: agent.client.jid, modules: agent.modules.names() });
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {

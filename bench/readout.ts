@@ -7,8 +7,8 @@
 // by xiota's own XmppClient.
 //   npx tsc -p . && node dist/bench/readout.js [asks-per-round] [rounds] [stock: only Prosody as shipped]
 // XIOTA_BENCH_ACK_EVERY=N sets the agent's session.ack_request_every (default 32), and the xiota
-// reader's, for an A/B; XIOTA_BENCH_ACK_NUDGE=1 answers each <a/> with a whitespace at both
-// (bench/readout-nudge.ts). A hop-by-hop table of the xiota reader -> xiota readouts follows.
+// reader's, for an A/B (the space that follows a busy <a/> is the session's own now:
+// Connection.nudge). A hop-by-hop table of the xiota reader -> xiota readouts follows.
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
 import { x, type Element } from '../agent/xml/element';
@@ -16,7 +16,6 @@ import { NS_SENSORDATA } from '../agent/xep/sensordata';
 import { startProsody } from '../scripts/local-prosody';
 import { IotClient, PyLines } from '../test/iot/_iot';
 import { shebangFlags } from './rss';
-import { nudgeAcks } from './readout-nudge';
 import { pct, spawnJsonChild, type Child } from './child';
 
 const ASKS = Number(process.argv[2] ?? 200);
@@ -104,7 +103,6 @@ async function runOn(title: string, extra: string): Promise<void> {
     py = await IotClient.start(srv, 'reader', 'readerpass');
     node = new XmppClient({ ...(process.env.XIOTA_BENCH_ACK_EVERY ? { ackEvery: Number(process.env.XIOTA_BENCH_ACK_EVERY) } : {}), jid: `nodereader@${srv.host}`, resource: 'node', credentials: { username: 'nodereader', password: 'nodereaderpass' }, server: { host: '127.0.0.1', port: srv.c2sPort }, tls: { caFile: srv.caFile } });
     const { ask: nodeAsk, times } = nodeReader(node);
-    if (process.env.XIOTA_BENCH_ACK_NUDGE === '1') nudgeAcks(node);
     await node.connectOnce();
     const pyAsk = (to: string, n: number) => py!.bench(to, n);
     // Warm up each pair.
