@@ -19,6 +19,7 @@ import type { HistoryReader, HistoryRow } from '../history/store';
 import { historicalFlags, mean, type Period } from '../history/rollup';
 import { Element, escapeAttr, serialize, x } from '../xml/element';
 import { formatNumber, readingToFields } from '../xep/sensordata-fields';
+import { isoStamp } from '../xep/sensordata-compact';
 import { HISTORICAL_KINDS, MAX_FIELDS_PER_MESSAGE, NS_SENSORDATA, type FieldKind, type ReadoutRequest } from './readout';
 
 /** Most timestamped values one readout returns (all things, fields and periods together). */
@@ -57,25 +58,6 @@ export function namesHistory(req: Element): boolean {
   const a = req.attrs;
   const yes = (v: string | undefined) => v === 'true' || v === '1';
   return yes(a.all) || yes(a.historical) || a.from !== undefined || a.to !== undefined || HISTORICAL_KINDS.some((k) => yes(a[k]));
-}
-
-/** The minute `stampOf` formatted last, and its `YYYY-MM-DDTHH:MM:` (Date's formatting is the slow part). */
-let stampMinute = NaN;
-let stampPrefix = '';
-
-/** xs:dateTime of a stored time (UTC): without the milliseconds when they are zero (rollups), 5 bytes a value less. */
-function stampOf(ts: number): string {
-  const minute = Math.floor(ts / 60_000);
-  if (minute !== stampMinute) {
-    const iso = new Date(minute * 60_000).toISOString();
-    if (iso.length !== 24) return new Date(ts).toISOString(); // a year beyond 9999 or before 0
-    stampMinute = minute;
-    stampPrefix = iso.slice(0, 17);
-  }
-  const inMinute = ts - minute * 60_000;
-  const sec = Math.floor(inMinute / 1000);
-  const ms = inMinute - sec * 1000;
-  return `${stampPrefix}${sec < 10 ? '0' : ''}${sec}${ms === 0 ? '' : `.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`}Z`;
 }
 
 /** ` historicalX="true"...` of a value stored at `ts` (historicalFlags), the common cases without date maths. */
@@ -220,7 +202,7 @@ export async function streamHistorical(seqnr: string, r: ReadoutRequest, explici
           body = '';
           count = 0;
         }
-        body += `<timestamp value="${stampOf(ts)}">${xml}</timestamp>`;
+        body += `<timestamp value="${isoStamp(ts, true)}">${xml}</timestamp>`;
         count += n;
       }
       lists.length = 0;

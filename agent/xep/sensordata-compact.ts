@@ -68,9 +68,15 @@ function partFor(parts: ThingParts, fields: FieldSpec[], name: string): FieldPar
 let minuteOf = NaN;
 let minutePrefix = '';
 
-/** `new Date(ms).toISOString()` (isoUtc), the date and minute made once a minute. */
-export function isoStamp(ms: number): string {
-  if (!(ms >= 0 && ms < YEAR_10000)) return isoUtc(ms);
+/**
+ * `new Date(ms).toISOString()` (isoUtc), the date and minute made once a minute.
+ * `shortWhole`: a whole second without `.000` (history's rollups: 5 bytes a value less).
+ */
+export function isoStamp(ms: number, shortWhole = false): string {
+  if (!(ms >= 0 && ms < YEAR_10000)) {
+    const iso = isoUtc(ms);
+    return shortWhole && iso.endsWith('.000Z') ? iso.slice(0, -5) + 'Z' : iso;
+  }
   const t = Math.floor(ms); // Date's TimeClip truncates; the same for ms >= 0
   const m = Math.floor(t / 60000);
   if (m !== minuteOf) {
@@ -80,6 +86,7 @@ export function isoStamp(ms: number): string {
   const r = t - m * 60000;
   const s = Math.floor(r / 1000);
   const f = r - s * 1000;
+  if (shortWhole && f === 0) return minutePrefix + (s < 10 ? '0' : '') + s + 'Z';
   return minutePrefix + (s < 10 ? '0' : '') + s + (f < 10 ? '.00' : f < 100 ? '.0' : '.') + f + 'Z';
 }
 

@@ -59,6 +59,12 @@ test('timestamps: minute and day boundaries, fractions, before 1970, past 9999, 
   fc.assert(fc.property(fc.integer({ min: 0, max: 4102444800000 }), (ms) => isoStamp(ms) === new Date(ms).toISOString()), { numRuns: 20_000 });
 });
 
+test('timestamps, short form (history readouts): a whole second without .000, the rest as toISOString', () => {
+  assert.is(isoStamp(T - (T % 1000), true), new Date(T - (T % 1000)).toISOString().replace('.000Z', 'Z'));
+  assert.is(isoStamp(-60_000, true), '1969-12-31T23:59:00Z');
+  fc.assert(fc.property(fc.integer({ min: -8.64e12, max: 4102444800000 }), (ms) => isoStamp(ms, true) === new Date(ms).toISOString().replace(/\.000Z$/, 'Z')), { numRuns: 20_000 });
+});
+
 test('generated readings agree with readingToFields', () => {
   const field = fc.record({ name: fc.string({ minLength: 1, maxLength: 6 }), type: fc.constantFrom<FieldSpec['type']>('numeric', 'boolean', 'string', 'int', 'enum'),
     unit: fc.option(fc.string({ maxLength: 4 }), { nil: undefined }), precision: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
