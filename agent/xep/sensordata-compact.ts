@@ -104,32 +104,37 @@ function valueText(part: FieldPart, value: unknown): string | undefined {
   }
 }
 
+/** What the text path does not cover (an error, an unknown field, an unusual value) goes the general way. */
+function general(reading: Reading, thing: ThingSpec): string {
+  return readingToFields(reading, thing, { compact: true }).toString();
+}
+
 /**
  * `readingToFields(reading, thing, { compact: true }).toString()`, built as text. XEP-0323
  * 'Schema': `<fields xmlns><node nodeId><timestamp value>` then one element per field.
  */
 export function compactFieldsXml(reading: Reading, thing: ThingSpec): string {
   const values = reading.values;
-  if (values.length === 0) return readingToFields(reading, thing, { compact: true }).toString();
+  if (values.length === 0) return general(reading, thing);
   const parts = partsOf(thing.fields);
   let body = '';
   for (let i = 0; i < values.length; i++) {
     const fv = values[i]!;
-    if (fv.error !== undefined || fv.value === undefined) return readingToFields(reading, thing, { compact: true }).toString();
+    if (fv.error !== undefined || fv.value === undefined) return general(reading, thing);
     const part = partFor(parts, thing.fields, fv.field);
-    if (!part) return readingToFields(reading, thing, { compact: true }).toString();
+    if (!part) return general(reading, thing);
     let el: string;
     let v: string | undefined;
     if (part.type === 'int') {
       // int beyond xs:int's 32 bits goes as long (see readingToFields).
-      if (typeof fv.value !== 'number') return readingToFields(reading, thing, { compact: true }).toString();
+      if (typeof fv.value !== 'number') return general(reading, thing);
       const n = Math.trunc(fv.value);
-      if (!Number.isFinite(n)) return readingToFields(reading, thing, { compact: true }).toString();
+      if (!Number.isFinite(n)) return general(reading, thing);
       el = n < INT32_MIN || n > INT32_MAX ? '<long' : '<int';
       v = String(n);
     } else {
       v = valueText(part, fv.value);
-      if (v === undefined) return readingToFields(reading, thing, { compact: true }).toString();
+      if (v === undefined) return general(reading, thing);
       el = part.type === 'numeric' ? '<numeric' : part.type === 'boolean' ? '<boolean' : '<string';
     }
     body += el + part.nameAttr + ' value="' + v + part.tail;
