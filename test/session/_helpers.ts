@@ -26,19 +26,27 @@ export function fixtureClient(port: number, caFile: string, extra: Partial<Clien
   });
 }
 
-export function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+/**
+ * Polls `fn` until it gives a value other than undefined or false, and resolves with it. An
+ * async `fn` is awaited (its promise is not the value: a pending promise would pass at once).
+ */
+export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 20): Promise<T> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
+    const check = (v: T | undefined | false) => {
+      if (v !== undefined && v !== false) return resolve(v);
+      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      setTimeout(tick, everyMs);
+    };
     const tick = () => {
-      let v: T | undefined | false;
+      let v: T | undefined | false | Promise<T | undefined | false>;
       try {
         v = fn();
       } catch (e) {
         return reject(e);
       }
-      if (v !== undefined && v !== false) return resolve(v);
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      setTimeout(tick, everyMs);
+      if (v instanceof Promise) v.then(check, reject);
+      else check(v);
     };
     tick();
   });
