@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     account: { jid: `${user}@${domain}`, password },
     server: { host: '127.0.0.1', port: Number(port) },
     tls: { ca_file: caFile },
-    outbox: { dir, flush_interval_ms: Number(flushMs) },
+    outbox: { dir: join(dir, 'outbox'), flush_interval_ms: Number(flushMs) },
     // BENCH_HISTORY=0: without the device's history store (on by default), to see its share.
     ...(process.env.BENCH_HISTORY === '0' ? { history: { enabled: false } } : {}),
     // BENCH_MAX_ITEMS: the node's max_items (bench/many.ts gives both sides the same).

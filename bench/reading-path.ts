@@ -28,7 +28,7 @@ async function child(dist: string, n: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xiota-reading-path-'));
   const r = configFromObject({
     account: { jid: 'bench@example.org', password: 'x' },
-    outbox: { dir, flush_interval_ms: 200 },
+    outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 200 },
     pubsub: { access_model: 'open', max_items: 100 },
     publish: { deadband: 0, min_interval_s: 0, max_readings_per_item: 16 },
   });
@@ -46,7 +46,7 @@ async function child(dist: string, n: number): Promise<void> {
       return new Promise<import('../agent/xml/element').Element>((res) => setImmediate(() => res(x('iq', { type: 'result', id: req.attrs.id }))));
     },
   }) as unknown as import('../agent/publish/pipeline').SessionLike;
-  const outbox = await Outbox.open({ dir, flushIntervalMs: cfg.outbox.flushIntervalMs });
+  const outbox = await Outbox.open({ dir: join(dir, 'outbox'), flushIntervalMs: cfg.outbox.flushIntervalMs });
   const driver = new PushDriver('bench', 1);
   let acked = 0;
   const ack = outbox.ack.bind(outbox);

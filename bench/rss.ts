@@ -113,7 +113,7 @@ export async function main(): Promise<void> {
     const flags = process.env.BENCH_XIOTA_FLAGS !== undefined ? process.env.BENCH_XIOTA_FLAGS.split(' ').filter(Boolean) : shebangFlags(MAIN_JS);
     const cfgs = users.map((u) => {
       const file = join(dir, `${u.user}.yaml`);
-      writeFileSync(file, configYaml(srv, u.user, join(dir, `outbox-${u.user}`)));
+      writeFileSync(file, configYaml(srv, u.user, join(dir, u.user, 'outbox')) /* each agent its own state dir */);
       return file;
     });
     const agents = [

@@ -37,7 +37,7 @@ t('readings wait for batch_s and arrive as one item, each with its own time; a c
     account: { jid: `dev@${srv.host}`, password: 'devpass' },
     server: { host: '127.0.0.1', port: proxy.port },
     tls: { ca_file: srv.caFile },
-    outbox: { dir, flush_interval_ms: 20 },
+    outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 20 },
     pubsub: { access_model: 'open', max_items: 100 },
     publish: { deadband: 0, min_interval_s: 0, batch_s: 1.5 },
     session: { reconnect: { initial_delay_s: 0.1, max_delay_s: 1 } },

@@ -34,7 +34,7 @@ t('readings of a simulated thing arrive as XEP-0323 items on the PEP node', asyn
     account: { jid: `dev@${srv.host}`, password: 'devpass' },
     server: { host: '127.0.0.1', port: srv.c2sPort },
     tls: { ca_file: srv.caFile },
-    outbox: { dir, flush_interval_ms: 20 },
+    outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 20 },
     pubsub: { access_model: 'open', max_items: 1000 },
     publish: { deadband: 0, min_interval_s: 0 },
   });

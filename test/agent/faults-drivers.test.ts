@@ -101,7 +101,7 @@ t('throwing, hanging, garbage and unstartable drivers next to a good one, throug
     account: { jid: `dev@${srv.host}`, password: 'devpass' },
     server: { host: '127.0.0.1', port: srv.c2sPort },
     tls: { ca_file: srv.caFile },
-    outbox: { dir, flush_interval_ms: 10 },
+    outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 10 },
     pubsub: { access_model: 'open', max_items: 1000 },
     publish: { deadband: 0, min_interval_s: 0 },
   });

@@ -104,7 +104,7 @@ async function outboxSeqs(obDir: string): Promise<number[]> {
 
 /** One kill run for `account` (its own PEP node and outbox), items of up to `merge` readings. */
 const killRun = (account: string, merge: number) => async (): Promise<void> => {
-  const obDir = join(dir, `outbox-${account}`);
+  const obDir = join(dir, account, 'outbox'); // its own state dir (the parent: history, tokens)
   const config = {
     account: { jid: `${account}@${srv.host}`, password: 'devpass' },
     server: { host: '127.0.0.1', port: srv.c2sPort },

@@ -69,7 +69,7 @@ function makeAgent(user: string, port: number, driver: CounterDriver): Agent {
     account: { jid: `${user}@${srv.host}`, password: 'devpass' },
     server: { host: '127.0.0.1', port },
     tls: { ca_file: srv.caFile },
-    outbox: { dir, flush_interval_ms: 10 },
+    outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 10 },
     pubsub: { access_model: 'open', max_items: MAX_ITEMS },
     publish: { deadband: 0, min_interval_s: 0 },
   });

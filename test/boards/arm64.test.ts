@@ -86,7 +86,7 @@ server:
 tls:
   ca_file: ${JSON.stringify(srv.caFile)}
 outbox:
-  dir: ${JSON.stringify(join(dir, `${name}-outbox`))}
+  dir: ${JSON.stringify(join(dir, name, "outbox"))}
   flush_interval_ms: 20
 pubsub:
   access_model: open

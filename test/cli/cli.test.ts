@@ -56,7 +56,7 @@ server:
 tls:
   ca_file: ${JSON.stringify(srv.caFile)}
 outbox:
-  dir: ${JSON.stringify(join(dir, 'outbox-' + Math.random().toString(36).slice(2)))}
+  dir: ${JSON.stringify(join(dir, 'state-' + Math.random().toString(36).slice(2), 'outbox'))}
 pubsub:
   access_model: open
 log:

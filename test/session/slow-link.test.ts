@@ -39,7 +39,7 @@ t('a burst drains at the link pace with no spurious reconnect, timeout or resend
     account: { jid: `dev@${srv.host}`, password: 'devpass' },
     server: { host: '127.0.0.1', port: link.port, direct_tls: true },
     tls: { ca_file: srv.caFile },
-    outbox: { dir, flush_interval_ms: 20 },
+    outbox: { dir: join(dir, 'outbox'), flush_interval_ms: 20 },
     pubsub: { access_model: 'open', max_items: 1000 },
     publish: { deadband: 0, min_interval_s: 0 },
     // Tight on purpose: probe after 5 s of silence, give up 2 s later, ask for acks every 1 s.
