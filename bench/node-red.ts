@@ -230,7 +230,9 @@ async function main(): Promise<void> {
     process.env.XIOTA_HOP_TRACE_DIR = traceDir; // inherited by the daemon and Node-RED
   }
   const load0 = loadavg();
-  const agent = await startXiotaDaemon({ pollS: 1, ...(HOPS ? { nodeFlags: [...shebangFlags(CLI), '-r', HOP_TRACE] } : {}) });
+  // BENCH_NR_DAEMON_FLAGS: the daemon's node flags in place of its shebang's (e.g. '' for plain node).
+  const daemonFlags = process.env.BENCH_NR_DAEMON_FLAGS !== undefined ? process.env.BENCH_NR_DAEMON_FLAGS.split(' ').filter(Boolean) : shebangFlags(CLI);
+  const agent = await startXiotaDaemon({ pollS: 1, nodeFlags: HOPS ? [...daemonFlags, '-r', HOP_TRACE] : daemonFlags });
   const daemonPid = agent.pid;
   const broker = await startMosquitto();
   const results: Result[] = [];
