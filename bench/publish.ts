@@ -6,7 +6,7 @@
 // receive Date.now() minus the sample time carried in the item id (ms, one clock, one
 // machine). xiota makes every reading durable first (outbox, fdatasync batched every
 // flush_interval_ms); @xmpp/client publishes straight away with no durability.
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XmppClient } from '../agent/session/client';
 import { x } from '../agent/xml/element';
@@ -28,6 +28,7 @@ const ALL_KINDS: Kind[] = ['xiota', 'xiota-jit', 'xiota16', 'xmppjs'];
 /** BENCH_KINDS=xiota,xiota16,xmppjs: a subset (the table shows the rest as n/a). */
 const KINDS: Kind[] = process.env.BENCH_KINDS ? (process.env.BENCH_KINDS.split(',') as Kind[]) : ALL_KINDS;
 
+const LAT_DUMP = process.env.BENCH_LAT_DUMP;
 const FLUSH_MS = 200; // the shipped default flush_interval_ms
 /** BENCH_XIOTA_PLAIN=1: plain node instead of the CLI's shebang flags (to see what they cost); BENCH_XIOTA_FLAGS: others. */
 const XIOTA_FLAGS = process.env.BENCH_XIOTA_PLAIN ? []
@@ -110,6 +111,8 @@ export async function runPublish(srv: BenchServer, phases: Phase[], kinds: Kind[
         const arr = (lat[ev.service.split('/')[0]!] ??= []);
         const stamps = it.payload ? parseFields(it.payload).map((r) => r.timestamp) : [];
         for (const ts of stamps) arr.push(now - ts);
+        // BENCH_LAT_DUMP=FILE: every reading's sample time and latency, to see when the slow ones come.
+        if (LAT_DUMP) for (const ts of stamps) appendFileSync(LAT_DUMP, `${ev.service.split('/')[0]} ${ts} ${now - ts}\n`);
       }
       return true;
     });

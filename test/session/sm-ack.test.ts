@@ -3,7 +3,8 @@
 // then leaves the server's next segment waiting behind a delayed TCP ACK and Nagle (measured
 // with bench/publish.js: p50 latency 2 -> 13 ms); on a quiet link it rides with our next
 // stanza, in its TLS record (bench/wire.js: one record less per reading at 1/s), or goes
-// alone within 2 s.
+// alone within 2 s. A server streaming pushes to us (more than one per 50 ms since its last
+// <r/>) is never a quiet link: deferring there stalled a subscriber 35 ms every 2 s.
 // (2) Two resumed streams in a row on which the server then answers nothing: the session is
 // given up for a new one (Prosody 0.12 can resume a session into a parser stuck inside an
 // unfinished stanza; one silent resumption alone may be a stall: resume-silence.test.ts).
@@ -85,6 +86,27 @@ test('an <r/> is answered with h counting the stanzas that arrived: with our nex
   assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]5['"]/);
   const late = Date.now() - t1;
   assert.ok(late >= 1500 && late < 3000, `alone after ${late} ms`);
+});
+
+test('a server streaming pushes to us (a subscriber\'s notifications): its <r/> is answered at once even when the previous came long ago', async () => {
+  const { conn } = await session();
+  // The first <r/> finds a quiet link: its <a/> is deferred (up to 2 s, nothing of ours to send).
+  await conn.write(`${msg(1)}<r xmlns='${SM}'/>`);
+  // Meanwhile the server streams 60 notifications, 10 ms apart; like Prosody, it asks nothing
+  // more until its <r/> is answered.
+  for (let i = 2; i <= 61; i++) {
+    await conn.write(msg(i));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]61['"]/, 'the deferred <a/> counts all 61');
+  // Prosody asks again as soon as that <a/> arrives, with the next notification behind it.
+  // Not a quiet link (60 pushes in 2 s): answered at once, so our TCP ACK does not hold the
+  // server's next segment for the delayed-ACK time.
+  await conn.write(`${msg(62)}<r xmlns='${SM}'/>`);
+  const t0 = Date.now();
+  assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]62['"]/);
+  const waited = Date.now() - t0;
+  assert.ok(waited < 200, `answered after ${waited} ms (deferred: the stream's next notification would wait behind our delayed ACK)`);
 });
 
 test('resumed streams the server never answers on, twice in a row: the next connection binds a new session and resends', async () => {
