@@ -30,8 +30,11 @@ export function spawnJsonChild(label: string, nodeArgs: string[], env: NodeJS.Pr
     buf += d.toString();
     let i;
     while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(buf.slice(0, i)) as Line);
+      const text = buf.slice(0, i);
       buf = buf.slice(i + 1);
+      // Lines that are not the protocol's (node's --trace-gc writes to stdout) go to stderr.
+      if (text.startsWith('{')) lines.push(JSON.parse(text) as Line);
+      else process.stderr.write(`[${label}] ${text}\n`);
     }
     waiter?.();
   });
