@@ -85,6 +85,9 @@ alerts:
 
 outbox:
   # Readings not yet acknowledged by the server are kept here across restarts and power cuts.
+  # The directory above it is the agent's state directory (history/, fast-token.json,
+  # scheduled readouts, alert switches, things a flow declared, discovery state): give each
+  # agent on a machine its own.
   dir: /var/lib/xiota/outbox         # systemd's StateDirectory=xiota
   max_bytes: 67108864                # 64 MiB; the oldest readings go first when full
   flush_interval_ms: 200
