@@ -24,8 +24,11 @@ export interface AccessEntry {
   jid: string;
   role: Role;
   /** config: the YAML lists; allowed/denied: an owner's decision; pending: waits for one;
-   *  claimed: an owner by a Thing Registry claim (XEP-0347). */
-  source: 'config' | 'allowed' | 'denied' | 'pending' | 'claimed';
+   *  claimed: an owner by a Thing Registry claim (XEP-0347); thing-claim: the owner of some
+   *  things behind the gateway by claim (`things`), no role on the gateway itself. */
+  source: 'config' | 'allowed' | 'denied' | 'pending' | 'claimed' | 'thing-claim';
+  /** source thing-claim: the things owned (sorted). */
+  things?: string[];
 }
 
 export type AccessChange =
@@ -302,6 +305,7 @@ export class AccessStore implements Access {
     for (const [j, r] of this.allowed) out.push({ jid: j, role: r, source: 'allowed' });
     for (const j of this.denied) out.push({ jid: j, role: 'stranger', source: 'denied' });
     for (const p of this.pending()) out.push({ jid: p.jid, role: 'stranger', source: 'pending' });
+    for (const [j, things] of this.thingOwners) out.push({ jid: j, role: 'stranger', source: 'thing-claim', things: [...things].sort() });
     return out;
   }
 

@@ -61,7 +61,8 @@ export function accessCommand(access: Pick<Access, 'list' | 'allow' | 'deny' | '
           async submit(values, ctx): Promise<Step> {
             const op = values.get('op') as Op;
             if (op === 'list') {
-              const rows = access.list();
+              // A thing owner has no role on the gateway: the role column names their things.
+              const rows = access.list().map((r) => (r.source === 'thing-claim' ? { ...r, role: `owner of ${(r.things ?? []).join(', ')}` } : r));
               return {
                 status: 'completed',
                 form: {

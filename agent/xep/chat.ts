@@ -293,11 +293,12 @@ export function install(m: ModuleContext, deps: ChatDeps): void {
   function who(): string {
     const entries = deps.access.list();
     if (!entries.length) return 'nobody is on the access list';
-    const groups: [string, string[]][] = [['owners', []], ['controllers', []], ['readers', []], ['refused', []], ['waiting for an answer', []]];
+    const groups: [string, string[]][] = [['owners', []], ['owners of single things', []], ['controllers', []], ['readers', []], ['refused', []], ['waiting for an answer', []]];
     const at = (name: string) => groups.find((g) => g[0] === name)![1];
     for (const e of entries) {
       const tag = e.source === 'allowed' ? ' (allowed by chat)' : '';
-      if (e.source === 'denied') at('refused').push(e.jid);
+      if (e.source === 'thing-claim') at('owners of single things').push(`${e.jid} (${(e.things ?? []).join(', ')})`);
+      else if (e.source === 'denied') at('refused').push(e.jid);
       else if (e.source === 'pending') at('waiting for an answer').push(`${e.jid} (type \`allow ${e.jid}\` or \`deny ${e.jid}\`)`);
       else at(e.role === 'owner' ? 'owners' : e.role === 'controller' ? 'controllers' : 'readers').push(e.jid + tag);
     }

@@ -60,6 +60,8 @@ t('AccessStore: addThingOwner persists; check grants read/control of that thing 
   const b = new AccessStore({ policy: POLICY, self: 'gw@example.org', dir });
   await b.load();
   assert.equal(b.thingsOwnedBy(ERIN), ['greenhouse']);
+  // Listed (chat `who`, the ad-hoc access list) with its things and no role on the gateway.
+  assert.equal(b.list().filter((e) => e.source === 'thing-claim'), [{ jid: ERIN, role: 'stranger', source: 'thing-claim', things: ['greenhouse'] }]);
   assert.equal((await b.check(ERIN, 'read')).nodes, ['greenhouse']);
 });
 

@@ -84,7 +84,7 @@ t.before(async () => {
     const ts = now - (HISTORY.length - i) * 60_000;
     await pub.publish(NODE('greenhouse'), `h${i}`, readingToFields({ thing: 'greenhouse', timestamp: ts, values: [{ field: 'temperature', value: HISTORY[i]! }, { field: 'fan', value: false }] }, thing));
   }
-  const access = new AccessStore({
+  access = new AccessStore({
     policy: { owners: [`owner@${srv.host}`], controllers: [`ctl@${srv.host}`], readers: [`reader@${srv.host}`, `flooder@${srv.host}`], strangers: 'refuse' },
     self: DEV,
   });
@@ -110,6 +110,7 @@ t.after(async () => {
   await srv?.stop();
 });
 
+let access: AccessStore;
 const ask = (who: string, body: string, timeout?: number) => people[who]!.text(DEV, body, timeout);
 /** assert.match that shows the answer it got. */
 function expectMatch(actual: string, re: RegExp, msg?: string): void {
@@ -184,6 +185,10 @@ t('owner: allow, revoke, deny and who go through the access store', async () => 
   assert.match(who, new RegExp(`^owners: owner@${srv.host}$`, 'm'));
   assert.match(who, new RegExp(`^controllers: ctl@${srv.host}$`, 'm'));
   assert.match(who, new RegExp(`^readers: .*visitor@${srv.host} \\(allowed by chat\\)`, 'm'));
+  // The owner of one thing behind the gateway (a registry claim) is listed with the thing.
+  await access.addThingOwner(`erin@${srv.host}`, 'greenhouse', `registry.${srv.host}`);
+  assert.match(await ask('owner', 'who'), new RegExp(`^owners of single things: erin@${srv.host} \\(greenhouse\\)$`, 'm'));
+  await access.removeThingOwner('greenhouse');
   assert.is(await ask('owner', `revoke visitor@${srv.host}`), `visitor@${srv.host}: what they were given is taken back (now: stranger)`);
   const after = await people.visitor!.ask(DEV, 'status', { timeout: 1500 });
   assert.ok(after.body === null || after.body === NOT_AUTHORIZED, `revoked: no value (${after.body})`);

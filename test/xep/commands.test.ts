@@ -388,9 +388,10 @@ test('alerts and access commands (owner)', async () => {
   assert.match(formOf(r).instructions![0]!, /"Who" \(jid\) is needed to allow/);
   r = await run('access', `<field var='op'><value>revoke</value></field><field var='jid'><value>requester@domain</value></field>`);
   assert.match(formOf(r).instructions![0]!, /is an owner; owners change only in the config file/);
+  await acc.addThingOwner('erin@domain', 'greenhouse', 'registry.domain');
   r = await run('access', `<field var='op'><value>list</value></field>`);
   const f = formOf(r);
-  assert.equal(f.items!.map((row) => row.map((c) => c.values![0]).join(' ')), ['requester@domain owner config', 'bob@domain controller allowed']);
+  assert.equal(f.items!.map((row) => row.map((c) => c.values![0]).join(' ')), ['requester@domain owner config', 'bob@domain controller allowed', 'erin@domain owner of greenhouse thing-claim']);
   r = await run('access', `<field var='op'><value>revoke</value></field><field var='jid'><value>bob@domain</value></field>`);
   assert.is(r.getChildText('note', NS_COMMANDS), 'bob@domain: access revoked, now a stranger.');
   assert.is(acc.roleOf('bob@domain'), 'stranger');
