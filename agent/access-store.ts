@@ -274,6 +274,8 @@ export class AccessStore implements Access {
     this.notOwner(bare, 'revoked');
     this.allowed.delete(bare);
     this.requests.delete(bare);
+    // The things it owns by a registry claim too: an owner's revoke is the gateway's word.
+    this.thingOwners.delete(bare);
     // Someone the config lets in keeps that role unless denied: a revoke must take effect.
     if (this.roleOf(bare) !== 'stranger' && this.roleOf(bare) !== 'owner') this.denied.add(bare);
     await this.changed({ kind: 'revoked', jid: bare, by });

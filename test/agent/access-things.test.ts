@@ -62,6 +62,12 @@ t('AccessStore: addThingOwner persists; check grants read/control of that thing 
   assert.equal(b.thingsOwnedBy(ERIN), ['greenhouse']);
   // Listed (chat `who`, the ad-hoc access list) with its things and no role on the gateway.
   assert.equal(b.list().filter((e) => e.source === 'thing-claim'), [{ jid: ERIN, role: 'stranger', source: 'thing-claim', things: ['greenhouse'] }]);
+  // An owner's revoke takes the things back too (chat `revoke`, the ad-hoc access command).
+  await b.revoke(ERIN, 'owner@example.org');
+  assert.equal(b.thingsOwnedBy(ERIN), []);
+  assert.is((await b.check(ERIN, 'read')).allowed, false);
+  assert.is(JSON.parse(readFileSync(join(dir, ACCESS_FILE), 'utf8')).thingOwners, undefined, 'saved');
+  await b.addThingOwner(ERIN, 'greenhouse', 'reg@example.org'); // as the next test expects
   assert.equal((await b.check(ERIN, 'read')).nodes, ['greenhouse']);
 });
 
