@@ -43,8 +43,24 @@ function trace(): void {
   proto.receive = function (this: unknown, ...a: unknown[]) { process.stderr.write(`IN  ${String(a[0])}\n`); return r.apply(this, a); };
 }
 
+/** BENCH_HOPS=FILE: when each item was handed to the connection (ms, item id), to split a slow reading's latency. */
+function hops(file: string): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Connection } = require('../agent/session/connection') as { Connection: { prototype: Record<string, (...a: unknown[]) => unknown> } };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { appendFileSync } = require('node:fs') as typeof import('node:fs');
+  const proto = Connection.prototype;
+  const w = proto.write!;
+  proto.write = function (this: unknown, ...a: unknown[]) {
+    const text = String(a[0]);
+    if (text.includes('<item ')) for (const m of text.matchAll(/<item id=["']([^"']+)["']/g)) appendFileSync(file, `${Date.now()} ${m[1]}\n`);
+    return w.apply(this, a);
+  };
+}
+
 async function main(): Promise<void> {
   if (process.env.BENCH_TRACE) trace();
+  if (process.env.BENCH_HOPS) hops(process.env.BENCH_HOPS);
   const dir = mkdtempSync(join(tmpdir(), 'xiota-bench-outbox-'));
   const r = configFromObject({
     account: { jid: `${user}@${domain}`, password },

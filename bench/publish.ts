@@ -112,7 +112,7 @@ export async function runPublish(srv: BenchServer, phases: Phase[], kinds: Kind[
         const stamps = it.payload ? parseFields(it.payload).map((r) => r.timestamp) : [];
         for (const ts of stamps) arr.push(now - ts);
         // BENCH_LAT_DUMP=FILE: every reading's sample time and latency, to see when the slow ones come.
-        if (LAT_DUMP) for (const ts of stamps) appendFileSync(LAT_DUMP, `${ev.service.split('/')[0]} ${ts} ${now - ts}\n`);
+        if (LAT_DUMP) for (const ts of stamps) appendFileSync(LAT_DUMP, `${ev.service.split('/')[0]} ${ts} ${now - ts} ${it.id}\n`);
       }
       return true;
     });

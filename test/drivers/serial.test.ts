@@ -31,7 +31,7 @@ function kill(p: ChildProcess): void {
   }
 }
 
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
+async function until(cond: () => boolean, ms = 10_000): Promise<void> { // bounded, generous: CI runs two files at once
   const t0 = Date.now();
   while (!cond()) {
     if (Date.now() - t0 > ms) throw new Error('timed out waiting');

@@ -159,7 +159,7 @@ t('xiota logout: refused while the agent runs; then the token is invalidated on 
   const daemon = startScript(join(__dirname, '../../agent/cli/main.js'), ['run', '--config', config], { env: envWith(), timeoutMs: 30_000 });
   await waitFor('session online', () => /session online/.test(daemon.out().stderr), 15_000).catch((e: Error) => { throw new Error(`${e.message}\n${daemon.out().stderr}`); });
   // No resource in the config: ejabberd picks it with XEP-0386 Bind 2 (tag `xiota` + a hash of the user-agent id).
-  assert.match(daemon.out().stderr, /session online.*dev@xiota\.test\/xiota\.[A-Za-z0-9-]{10}\b/);
+  assert.match(daemon.out().stderr, /session online.*dev@xiota\.test\/xiota\.[A-Za-z0-9+/_=-]{10}\s/, `the bound JID is not xiota.<10 hash characters>:\n${daemon.out().stderr.slice(-1500)}`);
   const token = await waitFor('a stored token', () => { try { return onDisk(state).token?.token; } catch { return undefined; } });
   const ua = onDisk(state).userAgentId;
 
