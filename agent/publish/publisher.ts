@@ -146,11 +146,16 @@ export class NodePublisher {
   private readyPublishFailed(node: string, itemId: string, payload: Element, e: unknown): Promise<void> {
     const stanza = errorStanzaOf(e);
     if (!stanza) throw e;
-    const r = { ok: false as const, error: classifyPublishError(stanza), stanza };
+    this.vanished(node, { ok: false, error: classifyPublishError(stanza), stanza });
+    return this.publishGeneral(node, itemId, payload);
+  }
+
+  /** A publish to a ready node failed: item-not-found means the node went away (deleted by an
+   *  admin, server data reset) and is set up again; anything else is thrown. */
+  private vanished(node: string, r: Attempt & { ok: false }): void {
     if (r.error.kind !== 'item-not-found') throw this.fail('publish to', node, r);
     this.ready.delete(node);
     this.log.info('pubsub node vanished, setting it up again', { node, service: this.serviceName });
-    return this.publishGeneral(node, itemId, payload);
   }
 
   private async publishGeneral(node: string, itemId: string, payload: Element): Promise<void> {
@@ -159,10 +164,7 @@ export class NodePublisher {
     if (this.ready.has(node)) {
       const r = await this.attempt(publishIq({ service: this.opts.service, node, itemId, payload }));
       if (r.ok) return;
-      if (r.error.kind !== 'item-not-found') throw this.fail('publish to', node, r);
-      // The node went away (deleted by an admin, server data reset): set it up again.
-      this.ready.delete(node);
-      this.log.info('pubsub node vanished, setting it up again', { node, service: this.serviceName });
+      this.vanished(node, r);
     }
     if (!this.preparing.has(node)) {
       // The first publish carries the item itself; concurrent ones wait and then go plain.
