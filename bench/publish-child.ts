@@ -5,7 +5,7 @@
 //   run RATE N      emit N readings at RATE/s (RATE 0: all at once), report when all are acked
 //   quit
 //   node publish-child.js PORT DOMAIN USER PASSWORD CAFILE FLUSH_MS
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,30 +32,26 @@ function threadTicks(): string {
   return JSON.stringify(out);
 }
 
-/** BENCH_TRACE=1: every stanza each way on stderr (where the bytes on the wire go). */
-function trace(): void {
+/** Calls `fn` with the text of every call to Connection's `method` (write: out, receive: in), before it runs. */
+function tapConnection(method: 'write' | 'receive', fn: (text: string) => void): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Connection } = require('../agent/session/connection') as { Connection: { prototype: Record<string, (...a: unknown[]) => unknown> } };
   const proto = Connection.prototype;
-  const w = proto.write!;
-  proto.write = function (this: unknown, ...a: unknown[]) { process.stderr.write(`OUT ${String(a[0])}\n`); return w.apply(this, a); };
-  const r = proto.receive!;
-  proto.receive = function (this: unknown, ...a: unknown[]) { process.stderr.write(`IN  ${String(a[0])}\n`); return r.apply(this, a); };
+  const orig = proto[method]!;
+  proto[method] = function (this: unknown, ...a: unknown[]) { fn(String(a[0])); return orig.apply(this, a); };
+}
+
+/** BENCH_TRACE=1: every stanza each way on stderr (where the bytes on the wire go). */
+function trace(): void {
+  tapConnection('write', (text) => process.stderr.write(`OUT ${text}\n`));
+  tapConnection('receive', (text) => process.stderr.write(`IN  ${text}\n`));
 }
 
 /** BENCH_HOPS=FILE: when each item was handed to the connection (ms, item id), to split a slow reading's latency. */
 function hops(file: string): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Connection } = require('../agent/session/connection') as { Connection: { prototype: Record<string, (...a: unknown[]) => unknown> } };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { appendFileSync } = require('node:fs') as typeof import('node:fs');
-  const proto = Connection.prototype;
-  const w = proto.write!;
-  proto.write = function (this: unknown, ...a: unknown[]) {
-    const text = String(a[0]);
+  tapConnection('write', (text) => {
     if (text.includes('<item ')) for (const m of text.matchAll(/<item id=["']([^"']+)["']/g)) appendFileSync(file, `${Date.now()} ${m[1]}\n`);
-    return w.apply(this, a);
-  };
+  });
 }
 
 async function main(): Promise<void> {

@@ -108,11 +108,12 @@ export async function runPublish(srv: BenchServer, phases: Phase[], kinds: Kind[
       const ev = parsePubSubEvent(m);
       if (ev) for (const it of ev.items) {
         // Latency per READING: an item may hold several readings, one <timestamp> each (XEP-0323).
-        const arr = (lat[ev.service.split('/')[0]!] ??= []);
+        const service = ev.service.split('/')[0]!;
+        const arr = (lat[service] ??= []);
         const stamps = it.payload ? parseFields(it.payload).map((r) => r.timestamp) : [];
         for (const ts of stamps) arr.push(now - ts);
         // BENCH_LAT_DUMP=FILE: every reading's sample time and latency, to see when the slow ones come.
-        if (LAT_DUMP) for (const ts of stamps) appendFileSync(LAT_DUMP, `${ev.service.split('/')[0]} ${ts} ${now - ts} ${it.id}\n`);
+        if (LAT_DUMP) for (const ts of stamps) appendFileSync(LAT_DUMP, `${service} ${ts} ${now - ts} ${it.id}\n`);
       }
       return true;
     });
