@@ -755,7 +755,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     this.running = false;
     this.gen++;
     // A login in progress ends now rather than at its timeout (SIGTERM during a slow connect).
-    this.negotiating?.destroy();
+    this.negotiating?.abandon();
     const conn = this.conn;
     if (conn) {
       // XEP-0198: a clean </stream:stream> ends the session; nothing to resume.

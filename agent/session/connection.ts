@@ -43,6 +43,8 @@ export class Connection {
   /** Called once when the stream or socket is gone, with the reason. */
   onClose?: (err: XiotaError) => void;
   private closed = false;
+  /** Our stream header went out on the socket this connection holds (reset when the socket goes to a TLS upgrade). */
+  private streamOpen = false;
   streamAttrs: Record<string, string> = {};
   bytesIn = 0;
   bytesOut = 0;
@@ -104,6 +106,7 @@ export class Connection {
 
   /** Hands the raw socket to a TLS upgrade: no more reading from it here. */
   releaseSocket(): Socket {
+    this.streamOpen = false; // the next stream is opened on the TLS socket
     this.flushWrites(); // <starttls/> goes out on the plain socket, before the handshake
     this.detach(this.socket);
     return this.socket;
@@ -152,6 +155,7 @@ export class Connection {
       }, timeoutMs);
       this.headerWaiter = { resolve, reject, timer };
     });
+    this.streamOpen = true;
     this.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${NS_STREAM}' to='${escapeAttr(this.opts.domain)}'${from ? ` from='${escapeAttr(from)}'` : ''} version='1.0' xml:lang='en'>`);
     return p;
   }
@@ -246,6 +250,16 @@ export class Connection {
     if (this.closed) return;
     this.write('</stream:stream>');
     this.terminate(new XiotaError('XIOTA_E_DISCONNECTED', 'closed by the agent'), true);
+  }
+
+  /**
+   * Ends a login in progress (stop() during negotiation): a stream we opened on a socket we still
+   * hold is closed politely (RFC 6120 4.4); otherwise (nothing sent yet, or the socket is in a
+   * TLS handshake) the socket is dropped.
+   */
+  abandon(): void {
+    if (this.streamOpen) this.close();
+    else this.destroy();
   }
 
   destroy(): void {

@@ -310,7 +310,38 @@ test('a server without STARTTLS is refused: XIOTA_E_TLS_REQUIRED, no <auth/> in 
   assert.ok(errors.every((e) => e.code === 'XIOTA_E_TLS_REQUIRED'), errors.map((e) => e.code).join());
   await waitFor('connections closed', () => conns.every((cn) => cn.isClosed));
   for (const cn of conns) assert.not.match(cn.received, /<auth\b/);
-  assert.ok(conns.every((cn) => /<\/stream:stream>/.test(cn.received)), 'the agent closed each stream politely');
+  // Every stream the agent opened it closed. stop() may also end a connection whose TCP connect
+  // the server had seen but the agent not yet: nothing was sent on it, so there is nothing to close.
+  const opened = conns.filter((cn) => /<stream:stream\b/.test(cn.received));
+  assert.ok(opened.length >= 3, `${opened.length} streams opened`);
+  const unopened = conns.filter((cn) => !opened.includes(cn)).map((cn) => cn.received);
+  assert.equal(unopened.filter((r) => r !== ''), [], 'a connection without our stream header carried nothing at all');
+  assert.ok(opened.every((cn) => /<\/stream:stream>/.test(cn.received)), 'the agent closed each stream politely: ' + JSON.stringify(opened.map((cn) => cn.received)));
+});
+
+test('stop() while the server has not sent its features: the opened stream is closed politely, not dropped', async () => {
+  let conn!: HostileConn;
+  let headerSeen!: () => void;
+  const seen = new Promise<void>((r) => (headerSeen = r));
+  const srv = await startHostileServer({
+    tls: 'none',
+    script: async (c) => {
+      conn = c;
+      await c.readUntil(/<stream:stream\b[^>]*>/);
+      headerSeen();
+      await c.closed; // never answers: the login waits for features
+    },
+  });
+  servers.push(srv);
+  const c = newClient(srv.port);
+  c.start();
+  await seen;
+  const t0 = Date.now();
+  await c.stop();
+  assert.ok(Date.now() - t0 < 2000, `stop() took ${Date.now() - t0} ms`);
+  await waitFor('the server saw the close', () => conn.isClosed);
+  assert.match(conn.received, /<\/stream:stream>$/);
+  assert.is(srv.connections, 1);
 });
 
 test('<stream:error><conflict/> from the server: offline (remote conflict), then reconnects', async () => {
