@@ -24,8 +24,23 @@ import { NS_CSI } from './sasl2';
 
 /** An <r/> this long after the previous one finds a quiet link: its <a/> may wait (answerAckRequest). */
 const ACK_QUIET_MS = 250;
-/** How long a deferred <a/> waits for a stanza to ride with. */
+/** How long a deferred <a/> that is due waits for a stanza of ours to ride with, before it goes alone. */
 const ACK_DEFER_MS = 2000;
+/**
+ * On a quiet link the <a/> is not due at our next stanza but after this many more stanzas
+ * from the server, or ACK_LAZY_MS: servers ask again only once answered (ejabberd and
+ * Prosody alike), so one <r/>/<a/> pair covers up to this many readings at 1/s instead of one
+ * each (bench/wire.js, ejabberd: the <r/> is a TLS record of its own, 48 bytes down).
+ */
+const ACK_LAZY_STANZAS = 16;
+/** The longest a quiet link's <a/> waits before it is due (Prosody's smacks_max_ack_delay is 30 s, ejabberd's ack_timeout 60 s). */
+const ACK_LAZY_MS = 15_000;
+/**
+ * A stanza of ours this soon after the deferred <r/> takes the <a/> along: the server's <r/>
+ * may not be TCP-acknowledged yet, and with Nagle its answer to us would wait behind our
+ * delayed ACK (about 40 ms).
+ */
+const ACK_RIDE_MS = 50;
 /**
  * A server that pushed us stanzas (not answers to our iqs) more often than this on average
  * since its previous <r/> is streaming to us: its next segment would come within our delayed
@@ -50,6 +65,8 @@ export interface ClientOptions {
   ackEvery?: number;
   /** Request an SM ack at least this often while stanzas are unacknowledged. */
   ackIntervalMs?: number;
+  /** On a quiet link, the longest our <a/> to the server's <r/> waits before it is due (default 15 s, under Prosody's 30 s and ejabberd's 60 s). */
+  ackLazyMs?: number;
   maxStanzaBytes?: number;
   connectTimeoutMs?: number;
   iqTimeoutMs?: number;
@@ -124,8 +141,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   private wake?: () => void;
   private keepaliveTimer?: NodeJS.Timeout;
   private probeSentAt = 0;
-  /** A deferred XEP-0198 <a/> waiting to ride with our next stanza (see answerAckRequest). */
+  /** A deferred XEP-0198 <a/> (see answerAckRequest): until it is due, then waiting to ride with our next stanza. */
   private ackTimer?: NodeJS.Timeout;
+  /** The deferred <a/> is due: it goes with our next stanza (or alone within ACK_DEFER_MS). */
+  private ackDue = false;
+  /** Stanzas the server sent (of any kind) since its last <r/>. */
+  private receivedSinceAckRequest = 0;
   private lastAckRequestAt = 0;
   /** Stanzas the server pushed (anything but iq answers) since its last <r/>. */
   private pushedSinceAckRequest = 0;
@@ -331,6 +352,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       throw new XiotaError('XIOTA_E_DISCONNECTED', 'the agent is stopping');
     }
     this.conn = conn;
+    // A deferred <a/> belonged to the previous stream (a resumption tells the server our h).
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.ackDue = false;
+    this.lastAckRequestAt = 0;
+    this.pushedSinceAckRequest = 0;
     if (n.jid) this.jid = n.jid;
     const resumed = n.smState === 'resumed';
     if (!resumed) this.silentResumes = 0;
@@ -458,11 +485,13 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     }
     sm?.received();
     this.emit('stanza', el);
-    if (el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error')) {
+    const answer = el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error');
+    if (!answer) this.pushedSinceAckRequest++;
+    if (this.ackTimer && !this.ackDue) this.lazyAckCheck();
+    if (answer) {
       this.onIqResponse(el);
       return;
     }
-    this.pushedSinceAckRequest++;
     void this.router.dispatch(el);
   }
 
@@ -529,7 +558,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       this.offlineQueue.push(el);
       return;
     }
-    this.flushAck();
+    if (this.ackTimer && (this.ackDue || Date.now() - this.lastAckRequestAt < ACK_RIDE_MS)) this.flushAck();
     if (this.sm && isStanza(el)) this.sm.sent(el);
     conn.send(el);
     if (this.sm && isStanza(el)) this.uplink.sent(this.sm.outbound, conn.bytesOut);
@@ -670,6 +699,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const quiet = since > ACK_QUIET_MS && this.iqs.size === 0 && this.pushedSinceAckRequest * ACK_PUSH_GAP_MS <= since;
     this.lastAckRequestAt = now;
     this.pushedSinceAckRequest = 0;
+    this.receivedSinceAckRequest = 0;
     if (!conn) return;
     if (!quiet) {
       // One <a/> with the current h answers this request and a deferred one alike.
@@ -678,8 +708,27 @@ export class XmppClient extends EventEmitter<ClientEvents> {
       return;
     }
     if (this.ackTimer) return;
+    // Not due yet: the server asks nothing more meanwhile, so the pair is paid once for up to
+    // ACK_LAZY_STANZAS of its stanzas (lazyAckCheck), or once in ACK_LAZY_MS.
+    this.ackDue = false;
+    this.ackTimer = setTimeout(() => this.ackIsDue(conn, sm), this.o.ackLazyMs ?? ACK_LAZY_MS);
+    this.ackTimer.unref();
+  }
+
+  /** While an <a/> is deferred and not due: a stanza from the server arrived. */
+  private lazyAckCheck(): void {
+    // A server that starts streaming pushes to us: answer now (see answerAckRequest).
+    if (this.pushedSinceAckRequest * ACK_PUSH_GAP_MS > Date.now() - this.lastAckRequestAt) return this.flushAck();
+    if (++this.receivedSinceAckRequest >= ACK_LAZY_STANZAS && this.conn && this.sm) this.ackIsDue(this.conn, this.sm);
+  }
+
+  /** The deferred <a/> rides with our next stanza, or goes alone after ACK_DEFER_MS. */
+  private ackIsDue(conn: Connection, sm: StreamManagement): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackDue = true;
     this.ackTimer = setTimeout(() => {
       this.ackTimer = undefined;
+      this.ackDue = false;
       if (this.conn === conn && this.sm === sm) conn.write(sm.ackString());
     }, ACK_DEFER_MS);
     this.ackTimer.unref();
@@ -690,6 +739,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     if (!this.ackTimer) return;
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
+    this.ackDue = false;
     if (this.sm) this.conn?.write(this.sm.ackString());
   }
 

@@ -1,10 +1,12 @@
 // XEP-0198 on a scripted server. (1) The server's <r/> is answered with <a h/>, h counting the stanzas that
 // arrived: at once under load (an <r/> within 250 ms of the previous one), since a late <a/>
 // then leaves the server's next segment waiting behind a delayed TCP ACK and Nagle (measured
-// with bench/publish.js: p50 latency 2 -> 13 ms); on a quiet link it rides with our next
-// stanza, in its TLS record (bench/wire.js: one record less per reading at 1/s), or goes
-// alone within 2 s. A server streaming pushes to us (more than one per 50 ms since its last
-// <r/>) is never a quiet link: deferring there stalled a subscriber 35 ms every 2 s.
+// with bench/publish.js: p50 latency 2 -> 13 ms). On a quiet link it is due only after 16
+// more stanzas from the server or ackLazyMs (servers ask nothing more until answered, so one
+// <r/>/<a/> pair covers many readings: bench/wire.js), and then rides with our next stanza or
+// goes alone within 2 s; a stanza of ours within 50 ms of the <r/> takes it along. A server
+// streaming pushes to us is never a quiet link: deferring there stalled a subscriber 35 ms
+// every 2 s.
 // (2) Two resumed streams in a row on which the server then answers nothing: the session is
 // given up for a new one (Prosody 0.12 can resume a session into a parser stuck inside an
 // unfinished stanza; one silent resumption alone may be a stall: resume-silence.test.ts).
@@ -38,7 +40,7 @@ test.after(async () => {
 });
 
 /** A bound client with SM enabled on the fixture; returns the server side of the stream. */
-async function session(): Promise<{ c: XmppClient; conn: HostileConn }> {
+async function session(extra: Parameters<typeof fixtureClient>[2] = {}): Promise<{ c: XmppClient; conn: HostileConn }> {
   let got!: (c: HostileConn) => void;
   const ready = new Promise<HostileConn>((r) => (got = r));
   const srv = await startHostileServer({
@@ -51,7 +53,7 @@ async function session(): Promise<{ c: XmppClient; conn: HostileConn }> {
     },
   });
   servers.push(srv);
-  const c = fixtureClient(srv.port, cert.caFile);
+  const c = fixtureClient(srv.port, cert.caFile, extra);
   clients.push(c);
   c.start();
   const conn = await ready;
@@ -61,51 +63,80 @@ async function session(): Promise<{ c: XmppClient; conn: HostileConn }> {
 
 const msg = (n: number) => `<message xmlns='jabber:client' from='a@${DOMAIN}' type='chat'><body>${n}</body></message>`;
 
-test('an <r/> is answered with h counting the stanzas that arrived: with our next stanza on a quiet link, at once under load', async () => {
+test('an <r/> is answered with h counting the stanzas that arrived: on a quiet link after 16 more stanzas or ackLazyMs, with our next stanza; at once under load', async () => {
   const { c, conn } = await session();
-  // Quiet link (first <r/>): no lone <a/>; it goes right before our next stanza.
+  const ours = (body: string) => c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, body)));
+  // Quiet link (first <r/>): not answered alone, nor with our next stanza (not due yet).
   await conn.write(`${msg(1)}${msg(2)}<r xmlns='${SM}'/>`);
   await new Promise((r) => setTimeout(r, 300));
-  c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, 'mine')));
-  const got = await conn.readUntil(/<body>mine<\/body>/, 5000);
-  assert.match(got, /<a\b[^>]*h=['"]2['"][^>]*\/>\s*<message\b/, 'the <a/> right before our message');
+  ours('mine-1');
+  assert.not.match(await conn.readUntil(/<body>mine-1<\/body>/, 5000), /<a\b/, 'no <a/> before 16 more stanzas');
+  // 16 more stanzas, slower than a push stream (one per 60 ms): now due, it rides with our next stanza.
+  for (let i = 3; i <= 18; i++) {
+    await conn.write(msg(i));
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  assert.not.match(conn.received, /<a\b/, 'a due <a/> waits for a stanza of ours');
+  ours('mine-2');
+  const got = await conn.readUntil(/<body>mine-2<\/body>/, 5000);
+  assert.match(got, /<a\b[^>]*h=['"]18['"][^>]*\/>\s*<message\b/, 'the <a/> right before our message');
   assert.is(got.match(/<a\b/g)?.length, 1, 'one <a/>');
   // Under load: an <r/> 50 ms after the previous one is answered at once.
-  await conn.write(`${msg(3)}<r xmlns='${SM}'/>`);
+  await conn.write(`${msg(19)}<r xmlns='${SM}'/>`);
   await new Promise((r) => setTimeout(r, 50));
-  await conn.write(`${msg(4)}<r xmlns='${SM}'/>`);
+  await conn.write(`${msg(20)}<r xmlns='${SM}'/>`);
   const t0 = Date.now();
   const a = await conn.readUntil(/<a\b[^>]*\/>/, 5000);
-  assert.match(a, /h=['"]4['"]/, 'one <a/> for both requests');
+  assert.match(a, /h=['"]20['"]/, 'one <a/> for both requests');
   const waited = Date.now() - t0;
   assert.ok(waited < 200, `answered after ${waited} ms`);
-  // Quiet again and nothing of ours to send: the <a/> goes alone within 2 s.
-  await new Promise((r) => setTimeout(r, 400));
-  await conn.write(`${msg(5)}<r xmlns='${SM}'/>`);
-  const t1 = Date.now();
-  assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]5['"]/);
-  const late = Date.now() - t1;
-  assert.ok(late >= 1500 && late < 3000, `alone after ${late} ms`);
 });
 
-test('a server streaming pushes to us (a subscriber\'s notifications): its <r/> is answered at once even when the previous came long ago', async () => {
-  const { conn } = await session();
-  // The first <r/> finds a quiet link: its <a/> is deferred (up to 2 s, nothing of ours to send).
+test('a quiet link\'s <a/> is due after ackLazyMs, then goes alone within 2 s when we send nothing; a stanza of ours right after the <r/> takes it along', async () => {
+  const { c, conn } = await session({ ackLazyMs: 500 });
   await conn.write(`${msg(1)}<r xmlns='${SM}'/>`);
-  // Meanwhile the server streams 60 notifications, 10 ms apart; like Prosody, it asks nothing
-  // more until its <r/> is answered.
-  for (let i = 2; i <= 61; i++) {
+  const t0 = Date.now();
+  assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]1['"]/);
+  const late = Date.now() - t0;
+  assert.ok(late >= 2000 && late < 3500, `alone after ${late} ms (500 ms to due, then up to 2 s for a stanza to ride with)`);
+  // A stanza of ours within 50 ms of a deferred <r/>: the server's answer to it might wait
+  // behind our delayed TCP ACK under Nagle, so the <a/> goes along.
+  await new Promise((r) => setTimeout(r, 400));
+  // Our message goes right after the client has read msg 2 and the <r/> behind it (one chunk).
+  c.on('stanza', (el) => {
+    if (el.getChildText('body') === '2') setImmediate(() => c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, 'soon'))));
+  });
+  await conn.write(`${msg(2)}<r xmlns='${SM}'/>`);
+  assert.match(await conn.readUntil(/<body>soon<\/body>/, 5000), /<a\b[^>]*h=['"]2['"][^>]*\/>\s*<message\b/);
+});
+
+test('a server streaming pushes to us (a subscriber\'s notifications): a deferred <a/> goes at once, and the next <r/> is answered at once', async () => {
+  const { conn } = await session();
+  // The first <r/> finds a quiet link: its <a/> is deferred.
+  await conn.write(`${msg(1)}<r xmlns='${SM}'/>`);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.not.match(conn.received, /<a\b/);
+  // Then the server streams notifications, 10 ms apart; like Prosody, it asks nothing more
+  // until its <r/> is answered.
+  const t0 = Date.now();
+  for (let i = 2; i <= 21; i++) {
     await conn.write(msg(i));
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]61['"]/, 'the deferred <a/> counts all 61');
+  const first = await conn.readUntil(/<a\b[^>]*\/>/, 5000);
+  // Pushes since the <r/> more often than one per 50 ms on average: the third, 120 ms after it.
+  const h = Number(/h=['"](\d+)['"]/.exec(first)?.[1]);
+  assert.ok(h >= 2 && h <= 6, `answered at h=${h}: at the first pushes, not held for the whole stream`);
+  assert.ok(Date.now() - t0 < 2000);
   // Prosody asks again as soon as that <a/> arrives, with the next notification behind it.
-  // Not a quiet link (60 pushes in 2 s): answered at once, so our TCP ACK does not hold the
-  // server's next segment for the delayed-ACK time.
-  await conn.write(`${msg(62)}<r xmlns='${SM}'/>`);
-  const t0 = Date.now();
-  assert.match(await conn.readUntil(/<a\b[^>]*\/>/, 5000), /h=['"]62['"]/);
-  const waited = Date.now() - t0;
+  // Not a quiet link: answered at once, so our TCP ACK does not hold the server's next
+  // segment for the delayed-ACK time.
+  const seen = conn.received.length;
+  await conn.write(`${msg(22)}<r xmlns='${SM}'/>`);
+  const t1 = Date.now();
+  await waitFor('the next <a/>', () => /<a\b[^>]*h=['"]22['"]/.test(conn.received.slice(seen)), 5000, 5);
+  const waited = Date.now() - t1;
   assert.ok(waited < 200, `answered after ${waited} ms (deferred: the stream's next notification would wait behind our delayed ACK)`);
 });
 
