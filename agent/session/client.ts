@@ -448,11 +448,12 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     const sm = this.sm;
     if (el.xmlns === NS_SM) {
       if (!sm) return;
-      // XEP-0198 4: answered in this loop turn under load (it shares a socket write with
-      // whatever else we send in the turn: Connection gathers a turn's writes). Deferring the
-      // <a/> to ride on our next stanza cost latency under load: the server's next segment
-      // waits behind a delayed TCP ACK and Nagle (p50 2 -> 15 ms, bench/publish-cpu.js). On a
-      // quiet link it is deferred for bytes: answerAckRequest.
+      // XEP-0198 4: answered in this loop turn while an iq of ours is unanswered or the
+      // server streams pushes to us (it shares a socket write with whatever else we send in
+      // the turn: Connection gathers a turn's writes); deferring then cost latency, since the
+      // server's next segment waits behind a delayed TCP ACK and Nagle (p50 2 -> 15 ms,
+      // bench/publish-cpu.js). Otherwise it rides with our next stanza, and on a quiet link
+      // one answers many requests: answerAckRequest.
       if (el.name === 'r') this.answerAckRequest(sm);
       else if (el.name === 'a') {
         try {
@@ -677,15 +678,19 @@ export class XmppClient extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * XEP-0198 4: an <r/> is answered with <a/>. At once while we wait for an iq result (see
-   * above: with no data of ours the server's next segment waits for our delayed TCP ACK under
-   * Nagle, about 40 ms a result; measured here as a publish backlog that never drained) or
-   * under load. On a quiet link with nothing pending (the previous <r/> came more than
-   * ACK_QUIET_MS ago: Prosody asks after every stanza it sends, so at 1 reading/s after every
-   * publish result) the answer waits up to ACK_DEFER_MS for our next stanza and goes in its TLS
-   * record: one record (22 bytes and a TCP segment) less per reading. The server has nothing
-   * to send behind it then, and both allow far longer (Prosody fires smacks-ack-delayed after
-   * 30 s, ejabberd's ack_timeout is 60 s).
+   * XEP-0198 4: an <r/> is answered with <a/>, in one of three ways:
+   * - at once, while an iq of ours is unanswered or the server streams pushes to us (more
+   *   than one per ACK_PUSH_GAP_MS on average since its previous <r/>): with no data of ours
+   *   the server's next segment would wait for our delayed TCP ACK under Nagle (about 40 ms a
+   *   result; measured here as a publish backlog that never drained, and as a subscriber
+   *   stalled 35 ms every 2 s);
+   * - with our next stanza, in its TLS record and write, when neither holds but requests come
+   *   often (100 readings/s): the server has nothing to send before that stanza arrives;
+   * - on a quiet link (the previous <r/> more than ACK_QUIET_MS ago), not before the server
+   *   has sent ACK_LAZY_STANZAS more stanzas or ackLazyMs passed, then with our next stanza:
+   *   servers ask nothing more until answered, so one <r/>/<a/> pair covers many readings.
+   * A due <a/> that finds no stanza to ride with goes alone after ACK_DEFER_MS. Servers allow
+   * far longer: Prosody fires smacks-ack-delayed after 30 s, ejabberd's ack_timeout is 60 s.
    */
   private answerAckRequest(sm: StreamManagement): void {
     const conn = this.conn;
