@@ -353,9 +353,7 @@ export class XmppClient extends EventEmitter<ClientEvents> {
     }
     this.conn = conn;
     // A deferred <a/> belonged to the previous stream (a resumption tells the server our h).
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    this.ackDue = false;
+    this.cancelAck();
     this.lastAckRequestAt = 0;
     this.pushedSinceAckRequest = 0;
     if (n.jid) this.jid = n.jid;
@@ -734,23 +732,27 @@ export class XmppClient extends EventEmitter<ClientEvents> {
 
   /** The deferred <a/> rides with our next stanza, or goes alone after ACK_DEFER_MS. */
   private ackIsDue(conn: Connection, sm: StreamManagement): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.cancelAck();
     this.ackDue = true;
     this.ackTimer = setTimeout(() => {
-      this.ackTimer = undefined;
-      this.ackDue = false;
-      if (this.conn === conn && this.sm === sm) conn.write(sm.ackString());
+      if (this.conn === conn && this.sm === sm) this.flushAck();
+      else this.cancelAck();
     }, ACK_DEFER_MS);
     this.ackTimer.unref();
   }
 
-  /** Sends a deferred <a/> now (ahead of a stanza, in the same TLS record); h is current. */
-  private flushAck(): void {
-    if (!this.ackTimer) return;
+  /** Forgets a deferred <a/>; true when there was one. */
+  private cancelAck(): boolean {
+    if (!this.ackTimer) return false;
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.ackDue = false;
-    if (this.sm) this.conn?.write(this.sm.ackString());
+    return true;
+  }
+
+  /** Sends a deferred <a/> now (ahead of a stanza, in the same TLS record); h is current. */
+  private flushAck(): void {
+    if (this.cancelAck() && this.sm) this.conn?.write(this.sm.ackString());
   }
 
   private clearKeepalive(): void {

@@ -62,14 +62,15 @@ async function session(extra: Parameters<typeof fixtureClient>[2] = {}): Promise
 }
 
 const msg = (n: number) => `<message xmlns='jabber:client' from='a@${DOMAIN}' type='chat'><body>${n}</body></message>`;
+/** A chat message of ours with this body. */
+const ours = (c: XmppClient, body: string) => c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, body)));
 
 test('an <r/> is answered with h counting the stanzas that arrived: on a quiet link after 16 more stanzas or ackLazyMs, with our next stanza; at once with an iq unanswered', async () => {
   const { c, conn } = await session();
-  const ours = (body: string) => c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, body)));
   // Quiet link (first <r/>): not answered alone, nor with our next stanza (not due yet).
   await conn.write(`${msg(1)}${msg(2)}<r xmlns='${SM}'/>`);
   await new Promise((r) => setTimeout(r, 300));
-  ours('mine-1');
+  ours(c, 'mine-1');
   assert.not.match(await conn.readUntil(/<body>mine-1<\/body>/, 5000), /<a\b/, 'no <a/> before 16 more stanzas');
   // 16 more stanzas, slower than a push stream (one per 60 ms): now due, it rides with our next stanza.
   for (let i = 3; i <= 18; i++) {
@@ -78,7 +79,7 @@ test('an <r/> is answered with h counting the stanzas that arrived: on a quiet l
   }
   await new Promise((r) => setTimeout(r, 100));
   assert.not.match(conn.received, /<a\b/, 'a due <a/> waits for a stanza of ours');
-  ours('mine-2');
+  ours(c, 'mine-2');
   const got = await conn.readUntil(/<body>mine-2<\/body>/, 5000);
   assert.match(got, /<a\b[^>]*h=['"]18['"][^>]*\/>\s*<message\b/, 'the <a/> right before our message');
   assert.is(got.match(/<a\b/g)?.length, 1, 'one <a/>');
@@ -90,7 +91,7 @@ test('an <r/> is answered with h counting the stanzas that arrived: on a quiet l
   const mark = conn.received.length;
   await conn.write(`${msg(19)}<r xmlns='${SM}'/>`);
   await new Promise((r) => setTimeout(r, 60));
-  ours('mine-3');
+  ours(c, 'mine-3');
   await conn.readUntil(/<body>mine-3<\/body>/, 5000);
   const rode = conn.received.slice(mark);
   assert.match(rode, /^<a\b[^>]*h=['"]19['"][^>]*\/>\s*<message\b/, 'nothing alone, then the <a/> right before our message: ' + rode);
@@ -121,7 +122,7 @@ test('a quiet link\'s <a/> is due after ackLazyMs, then goes alone within 2 s wh
   await new Promise((r) => setTimeout(r, 400));
   // Our message goes right after the client has read msg 2 and the <r/> behind it (one chunk).
   c.on('stanza', (el) => {
-    if (el.getChildText('body') === '2') setImmediate(() => c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, 'soon'))));
+    if (el.getChildText('body') === '2') setImmediate(() => ours(c, 'soon'));
   });
   await conn.write(`${msg(2)}<r xmlns='${SM}'/>`);
   assert.match(await conn.readUntil(/<body>soon<\/body>/, 5000), /<a\b[^>]*h=['"]2['"][^>]*\/>\s*<message\b/);
@@ -185,7 +186,7 @@ test('resumed streams the server never answers on, twice in a row: the next conn
   await conns[0]!.readUntil(/<r\b[^>]*\/>|<enable\b/, 1000).catch(() => undefined);
   c.dropConnection();
   await waitFor('resumed on connection 2', () => online.length === 2, 5000);
-  c.send(x('message', { to: `a@${DOMAIN}`, type: 'chat' }, x('body', {}, 'kept')));
+  ours(c, 'kept');
   await waitFor('connection 4 online', () => online.length === 4 && conns.length === 4, 10_000);
   assert.equal(online, [false, true, true, false], 'resumed twice, then a new session');
   await conns[3]!.readUntil(/<body>kept<\/body>/, 3000);
